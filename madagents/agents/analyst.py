@@ -1,0 +1,19 @@
+"""Analyst: selects objects and events and makes the histograms of the plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from madagents.agents.steps import execute_step, require_plan
+from madagents.context import RunContext
+from madagents.state import Role, RunState
+from tools import analyze
+
+__all__ = ["analyst"]
+
+
+def analyst(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Analyse the generated events."""
+    return execute_step(runtime.context, require_plan(state), Role.ANALYST, analyze.Result, "analysis")

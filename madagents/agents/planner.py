@@ -1,0 +1,207 @@
+"""Planner: turns the request into the typed Plan. With no model attached, a workflow is planned deterministically."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from madagents.context import RunContext
+from madagents.processes import CATALOGUE
+from madagents.reproduce import write_reproduce_script
+from madagents.state import (
+    Assumption,
+    AssumptionSource,
+    Expectations,
+    PeakExpectation,
+    Plan,
+    PlanStep,
+    Role,
+    RunState,
+)
+from madagents.workflow import Workflow
+from tools import analyze, pythia8_generate
+
+__all__ = ["derive_seed", "plan_workflow", "planner"]
+
+GENERATE_STEP = "01-generate"
+ANALYZE_STEP = "02-analyze"
+SANDBOX_PACKAGES = ["pythia8mc", "pyhepmc", "uproot", "awkward", "numpy", "vector", "hist", "uhi", "mplhep"]
+MEV_PER_GEV = 1000.0
+
+
+def derive_seed(run_seed: int, purpose: str) -> int:
+    """A seed for one stochastic step, fixed by the run seed and the step's purpose."""
+    digest = hashlib.sha256(f"{run_seed}:{purpose}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % pythia8_generate.MAX_PYTHIA_SEED + 1
+
+
+def plan_workflow(workflow: Workflow) -> Plan:
+    """The plan of a workflow: generate with Pythia8, then analyse; no model involved."""
+    seeds = {"pythia8": derive_seed(workflow.seed, "pythia8")}
+    uses_jets = "jet" in workflow.analysis.collections()
+    generate = pythia8_generate.Request(
+        settings=pythia_settings(workflow),
+        n_events=workflow.events,
+        seed=seeds["pythia8"],
+        jets=pythia8_generate.JetDefinition() if uses_jets else None,
+        resonances=[CATALOGUE[workflow.process.name].resonance],
+    )
+    analysis = analyze.Request(
+        generation_result_path=f"steps/{GENERATE_STEP}/result.json",
+        analysis=workflow.analysis,
+        process_label=process_label(workflow),
+    )
+    return Plan(
+        workflow=workflow.name,
+        summary=f"Generate {workflow.events} events of {workflow.description or workflow.name} and analyse them.",
+        run_seed=workflow.seed,
+        derived_seeds=seeds,
+        steps=[
+            PlanStep(id=GENERATE_STEP, role=Role.GENERATOR, description="Pythia8 events", request=generate),
+            PlanStep(id=ANALYZE_STEP, role=Role.ANALYST, description="Selection and histograms", request=analysis),
+        ],
+        expectations=Expectations(
+            n_events=workflow.events,
+            peaks=[_peak(check.histogram, check.particle) for check in workflow.checks.peaks],
+            # Only the requested decay channel is open in Pythia8, so its σ already includes the branching ratio.
+            channel_branching_fraction=1.0,
+        ),
+        assumptions=assumptions(workflow),
+        required_packages=[*SANDBOX_PACKAGES, *(["fastjet"] if uses_jets else [])],
+    )
+
+
+def pythia_settings(workflow: Workflow) -> list[str]:
+    beam_a, beam_b = (_BEAM_IDS[name] for name in workflow.beams.particles)
+    gen = workflow.generator
+    lines = [f"Beams:idA = {beam_a}", f"Beams:idB = {beam_b}", f"Beams:eCM = {workflow.beams.sqrt_s_gev:g}"]
+    lines += CATALOGUE[workflow.process.name].settings(workflow.process.pdg_ids(), workflow.process.mass_min_gev)
+    lines += [
+        f"PartonLevel:ISR = {_on(gen.shower)}",
+        f"PartonLevel:FSR = {_on(gen.shower)}",
+        f"PartonLevel:MPI = {_on(gen.mpi)}",
+        f"HadronLevel:all = {_on(gen.hadronisation)}",
+    ]
+    if gen.pdf is not None:
+        lines.append(f"PDF:pSet = {gen.pdf}")
+    return lines + gen.settings
+
+
+def process_label(workflow: Workflow) -> str:
+    from particle import Particle  # noqa: PLC0415 - the PDG table loads slowly
+
+    products = "".join(Particle.from_pdgid(pdg).latex_name for pdg in sorted(workflow.process.pdg_ids()))
+    reaction = CATALOGUE[workflow.process.name].latex.format(products=products)
+    return f"Pythia8 ${reaction}$, $\\sqrt{{s}}$ = {workflow.beams.sqrt_s_gev / 1000:g} TeV"
+
+
+_BEAM_IDS = {"p": 2212, "pbar": -2212}
+
+
+def _on(flag: bool) -> str:
+    return "on" if flag else "off"
+
+
+def _peak(histogram: str, particle_name: str) -> PeakExpectation:
+    from particle import Particle  # noqa: PLC0415 - the PDG table loads slowly
+
+    particle = Particle.from_name(particle_name)
+    return PeakExpectation(
+        histogram=histogram,
+        particle=particle_name,
+        mass_gev=float(particle.mass or 0.0) / MEV_PER_GEV,
+        width_gev=float(particle.width or 0.0) / MEV_PER_GEV,
+    )
+
+
+def assumptions(workflow: Workflow) -> list[Assumption]:
+    """The choices behind the plan that a physicist would want listed."""
+    gen = workflow.generator
+    entries: list[Assumption] = [
+        Assumption(
+            topic="PDF set",
+            choice=gen.pdf or "NNPDF2.3 QCD+QED LO (Pythia8 default)",
+            source=AssumptionSource.TASK if gen.pdf else AssumptionSource.DEFAULT,
+            reason="given by the workflow" if gen.pdf else "the workflow names no PDF; Pythia8's built-in set needs "
+            "no LHAPDF",
+            affects=["cross section", "all distributions"],
+        ),
+        Assumption(
+            topic="Tune",
+            choice="Monash 2013 (Pythia8 default)",
+            source=AssumptionSource.DEFAULT,
+            reason="the workflow names no tune",
+            affects=["underlying event", "hadronisation", "isolation"],
+        ),
+        Assumption(
+            topic="Perturbative order",
+            choice="LO matrix element with parton shower; σ is the LO cross section",
+            source=AssumptionSource.CONVENTION,
+            reason="Pythia8's built-in hard processes are LO; K-factors are not applied",
+            affects=["cross section normalisation"],
+        ),
+        Assumption(
+            topic="Object level",
+            choice="particle level: objects are stable generator particles, no detector simulation",
+            source=AssumptionSource.CONVENTION,
+            reason="the offline stack has no detector step in this workflow",
+            affects=["all histograms"],
+        ),
+        Assumption(
+            topic="Lepton definition",
+            choice="bare final-state leptons; FSR photons are not added back",
+            source=AssumptionSource.CONVENTION,
+            reason="the workflow gives only kinematic cuts; bare leptons shift lepton-pair masses slightly low",
+            affects=["lepton pT", "lepton-pair mass"],
+        ),
+        Assumption(
+            topic="Random seed",
+            choice=f"run seed {workflow.seed}; Pythia8 Random:seed {derive_seed(workflow.seed, 'pythia8')}",
+            source=AssumptionSource.TASK,
+            reason="every stochastic step gets a seed derived from the one run seed (SHA-256 of seed and purpose)",
+            affects=["all events"],
+        ),
+    ]
+    if workflow.process.mass_min_gev is not None:
+        entries.append(
+            Assumption(
+                topic="Generator-level mass cut",
+                choice=f"m̂ > {workflow.process.mass_min_gev:g} GeV (PhaseSpace:mHatMin)",
+                source=AssumptionSource.TASK,
+                reason="the task's m_ll cut is applied to the hard process, before shower and cuts",
+                affects=["cross section", "low-mass tail"],
+            )
+        )
+    if "jet" in workflow.analysis.collections():
+        entries.append(
+            Assumption(
+                topic="Jet definition",
+                choice="anti-kT R = 0.4 from visible final-state particles, isolated leptons excluded, pT > 20 GeV",
+                source=AssumptionSource.CONVENTION,
+                reason="the LHC experiments' standard jet definition",
+                affects=["jets", "b-tagging"],
+            )
+        )
+    if gen.settings:
+        entries.append(
+            Assumption(
+                topic="Extra generator settings",
+                choice="; ".join(gen.settings),
+                source=AssumptionSource.USER,
+                reason="given in the workflow's generator.settings and applied last, overriding the plan",
+                affects=["all events"],
+            )
+        )
+    return entries
+
+
+def planner(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Plan the run and write plan.json, assumptions.yaml and reproduce.sh."""
+    plan = plan_workflow(state.workflow)
+    rundir = runtime.context.rundir
+    rundir.write_model("plan.json", plan)
+    rundir.write_assumptions(plan.assumptions)
+    write_reproduce_script(rundir, plan)
+    return {"plan": plan}

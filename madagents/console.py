@@ -1,0 +1,71 @@
+"""Terminal output: live progress while a run goes on, and the summary table at the end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from madagents.state import RunState
+
+__all__ = ["RichReporter", "summary_table"]
+
+
+class RichReporter:
+    """Prints each role as it finishes and a progress bar for tools that report progress."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+
+    def node_started(self, node: str) -> None:
+        self.console.print(f"[bold]{node}[/bold] …")
+
+    def node_finished(self, node: str, seconds: float, error: str | None) -> None:
+        self._stop_progress()
+        mark = "[red]✗[/red]" if error else "[green]✓[/green]"
+        self.console.print(f"{mark} {node} ({seconds:.1f} s)")
+
+    def progress(self, task: str, done: int, total: int) -> None:
+        if self._progress is None:
+            self._progress = Progress(
+                TextColumn("  {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+        if task not in self._tasks:
+            self._tasks[task] = self._progress.add_task(f"{task} events", total=total)
+        self._progress.update(self._tasks[task], completed=done, total=total)
+
+    def _stop_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._tasks.clear()
+
+
+def summary_table(state: RunState, run_dir: Path, seconds: float) -> Table:
+    table = Table(title=f"{state.workflow.name}: results", show_header=False)
+    table.add_column("quantity", style="bold")
+    table.add_column("value")
+    generation, analysis = state.generation, state.analysis
+    if generation is not None and generation.sigma_pb is not None:
+        table.add_row("σ (generator)", f"{generation.sigma_pb:.5g} ± {generation.sigma_err_pb or 0:.2g} pb")
+        table.add_row("events", f"{generation.n_events} generated")
+    if analysis is not None and analysis.fiducial_sigma_pb is not None:
+        table.add_row("selected", f"{analysis.n_selected} (σ_fid = {analysis.fiducial_sigma_pb:.4g} pb)")
+        for record in analysis.histograms:
+            table.add_row(f"histogram {record.name}", f"{run_dir / record.png_path}\n{run_dir / record.json_path}")
+    if state.verdict is not None:
+        passed = sum(gate.passed for gate in state.verdict.gates)
+        table.add_row("physics gates", f"{passed}/{len(state.verdict.gates)} passed")
+    table.add_row("run directory", f"{run_dir} (report.md, reproduce.sh, provenance.json)")
+    table.add_row("wall time", f"{seconds:.1f} s")
+    return table

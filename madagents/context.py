@@ -1,0 +1,47 @@
+"""What every node gets besides the state: settings, the run directory, the sandbox, and a progress reporter.
+
+Passed to the graph as LangGraph runtime context, so it is never checkpointed: a resumed run gets fresh ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from madagents.rundir import RunDir
+from madagents.sandbox import Sandbox
+from madagents.settings import Settings
+
+__all__ = ["NullReporter", "Reporter", "RunContext"]
+
+
+class Reporter(Protocol):
+    """Shows the user what the run is doing."""
+
+    def node_started(self, node: str) -> None: ...
+
+    def node_finished(self, node: str, seconds: float, error: str | None) -> None: ...
+
+    def progress(self, task: str, done: int, total: int) -> None: ...
+
+
+class NullReporter:
+    """Shows nothing (tests, library use)."""
+
+    def node_started(self, node: str) -> None:
+        pass
+
+    def node_finished(self, node: str, seconds: float, error: str | None) -> None:
+        pass
+
+    def progress(self, task: str, done: int, total: int) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class RunContext:
+    settings: Settings
+    rundir: RunDir
+    sandbox: Sandbox
+    command_line: list[str]
+    reporter: Reporter = field(default_factory=NullReporter)

@@ -1,0 +1,101 @@
+"""reproduce.sh: a standalone bash script that re-creates a run's events and histograms from its plan."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from madagents.context import RunContext
+from madagents.rundir import RunDir
+from madagents.state import GateResult, Plan
+from madagents.toolcall import call_tool
+from madagents.validation import load_hist
+from tools import analyze
+
+__all__ = ["SCRIPT_NAME", "VERIFY_DIR", "render_template", "verify_reproduction", "write_reproduce_script"]
+
+SCRIPT_NAME = "reproduce.sh"
+VERIFY_DIR = "verify"
+"""Scratch space of the reviewer's reproduction check inside the run directory."""
+
+
+def render_template(name: str, **variables: object) -> str:
+    """Render ``madagents/templates/<name>`` with Jinja2; a missing variable is an error, not an empty string."""
+    source = resources.files("madagents").joinpath("templates", name).read_text()
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    return environment.from_string(source).render(**variables)
+
+
+def write_reproduce_script(rundir: RunDir, plan: Plan) -> Path:
+    steps = [
+        {
+            "id": step.id,
+            "tool": step.request.tool,
+            "request_json": step.request.model_dump_json(indent=2),
+        }
+        for step in plan.steps
+    ]
+    text = render_template(
+        "reproduce.sh.j2", run_id=rundir.run_id, workflow=plan.workflow, run_seed=plan.run_seed, steps=steps
+    )
+    path = rundir.write_text(SCRIPT_NAME, text)
+    os.chmod(path, 0o755)  # noqa: S103 - a script the user runs
+    return path
+
+
+def verify_reproduction(ctx: RunContext, plan: Plan, analysis: analyze.Result) -> GateResult:
+    """Execute reproduce.sh in a clean directory and compare its histograms with the run's.
+
+    For large runs only the first ``settings.verify_events`` events are regenerated; the run's own events are
+    then analysed up to the same count, so both sides hold exactly the same events.
+    """
+    n_check = min(plan.expectations.n_events, ctx.settings.verify_events)
+    executed = ctx.sandbox.run(
+        ["env", f"EVENTS={n_check}", f"PYTHON={ctx.sandbox.python}", "bash", SCRIPT_NAME, f"{VERIFY_DIR}/reproduced"],
+        timeout_s=ctx.settings.tool_timeout_s,
+        log_path=f"{VERIFY_DIR}/reproduce.log",
+    )
+    if executed.exit_code != 0:
+        tail = executed.output_tail.strip().splitlines()[-1:] or ["no output"]
+        message = f"reproduce.sh failed (exit code {executed.exit_code}): {tail[0]}; see {VERIFY_DIR}/reproduce.log"
+        return GateResult(gate="reproduce.sh", passed=False, message=message)
+    reference_dir = ctx.rundir.file(analyze.Request.model_fields["out_dir"].default)
+    if n_check < plan.expectations.n_events:
+        request = plan.step_request(analyze.Request).model_copy(
+            update={"max_events": n_check, "out_dir": f"{VERIFY_DIR}/original/hists"}
+        )
+        prefix, _ = call_tool(ctx, f"{VERIFY_DIR}/original", request, analyze.Result)
+        if not prefix.ok:
+            message = f"could not analyse the run's first {n_check} events: {prefix.error}"
+            return GateResult(gate="reproduce.sh", passed=False, message=message)
+        reference_dir = ctx.rundir.file(f"{VERIFY_DIR}/original/hists")
+    differences = [
+        difference
+        for record in analysis.histograms
+        if (difference := _compare(reference_dir / Path(record.json_path).name,
+                                   ctx.rundir.file(f"{VERIFY_DIR}/reproduced/{record.json_path}")))
+    ]
+    shutil.rmtree(ctx.rundir.file(f"{VERIFY_DIR}/reproduced/events"), ignore_errors=True)  # large, and redundant
+    scope = "all" if n_check == plan.expectations.n_events else f"the first {n_check} of"
+    message = "; ".join(differences) or f"identical histograms from {scope} {plan.expectations.n_events} events"
+    return GateResult(gate="reproduce.sh", passed=not differences, message=message)
+
+
+def _compare(reference: Path, reproduced: Path) -> str | None:
+    import numpy as np  # noqa: PLC0415 - heavy, only needed here
+
+    try:
+        expected, found = load_hist(reference), load_hist(reproduced)
+    except (OSError, ValueError) as exc:
+        return f"cannot compare {reference.name}: {exc}"
+    values = (np.asarray(expected.values(flow=True)), np.asarray(found.values(flow=True)))
+    if values[0].shape != values[1].shape:
+        return f"{reference.stem}: binning differs"
+    if not np.array_equal(*values):
+        n_bins = int(np.count_nonzero(values[0] != values[1]))
+        return f"{reference.stem}: {n_bins} bins differ (max |Δ| = {np.max(np.abs(values[0] - values[1])):g})"
+    return None

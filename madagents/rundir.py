@@ -1,0 +1,168 @@
+"""The run directory: every artifact of a run, written atomically, plus status, trace and provenance."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, Field
+
+from madagents.errors import UserInputError
+from madagents.state import Assumption
+from tools.contract import FileKind, FileRecord, atomic_path, record_file
+
+__all__ = ["Provenance", "RunDir", "RunInfo", "RunStatus", "TraceEvent"]
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+RunState = Literal["running", "succeeded", "failed"]
+
+BOOKKEEPING = {"status.json", "trace.jsonl", "provenance.json", "checkpoints.sqlite", "run.json"}
+"""Files that change while the run goes on, so they are not hashed into the provenance."""
+
+
+class RunStatus(BaseModel):
+    state: RunState
+    error: str | None = None
+    updated: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+class RunInfo(BaseModel):
+    """What ``--resume`` needs to pick a run up again."""
+
+    run_id: str
+    workflow: str
+    sandbox: str
+    command_line: list[str]
+    started: str
+
+
+class TraceEvent(BaseModel):
+    """One line of trace.jsonl."""
+
+    time: float = Field(default_factory=time.time)
+    event: Literal["node_start", "node_end", "tool_call", "check"]
+    node: str | None = None
+    step_dir: str | None = None
+    tool: str | None = None
+    seconds: float | None = None
+    ok: bool | None = None
+    error: str | None = None
+
+
+class Provenance(BaseModel):
+    """Enough to tell exactly what produced the results (provenance.json)."""
+
+    run_id: str
+    madagents_version: str
+    command_line: list[str]
+    sandbox: str
+    platform: str = Field(default_factory=platform.platform)
+    packages: dict[str, str]
+    generator_settings: list[str]
+    run_seed: int
+    derived_seeds: dict[str, int]
+    artifacts: list[FileRecord]
+
+
+class RunDir:
+    """A run directory; every write goes through a temporary file and a rename."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @classmethod
+    def create(cls, path: Path) -> RunDir:
+        """Create a fresh run directory, or explain why it cannot be written."""
+        if path.exists() and any(path.iterdir()):
+            msg = f"output directory {path} already exists and is not empty; choose a new --out, or --resume it"
+            raise UserInputError(msg)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            msg = (
+                f"cannot write the run directory {path}: {exc.strerror or exc}; "
+                "choose a writable location with --out DIR"
+            )
+            raise UserInputError(msg) from None
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: Path) -> RunDir:
+        """An existing run directory, for --resume."""
+        if not (path / "run.json").is_file():
+            msg = f"{path} is not a madagents run directory (no run.json); give the directory a run printed"
+            raise UserInputError(msg)
+        return cls(path)
+
+    def file(self, relative: str) -> Path:
+        return self.path / relative
+
+    def write_text(self, relative: str, text: str) -> Path:
+        with atomic_path(self.path / relative) as tmp:
+            tmp.write_text(text)
+        return self.path / relative
+
+    def write_model(self, relative: str, model: BaseModel) -> Path:
+        return self.write_text(relative, model.model_dump_json(indent=2) + "\n")
+
+    def read_model(self, relative: str, model: type[ModelT]) -> ModelT:
+        return model.model_validate_json((self.path / relative).read_text())
+
+    def write_assumptions(self, assumptions: list[Assumption]) -> Path:
+        entries = [assumption.model_dump(mode="json") for assumption in assumptions]
+        return self.write_text("assumptions.yaml", yaml.safe_dump(entries, sort_keys=False, allow_unicode=True))
+
+    def set_status(self, state: RunState, error: str | None = None) -> None:
+        self.write_model("status.json", RunStatus(state=state, error=error))
+
+    def status(self) -> RunStatus:
+        return self.read_model("status.json", RunStatus)
+
+    def trace(self, event: TraceEvent) -> None:
+        # Appending one short line is atomic enough for a log; the trace is bookkeeping, not a result.
+        with (self.path / "trace.jsonl").open("a") as stream:
+            stream.write(event.model_dump_json(exclude_none=True) + "\n")
+
+    def artifacts(self) -> list[FileRecord]:
+        """Every result file with its hash, bookkeeping and scratch files excluded."""
+        records = []
+        for path in sorted(self.path.rglob("*")):
+            relative = path.relative_to(self.path)
+            if path.is_dir() or relative.as_posix() in BOOKKEEPING or relative.parts[0] == "verify":
+                continue
+            if path.name.startswith("."):
+                continue
+            records.append(record_file(path, _kind(path)).model_copy(update={"path": relative.as_posix()}))
+        return records
+
+    def trace_events(self) -> list[TraceEvent]:
+        lines = (self.path / "trace.jsonl").read_text().splitlines()
+        return [TraceEvent.model_validate(json.loads(line)) for line in lines if line.strip()]
+
+
+_KINDS: dict[str, FileKind] = {
+    ".root": "root",
+    ".hepmc3": "hepmc3",
+    ".png": "png",
+    ".json": "json",
+    ".sh": "script",
+    ".txt": "log",
+}
+
+
+def _kind(path: Path) -> FileKind:
+    if path.suffix == ".json" and path.parent.name == "hists":
+        return "hist-json"
+    return _KINDS.get(path.suffix, "text")

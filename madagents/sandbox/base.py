@@ -1,0 +1,50 @@
+"""The sandbox protocol: how the host runs a command next to a run directory, whatever the backend."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel
+
+__all__ = ["ExecResult", "OutputHandler", "Sandbox"]
+
+OutputHandler = Callable[[str], None]
+"""Called with every line the command prints, as it prints it."""
+
+
+class ExecResult(BaseModel):
+    exit_code: int
+    timed_out: bool
+    seconds: float
+    output_tail: str
+    """Last lines of the combined output (the full output is in the log file)."""
+
+
+class Sandbox(ABC):
+    """Runs commands with the run directory as working directory.
+
+    Paths given to :meth:`run` are relative to the run directory, so requests and scripts written for one
+    backend run unchanged on another.
+    """
+
+    name: str
+    """Backend name recorded in provenance."""
+    python: str
+    """Python interpreter inside the sandbox that runs ``python -m tools.<name>``."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+
+    @abstractmethod
+    def run(
+        self,
+        cmd: list[str],
+        *,
+        timeout_s: float,
+        log_path: str,
+        cwd: str = ".",
+        on_line: OutputHandler | None = None,
+    ) -> ExecResult:
+        """Run ``cmd`` in ``workdir/cwd``; write its combined output to ``workdir/log_path``."""

@@ -1,0 +1,84 @@
+"""Local backend: tools run as subprocesses of the host Python, for development and machines without Docker.
+
+This is not an isolation boundary; it only scrubs the environment so secrets of the host do not reach tools.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from madagents.sandbox.base import ExecResult, OutputHandler, Sandbox
+
+__all__ = ["ENV_ALLOWLIST", "LocalSandbox"]
+
+ENV_ALLOWLIST = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
+"""Host variables a tool may see; everything else (API keys, tokens) is dropped."""
+
+TAIL_LINES = 50
+
+
+class LocalSandbox(Sandbox):
+    name = "local"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.python = sys.executable
+
+    def run(
+        self,
+        cmd: list[str],
+        *,
+        timeout_s: float,
+        log_path: str,
+        cwd: str = ".",
+        on_line: OutputHandler | None = None,
+    ) -> ExecResult:
+        log_file = self.workdir / log_path
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        env = {key: os.environ[key] for key in ENV_ALLOWLIST if key in os.environ}
+        env["PYTHONUNBUFFERED"] = "1"
+        start = time.monotonic()
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
+        with log_file.open("w") as log, subprocess.Popen(
+            cmd,
+            cwd=self.workdir / cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group, so a timeout kills its children too
+        ) as process:
+            expired = threading.Event()
+            timer = threading.Timer(timeout_s, _kill_group, args=(process, expired))
+            timer.start()
+            try:
+                assert process.stdout is not None  # noqa: S101 - guaranteed by stdout=PIPE
+                for line in process.stdout:
+                    log.write(line)
+                    tail.append(line)
+                    if on_line is not None:
+                        on_line(line.rstrip("\n"))
+                exit_code = process.wait()
+            finally:
+                timer.cancel()
+        return ExecResult(
+            exit_code=exit_code,
+            timed_out=expired.is_set(),
+            seconds=time.monotonic() - start,
+            output_tail="".join(tail),
+        )
+
+
+def _kill_group(process: subprocess.Popen[str], expired: threading.Event) -> None:
+    expired.set()
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

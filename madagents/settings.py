@@ -1,0 +1,30 @@
+"""Run settings, read once from the environment (``MADAGENTS_*``) and passed down explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything a run may be tuned by without editing a workflow."""
+
+    model_config = SettingsConfigDict(env_prefix="MADAGENTS_", extra="forbid")
+
+    runs_dir: Path = Field(default=Path("runs"), description="Where run directories are created by default.")
+    sandbox: Literal["local"] = Field(default="local", description="Backend that executes the tools.")
+    tool_timeout_s: float = Field(default=3600.0, gt=0, description="Wall-clock limit of one tool call.")
+    verify_events: int = Field(
+        default=1000,
+        gt=0,
+        description=(
+            "The reviewer re-executes reproduce.sh for the first min(N, verify_events) events and compares "
+            "histograms with the same prefix of the run; Pythia8's random stream makes the prefix identical."
+        ),
+    )
+    recursion_limit: int = Field(default=50, gt=0, description="Upper bound on graph steps of one run.")

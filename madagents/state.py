@@ -1,0 +1,177 @@
+"""Typed state of a run: the plan, what each role did, and the reviewer's verdict.
+
+Every node of the graph reads a :class:`RunState` and returns only the fields it changes; fields that several
+nodes append to declare their reducer.
+"""
+
+from __future__ import annotations
+
+import operator
+from enum import StrEnum
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from madagents.workflow import Workflow
+from tools import analyze, pythia8_generate
+from tools import environment as environment_tool
+from tools.contract import FileRecord, ToolRequest
+
+__all__ = [
+    "Assumption",
+    "AssumptionSource",
+    "Expectations",
+    "GateResult",
+    "PeakExpectation",
+    "Plan",
+    "PlanStep",
+    "Role",
+    "RunState",
+    "StepRequest",
+    "ToolCall",
+    "Verdict",
+]
+
+
+RequestT = TypeVar("RequestT", bound=ToolRequest)
+
+
+class Role(StrEnum):
+    PLANNER = "planner"
+    INSTALLER = "installer"
+    GENERATOR = "generator"
+    ANALYST = "analyst"
+    REVIEWER = "reviewer"
+
+
+class AssumptionSource(StrEnum):
+    TASK = "task"
+    """Stated in the workflow or task."""
+    DEFAULT = "default"
+    """A tool's default that the task did not override."""
+    USER = "user"
+    """Given by the user on the command line or in chat."""
+    CONVENTION = "convention"
+    """Common practice, chosen because the task is silent."""
+
+
+class Assumption(BaseModel):
+    """A choice that shapes the result, with where it came from and what it affects."""
+
+    model_config = ConfigDict(frozen=True)
+
+    topic: str = Field(description="What the choice is about, e.g. 'PDF set'.")
+    choice: str = Field(description="What was chosen.")
+    source: AssumptionSource
+    reason: str = Field(description="Why this choice.")
+    affects: list[str] = Field(description="Which outputs depend on it, e.g. ['cross section', 'm_mumu'].")
+
+
+StepRequest = Annotated[
+    pythia8_generate.Request | analyze.Request,
+    Field(discriminator="tool"),
+]
+
+
+class PlanStep(BaseModel):
+    """One tool call of the plan."""
+
+    id: str = Field(pattern=r"^\d{2}-[a-z0-9_]+$", description="Ordered id, also the step directory name.")
+    role: Literal[Role.GENERATOR, Role.ANALYST]
+    description: str
+    request: StepRequest
+
+
+class PeakExpectation(BaseModel):
+    histogram: str
+    particle: str
+    mass_gev: float
+    width_gev: float
+
+
+class Expectations(BaseModel):
+    """What the reviewer checks the outputs against."""
+
+    n_events: int
+    peaks: list[PeakExpectation] = Field(default_factory=list)
+    channel_branching_fraction: float = Field(
+        description="Product of branching fractions of the selected channel not already in the generator's σ."
+    )
+
+
+class Plan(BaseModel):
+    """The typed plan every role executes; written to plan.json."""
+
+    workflow: str
+    summary: str
+    run_seed: int
+    derived_seeds: dict[str, int] = Field(description="Seed of each stochastic step, derived from run_seed.")
+    steps: list[PlanStep]
+    expectations: Expectations
+    assumptions: list[Assumption]
+    required_packages: list[str] = Field(description="Packages the sandbox must provide.")
+
+    def step_request(self, kind: type[RequestT]) -> RequestT:
+        """The request of the plan's step that runs tool ``kind``."""
+        for step in self.steps:
+            if isinstance(step.request, kind):
+                return step.request
+        msg = f"plan has no {kind.__module__} step"
+        raise LookupError(msg)
+
+    def step(self, role: Role) -> PlanStep:
+        for step in self.steps:
+            if step.role == role:
+                return step
+        msg = f"plan has no {role} step"
+        raise LookupError(msg)
+
+
+class ToolCall(BaseModel):
+    """A finished tool call, as recorded in the state and trace."""
+
+    step_dir: str
+    tool: str
+    ok: bool
+    error: str | None = None
+    seconds: float
+    log_path: str
+
+
+class GateResult(BaseModel):
+    """Outcome of one physics gate."""
+
+    gate: str
+    passed: bool
+    message: str
+
+
+class Verdict(BaseModel):
+    signed_off: bool
+    gates: list[GateResult]
+
+    def failures(self) -> list[GateResult]:
+        return [gate for gate in self.gates if not gate.passed]
+
+
+class RunState(BaseModel):
+    """Everything the graph knows about one run; checkpointed after every node."""
+
+    workflow: Workflow
+    """The validated request this run executes."""
+    plan: Plan | None = None
+    """Set by the planner."""
+    environment: environment_tool.Result | None = None
+    """What the installer found in the sandbox (package versions)."""
+    generation: pythia8_generate.Result | None = None
+    """Result of the generation step."""
+    analysis: analyze.Result | None = None
+    """Result of the analysis step."""
+    tool_calls: Annotated[list[ToolCall], operator.add] = Field(default_factory=list)
+    """Every tool call, in order."""
+    artifacts: Annotated[list[FileRecord], operator.add] = Field(default_factory=list)
+    """Every file the tools wrote, with hashes."""
+    verdict: Verdict | None = None
+    """The reviewer's gates and sign-off."""
+    error: str | None = None
+    """Why the run stopped; set by the first node that fails."""

@@ -1,0 +1,184 @@
+"""Physics gates: checks a physicist would make at a glance, run by the reviewer on every run.
+
+Each gate returns a :class:`GateResult` whose message carries the numbers involved, pass or fail. A file that
+cannot be read is a failed gate, not an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from madagents.state import GateResult, Plan
+from tools import analyze, pythia8_generate
+
+__all__ = [
+    "count_events",
+    "gate_branching_fractions",
+    "gate_cross_section",
+    "gate_event_counts",
+    "gate_fiducial",
+    "gate_peaks",
+    "gate_plots",
+    "load_hist",
+    "run_gates",
+]
+
+BR_TOLERANCE = 1e-3
+HEPMC_FOOTER = "HepMC::Asciiv3-END_EVENT_LISTING"
+
+
+def run_gates(
+    run_dir: Path, plan: Plan, generation: pythia8_generate.Result, analysis: analyze.Result
+) -> list[GateResult]:
+    return [
+        gate_event_counts(run_dir, plan, generation),
+        gate_cross_section(generation, analysis),
+        gate_branching_fractions(generation),
+        gate_fiducial(plan, analysis),
+        *gate_peaks(plan, analysis),
+        *gate_plots(run_dir, plan, analysis),
+    ]
+
+
+def count_events(path: Path, kind: str) -> int:
+    """Events in a ROOT (TTree 'events') or HepMC3 ASCII file; raises ``ValueError`` if it is unreadable."""
+    if kind == "root":
+        import uproot  # noqa: PLC0415 - heavy, only needed here
+
+        try:
+            with uproot.open(path) as file:
+                return int(file["events"].num_entries)
+        except Exception as exc:
+            msg = f"{path.name} cannot be read as ROOT ({type(exc).__name__}: {exc}); it is corrupt or truncated"
+            raise ValueError(msg) from None
+    count, last = 0, ""
+    with path.open(errors="replace") as stream:
+        for line in stream:
+            count += line.startswith("E ")
+            last = line
+    if last.strip() != HEPMC_FOOTER:
+        msg = f"{path.name} has no HepMC3 end-of-listing line; it is truncated"
+        raise ValueError(msg)
+    return count
+
+
+def gate_event_counts(run_dir: Path, plan: Plan, generation: pythia8_generate.Result) -> GateResult:
+    expected = plan.expectations.n_events
+    problems, seen = [], []
+    for record in generation.files:
+        try:
+            found = count_events(run_dir / record.path, record.kind)
+        except (OSError, ValueError) as exc:
+            problems.append(str(exc))
+            continue
+        seen.append(f"{record.path}: {found}")
+        if found != expected:
+            problems.append(f"{record.path} holds {found} events, the run asked for {expected}")
+    if not seen and not problems:
+        problems.append("the generation step listed no event files")
+    message = "; ".join(problems) or f"{', '.join(seen)} (asked for {expected})"
+    return GateResult(gate="event count", passed=not problems, message=message)
+
+
+def gate_cross_section(generation: pythia8_generate.Result, analysis: analyze.Result) -> GateResult:
+    sigma, error = generation.sigma_pb, generation.sigma_err_pb
+    if sigma is None or error is None or not (math.isfinite(sigma) and math.isfinite(error)):
+        return GateResult(gate="cross section", passed=False, message=f"σ = {sigma} ± {error} pb is not finite")
+    if sigma <= 0 or error <= 0:
+        return GateResult(
+            gate="cross section", passed=False, message=f"σ = {sigma} ± {error} pb: both must be positive"
+        )
+    if analysis.sigma_pb != sigma or analysis.sigma_err_pb != error:
+        message = f"plots show σ = {analysis.sigma_pb} ± {analysis.sigma_err_pb} pb, the generator {sigma} ± {error}"
+        return GateResult(gate="cross section", passed=False, message=message)
+    return GateResult(gate="cross section", passed=True, message=f"σ = {sigma:.5g} ± {error:.2g} pb, same in plots")
+
+
+def gate_branching_fractions(generation: pythia8_generate.Result) -> GateResult:
+    sums = {table.pdg_id: sum(channel.branching_ratio for channel in table.channels) for table in generation.decay_tables}
+    bad = {pdg: total for pdg, total in sums.items() if abs(total - 1.0) > BR_TOLERANCE}
+    if bad:
+        listed = ", ".join(f"PDG {pdg}: {total:.6f}" for pdg, total in bad.items())
+        return GateResult(gate="branching fractions", passed=False, message=f"BRs do not sum to 1: {listed}")
+    listed = ", ".join(f"PDG {pdg}: {total:.6f}" for pdg, total in sums.items()) or "no decay tables"
+    return GateResult(gate="branching fractions", passed=True, message=f"sum of BRs = 1 within 1e-3 ({listed})")
+
+
+def gate_fiducial(plan: Plan, analysis: analyze.Result) -> GateResult:
+    fiducial, total = analysis.fiducial_sigma_pb, analysis.sigma_pb
+    if fiducial is None or total is None:
+        return GateResult(gate="fiducial cross section", passed=False, message="no fiducial σ was computed")
+    limit = total * plan.expectations.channel_branching_fraction
+    message = f"σ_fid = {fiducial:.5g} pb, σ × BR = {limit:.5g} pb"
+    return GateResult(gate="fiducial cross section", passed=0 <= fiducial <= limit * (1 + 1e-9), message=message)
+
+
+def gate_peaks(plan: Plan, analysis: analyze.Result) -> list[GateResult]:
+    records = {record.name: record for record in analysis.histograms}
+    results = []
+    for peak in plan.expectations.peaks:
+        record = records.get(peak.histogram)
+        if record is None or record.peak is None:
+            message = f"histogram {peak.histogram} is missing or empty"
+            results.append(GateResult(gate=f"peak {peak.histogram}", passed=False, message=message))
+            continue
+        bin_width = (record.range[1] - record.range[0]) / record.bins
+        distance = abs(record.peak - peak.mass_gev)
+        message = (
+            f"{peak.histogram} peaks at {record.peak:.2f} GeV; m({peak.particle}) = {peak.mass_gev:.4g} GeV, "
+            f"allowed distance one bin ({bin_width:.3g} GeV)"
+        )
+        results.append(GateResult(gate=f"peak {peak.histogram}", passed=distance <= bin_width, message=message))
+    return results
+
+
+def load_hist(path: Path) -> Any:
+    """A ``hist.Hist`` from its UHI JSON file."""
+    import hist  # noqa: PLC0415 - heavy, only needed here
+    import uhi.io.json  # noqa: PLC0415
+
+    return hist.Hist(json.loads(path.read_text(), object_hook=uhi.io.json.object_hook))
+
+
+def gate_plots(run_dir: Path, plan: Plan, analysis: analyze.Result) -> list[GateResult]:
+    specs = {spec.name: spec for spec in plan.step_request(analyze.Request).analysis.histograms}
+    results = []
+    for record in analysis.histograms:
+        problems = _plot_problems(run_dir, record, specs.get(record.name), analysis)
+        message = "; ".join(problems) or f"{record.bins} bins in {list(record.range)}, legend matches the data"
+        results.append(GateResult(gate=f"plot {record.name}", passed=not problems, message=message))
+    return results
+
+
+def _plot_problems(
+    run_dir: Path, record: analyze.HistogramRecord, spec: analyze.HistogramSpec | None, analysis: analyze.Result
+) -> list[str]:
+    from PIL import Image  # noqa: PLC0415 - matplotlib's own dependency
+
+    if spec is None:
+        return [f"{record.name} was not asked for by the plan"]
+    try:
+        histogram = load_hist(run_dir / record.json_path)
+        with Image.open(run_dir / record.png_path) as image:
+            shown = json.loads(image.text.get("Description", "{}"))  # type: ignore[attr-defined]
+    except (OSError, ValueError) as exc:
+        return [f"cannot read {record.name}'s files: {exc}"]
+    axis = histogram.axes[0]
+    problems = []
+    if (len(axis), (float(axis.edges[0]), float(axis.edges[-1]))) != (spec.bins, spec.range):
+        problems.append(f"JSON has {len(axis)} bins in [{axis.edges[0]}, {axis.edges[-1]}], plan {spec.bins} in "
+                        f"{list(spec.range)}")
+    if shown.get("bins") != spec.bins or tuple(shown.get("range", ())) != spec.range:
+        problems.append(f"PNG shows binning {shown.get('bins')} in {shown.get('range')}, plan {spec.bins} in "
+                        f"{list(spec.range)}")
+    if shown.get("legend") != record.legend:
+        problems.append(f"PNG legend {shown.get('legend')!r} differs from the recorded legend {record.legend!r}")
+    entries = float(histogram.sum(flow=True).value)
+    if not math.isclose(entries, record.entries, rel_tol=1e-9):
+        problems.append(f"JSON holds {entries} entries, the legend source says {record.entries}")
+    if str(analysis.n_selected) not in record.legend:
+        problems.append(f"legend does not show N = {analysis.n_selected} selected events")
+    return problems

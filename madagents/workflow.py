@@ -1,0 +1,232 @@
+"""Declarative workflows (``workflows/*.yaml``): parsed and validated before anything runs.
+
+A workflow says what to simulate and how to analyse it. Every mistake is reported as one paragraph that names
+the field and shows what to write instead (:func:`load_workflow` raises :class:`UserInputError`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from madagents.errors import UserInputError
+from madagents.processes import CATALOGUE
+from tools.analyze import AnalysisSpec
+
+__all__ = ["Beams", "Checks", "GeneratorSettings", "PeakCheck", "ProcessSpec", "Workflow", "load_workflow"]
+
+BEAM_PDG = {"p": 2212, "pbar": -2212}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Beams(_Strict):
+    particles: tuple[Literal["p", "pbar"], Literal["p", "pbar"]] = Field(default=("p", "p"), examples=[["p", "p"]])
+    sqrt_s_gev: float = Field(gt=0, description="Centre-of-mass energy in GeV.", examples=[13000])
+
+
+def _pdg_id(name: str) -> int:
+    from particle import Particle, ParticleNotFound  # noqa: PLC0415 - the PDG table loads slowly
+
+    try:
+        return int(Particle.from_name(name).pdgid)
+    except ParticleNotFound:
+        msg = f"unknown particle {name!r}; write PDG names such as mu-, mu+, e-, e+, tau-, tau+"
+        raise ValueError(msg) from None
+
+
+class ProcessSpec(_Strict):
+    name: str = Field(description="Process from the catalogue.", examples=["drell_yan"])
+    final_state: tuple[str, str] = Field(description="Decay products, PDG names.", examples=[["mu+", "mu-"]])
+    mass_min_gev: float | None = Field(
+        default=None, gt=0, description="Minimum invariant mass of the hard process (m̂).", examples=[60]
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _known_process(cls, name: str) -> str:
+        if name not in CATALOGUE:
+            msg = f"unknown process {name!r}; the offline stack provides {sorted(CATALOGUE)}"
+            raise ValueError(msg)
+        return name
+
+    @field_validator("final_state")
+    @classmethod
+    def _known_particles(cls, names: tuple[str, str]) -> tuple[str, str]:
+        for name in names:
+            _pdg_id(name)
+        return names
+
+    @model_validator(mode="after")
+    def _allowed_final_state(self) -> ProcessSpec:
+        recipe = CATALOGUE[self.name]
+        ids = {_pdg_id(name) for name in self.final_state}
+        if not any(ids == set(allowed) for allowed in recipe.final_states):
+            msg = f"process {self.name} cannot produce {list(self.final_state)}; choose one of {self.allowed()}"
+            raise ValueError(msg)
+        return self
+
+    def allowed(self) -> str:
+        from particle import Particle  # noqa: PLC0415 - the PDG table loads slowly
+
+        pairs = (" ".join(Particle.from_pdgid(pdg).name for pdg in pair) for pair in CATALOGUE[self.name].final_states)
+        return ", ".join(f"[{pair}]" for pair in pairs)
+
+    def pdg_ids(self) -> tuple[int, int]:
+        first, second = (_pdg_id(name) for name in self.final_state)
+        return first, second
+
+
+class GeneratorSettings(_Strict):
+    name: Literal["pythia8"] = "pythia8"
+    shower: bool = Field(default=True, description="Initial- and final-state parton showers.")
+    mpi: bool = Field(default=True, description="Multiparton interactions (underlying event).")
+    hadronisation: bool = True
+    pdf: str | None = Field(
+        default=None,
+        description="Pythia8 PDF:pSet value; unset keeps Pythia8's default (NNPDF2.3 QCD+QED LO).",
+        examples=["LHAGrid1:NNPDF31_nnlo_as_0118_luxqed_0000.dat"],
+    )
+    settings: list[str] = Field(
+        default_factory=list, description="Extra Pythia8 lines, applied last.", examples=[["Tune:pp = 14"]]
+    )
+
+    @field_validator("settings")
+    @classmethod
+    def _looks_like_settings(cls, lines: list[str]) -> list[str]:
+        for line in lines:
+            if "=" not in line:
+                msg = f"generator setting {line!r} is not of the form 'Group:key = value'"
+                raise ValueError(msg)
+        return lines
+
+
+class PeakCheck(_Strict):
+    histogram: str = Field(examples=["m_mumu"])
+    particle: str = Field(description="The resonance, PDG name.", examples=["Z0"])
+
+    @field_validator("particle")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        _pdg_id(name)
+        return name
+
+
+class Checks(_Strict):
+    peaks: list[PeakCheck] = Field(default_factory=list, description="Histograms that must peak at a mass.")
+
+
+class Workflow(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", examples=["drell_yan"])
+    description: str = ""
+    beams: Beams
+    process: ProcessSpec
+    generator: GeneratorSettings = GeneratorSettings()
+    events: int = Field(gt=0, description="Number of events to generate.", examples=[10000])
+    seed: int = Field(ge=1, lt=2**63, description="The one run seed; every other seed derives from it.", examples=[1])
+    analysis: AnalysisSpec
+    checks: Checks = Checks()
+
+    @model_validator(mode="after")
+    def _checks_refer_to_histograms(self) -> Workflow:
+        names = {spec.name for spec in self.analysis.histograms}
+        for peak in self.checks.peaks:
+            if peak.histogram not in names:
+                msg = f"checks.peaks refers to histogram {peak.histogram!r}; defined histograms are {sorted(names)}"
+                raise ValueError(msg)
+        return self
+
+
+def load_workflow(path: Path, *, events: int | None = None, seed: int | None = None) -> Workflow:
+    """Read and validate a workflow file; ``events`` and ``seed`` override the file's values."""
+    if not path.is_file():
+        shipped = ", ".join(sorted(p.as_posix() for p in Path("workflows").glob("*.yaml"))) or "none found here"
+        msg = f"workflow file {path} not found; give the path of a workflow YAML (shipped workflows: {shipped})"
+        raise UserInputError(msg)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        msg = (
+            f"{path} is not valid YAML{where}: {problem}; check the indentation and that every 'key: value' "
+            "pair has a space after the colon"
+        )
+        raise UserInputError(msg) from None
+    if not isinstance(data, dict):
+        msg = f"{path} must be a YAML mapping with keys such as name, beams, process, events, analysis"
+        raise UserInputError(msg)
+    if events is not None:
+        data["events"] = events
+    if seed is not None:
+        data["seed"] = seed
+    try:
+        return Workflow.model_validate(data)
+    except ValidationError as exc:
+        raise UserInputError(describe_errors(path, exc)) from None
+
+
+def describe_errors(path: Path, exc: ValidationError) -> str:
+    """One paragraph naming each bad field, what was written and what to write instead."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"unknown key '{where}'{_did_you_mean(error['loc'])}")
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        example = _example(error["loc"])
+        written = f" (you wrote {error['input']!r})" if not isinstance(error["input"], dict | list) else ""
+        hint = f"; write e.g. {error['loc'][-1]}: {_inline_yaml(example)}" if example is not None else ""
+        parts.append(f"{where}: {message}{written}{hint}")
+    return f"Invalid workflow {path}: " + "; ".join(parts) + "."
+
+
+def _inline_yaml(value: object) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, allow_unicode=True).removesuffix("\n...\n").strip()
+
+
+def _field_info_at(loc: tuple[int | str, ...]) -> tuple[type[BaseModel] | None, str | None]:
+    """The model that owns the last key of ``loc`` (following nested models, lists and dicts) and that key."""
+    model: Any = Workflow
+    for part in loc[:-1]:
+        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
+            model = _inner_model(model.model_fields[str(part)].annotation)
+    owner = model if isinstance(model, type) and issubclass(model, BaseModel) else None
+    return owner, str(loc[-1]) if loc else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The pydantic model inside ``X``, ``X | None``, ``list[X]`` or ``dict[str, X]``, else the annotation."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        inner = _inner_model(arg)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    return annotation
+
+
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    owner, key = _field_info_at(loc)
+    if owner is None or key is None:
+        return ""
+    allowed = list(owner.model_fields)
+    close = difflib.get_close_matches(key, allowed, n=1)
+    suggestion = f"did you mean '{close[0]}'? " if close else ""
+    return f" ({suggestion}allowed keys here: {', '.join(allowed)})"
+
+
+def _example(loc: tuple[int | str, ...]) -> object | None:
+    owner, key = _field_info_at(loc)
+    if owner is None or key not in owner.model_fields:
+        return None
+    examples = owner.model_fields[key].examples
+    return examples[0] if examples else None

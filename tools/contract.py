@@ -1,0 +1,150 @@
+"""The JSON contract shared by the host and every sandbox tool.
+
+A tool reads a request model from a JSON file and writes a result model to another JSON file. Paths inside
+requests and results are relative to the tool's working directory (the run directory), so the same request
+runs unchanged under every sandbox backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = [
+    "PROGRESS_PREFIX",
+    "FileKind",
+    "FileRecord",
+    "StrictModel",
+    "ToolRequest",
+    "ToolResult",
+    "atomic_path",
+    "package_versions",
+    "record_file",
+    "report_progress",
+    "sha256_file",
+    "tool_main",
+]
+
+PROGRESS_PREFIX = "@@madagents-progress "
+"""Lines on stderr starting with this carry JSON progress (``{"done": n, "total": N}``) for the host."""
+
+FileKind = Literal["hepmc3", "root", "hist-json", "png", "json", "log", "script", "text"]
+
+
+class StrictModel(BaseModel):
+    """Strict input model: a misspelt key is an error rather than a silently ignored default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolRequest(StrictModel):
+    """Base of every tool request."""
+
+    tool: str = Field(description="Module name under tools/; each request narrows it to a Literal.")
+
+
+class FileRecord(BaseModel):
+    """One file a tool wrote."""
+
+    path: str = Field(description="Path relative to the tool's working directory.")
+    sha256: str = Field(description="Hex SHA-256 of the file content.")
+    kind: FileKind
+    n_events: int | None = Field(default=None, description="Number of events, for event files.")
+
+
+class ToolResult(BaseModel):
+    """Fields every tool result carries; tools subclass it and give their own fields defaults."""
+
+    ok: bool
+    error: str | None = None
+    files: list[FileRecord] = Field(default_factory=list)
+    versions: dict[str, str] = Field(default_factory=dict, description="Package name -> version used.")
+    seed: int | None = None
+    warnings: list[str] = Field(default_factory=list)
+    log_tail: str = Field(default="", description="Last lines of the tool's output (filled in by the host).")
+    log_path: str | None = Field(default=None, description="Full log, kept in the run directory (host).")
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record_file(path: str | os.PathLike[str], kind: FileKind, n_events: int | None = None) -> FileRecord:
+    return FileRecord(path=os.fspath(path), sha256=sha256_file(path), kind=kind, n_events=n_events)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block finishes.
+
+    A reader (or a resumed run) therefore sees either the previous complete file or the new complete file,
+    never a half-written one.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def report_progress(done: int, total: int) -> None:
+    print(PROGRESS_PREFIX + json.dumps({"done": done, "total": total}), file=sys.stderr, flush=True)
+
+
+def package_versions(*names: str) -> dict[str, str]:
+    versions = {"python": sys.version.split()[0]}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+RequestT = TypeVar("RequestT", bound=ToolRequest)
+ResultT = TypeVar("ResultT", bound=ToolResult)
+
+
+def tool_main(
+    run: Callable[[RequestT], ResultT], request_type: type[RequestT], result_type: type[ResultT]
+) -> int:
+    """Command-line entry of a tool: ``python -m tools.<name> REQUEST.json RESULT.json``.
+
+    Whatever happens, a result file is written: a request that does not validate or a tool that raises gives
+    ``ok=False`` with the reason, so the host never has to parse a traceback.
+    """
+    if len(sys.argv) != 3:  # noqa: PLR2004 - program name + two paths
+        print(f"usage: python -m {run.__module__} REQUEST.json RESULT.json", file=sys.stderr)
+        return 2
+    request_path, result_path = sys.argv[1], sys.argv[2]
+    try:
+        request = request_type.model_validate_json(Path(request_path).read_text())
+        result = run(request)
+    except ValidationError as exc:
+        result = result_type(ok=False, error=f"invalid request {request_path}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the tool boundary turns every failure into a result
+        traceback.print_exc()
+        result = result_type(ok=False, error=f"{type(exc).__name__}: {exc}")
+    with atomic_path(result_path) as tmp:
+        tmp.write_text(result.model_dump_json(indent=2))
+    return 0 if result.ok else 1
