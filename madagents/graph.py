@@ -5,7 +5,9 @@ A role that fails sets ``error`` and the run ends there; the reviewer decides wh
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -41,8 +43,7 @@ def build_graph(
     graph.add_node("reviewer", traced("reviewer", reviewer))
 
     graph.add_edge(START, "planner")
-    for node, next_node in zip(NODES, NODES[1:], strict=False):
+    for node, next_node in itertools.pairwise(NODES):
         graph.add_conditional_edges(node, proceed_unless_failed(next_node), {next_node: next_node, END: END})
     graph.add_edge("reviewer", END)
     return graph.compile(checkpointer=checkpointer)
-

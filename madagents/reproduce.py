@@ -43,7 +43,7 @@ def write_reproduce_script(rundir: RunDir, plan: Plan) -> Path:
         "reproduce.sh.j2", run_id=rundir.run_id, workflow=plan.workflow, run_seed=plan.run_seed, steps=steps
     )
     path = rundir.write_text(SCRIPT_NAME, text)
-    os.chmod(path, 0o755)  # noqa: S103 - a script the user runs
+    os.chmod(path, 0o755)
     return path
 
 
@@ -76,8 +76,12 @@ def verify_reproduction(ctx: RunContext, plan: Plan, analysis: analyze.Result) -
     differences = [
         difference
         for record in analysis.histograms
-        if (difference := _compare(reference_dir / Path(record.json_path).name,
-                                   ctx.rundir.file(f"{VERIFY_DIR}/reproduced/{record.json_path}")))
+        if (
+            difference := _compare(
+                reference_dir / Path(record.json_path).name,
+                ctx.rundir.file(f"{VERIFY_DIR}/reproduced/{record.json_path}"),
+            )
+        )
     ]
     shutil.rmtree(ctx.rundir.file(f"{VERIFY_DIR}/reproduced/events"), ignore_errors=True)  # large, and redundant
     scope = "all" if n_check == plan.expectations.n_events else f"the first {n_check} of"

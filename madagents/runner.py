@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import typing
-from enum import Enum
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 

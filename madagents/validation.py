@@ -13,6 +13,7 @@ from typing import Any
 
 from madagents.state import GateResult, Plan
 from tools import analyze, pythia8_generate
+from tools.analysis_spec import HistogramSpec
 
 __all__ = [
     "count_events",
@@ -98,7 +99,7 @@ def gate_cross_section(generation: pythia8_generate.Result, analysis: analyze.Re
 
 
 def gate_branching_fractions(generation: pythia8_generate.Result) -> GateResult:
-    sums = {table.pdg_id: sum(channel.branching_ratio for channel in table.channels) for table in generation.decay_tables}
+    sums = {table.pdg_id: sum(c.branching_ratio for c in table.channels) for table in generation.decay_tables}
     bad = {pdg: total for pdg, total in sums.items() if abs(total - 1.0) > BR_TOLERANCE}
     if bad:
         listed = ", ".join(f"PDG {pdg}: {total:.6f}" for pdg, total in bad.items())
@@ -154,7 +155,7 @@ def gate_plots(run_dir: Path, plan: Plan, analysis: analyze.Result) -> list[Gate
 
 
 def _plot_problems(
-    run_dir: Path, record: analyze.HistogramRecord, spec: analyze.HistogramSpec | None, analysis: analyze.Result
+    run_dir: Path, record: analyze.HistogramRecord, spec: HistogramSpec | None, analysis: analyze.Result
 ) -> list[str]:
     from PIL import Image  # noqa: PLC0415 - matplotlib's own dependency
 
@@ -169,11 +170,13 @@ def _plot_problems(
     axis = histogram.axes[0]
     problems = []
     if (len(axis), (float(axis.edges[0]), float(axis.edges[-1]))) != (spec.bins, spec.range):
-        problems.append(f"JSON has {len(axis)} bins in [{axis.edges[0]}, {axis.edges[-1]}], plan {spec.bins} in "
-                        f"{list(spec.range)}")
+        problems.append(
+            f"JSON has {len(axis)} bins in [{axis.edges[0]}, {axis.edges[-1]}], plan {spec.bins} in {list(spec.range)}"
+        )
     if shown.get("bins") != spec.bins or tuple(shown.get("range", ())) != spec.range:
-        problems.append(f"PNG shows binning {shown.get('bins')} in {shown.get('range')}, plan {spec.bins} in "
-                        f"{list(spec.range)}")
+        problems.append(
+            f"PNG shows binning {shown.get('bins')} in {shown.get('range')}, plan {spec.bins} in {list(spec.range)}"
+        )
     if shown.get("legend") != record.legend:
         problems.append(f"PNG legend {shown.get('legend')!r} differs from the recorded legend {record.legend!r}")
     entries = float(histogram.sum(flow=True).value)

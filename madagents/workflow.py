@@ -7,6 +7,7 @@ the field and shows what to write instead (:func:`load_workflow` raises :class:`
 from __future__ import annotations
 
 import difflib
+import functools
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from madagents.errors import UserInputError
 from madagents.processes import CATALOGUE
-from tools.analyze import AnalysisSpec
+from tools.analysis_spec import AnalysisSpec
 
 __all__ = ["Beams", "Checks", "GeneratorSettings", "PeakCheck", "ProcessSpec", "Workflow", "load_workflow"]
 
@@ -31,7 +32,9 @@ class Beams(_Strict):
     sqrt_s_gev: float = Field(gt=0, description="Centre-of-mass energy in GeV.", examples=[13000])
 
 
+@functools.cache
 def _pdg_id(name: str) -> int:
+    # Particle.from_name scans the whole PDG table (~0.2 s a call).
     from particle import Particle, ParticleNotFound  # noqa: PLC0415 - the PDG table loads slowly
 
     try:

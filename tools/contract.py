@@ -125,9 +125,7 @@ RequestT = TypeVar("RequestT", bound=ToolRequest)
 ResultT = TypeVar("ResultT", bound=ToolResult)
 
 
-def tool_main(
-    run: Callable[[RequestT], ResultT], request_type: type[RequestT], result_type: type[ResultT]
-) -> int:
+def tool_main(run: Callable[[RequestT], ResultT], request_type: type[RequestT], result_type: type[ResultT]) -> int:
     """Command-line entry of a tool: ``python -m tools.<name> REQUEST.json RESULT.json``.
 
     Whatever happens, a result file is written: a request that does not validate or a tool that raises gives
@@ -142,7 +140,7 @@ def tool_main(
         result = run(request)
     except ValidationError as exc:
         result = result_type(ok=False, error=f"invalid request {request_path}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - the tool boundary turns every failure into a result
+    except Exception as exc:  # the tool boundary turns every failure into a result
         traceback.print_exc()
         result = result_type(ok=False, error=f"{type(exc).__name__}: {exc}")
     with atomic_path(result_path) as tmp:

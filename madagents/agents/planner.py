@@ -116,46 +116,59 @@ def _peak(histogram: str, particle_name: str) -> PeakExpectation:
     )
 
 
+FIXED_ASSUMPTIONS = (
+    Assumption(
+        topic="Tune",
+        choice="Monash 2013 (Pythia8 default)",
+        source=AssumptionSource.DEFAULT,
+        reason="the workflow names no tune",
+        affects=["underlying event", "hadronisation", "isolation"],
+    ),
+    Assumption(
+        topic="Perturbative order",
+        choice="LO matrix element with parton shower; σ is the LO cross section",
+        source=AssumptionSource.CONVENTION,
+        reason="Pythia8's built-in hard processes are LO; K-factors are not applied",
+        affects=["cross section normalisation"],
+    ),
+    Assumption(
+        topic="Object level",
+        choice="particle level: objects are stable generator particles, no detector simulation",
+        source=AssumptionSource.CONVENTION,
+        reason="the offline stack has no detector step in this workflow",
+        affects=["all histograms"],
+    ),
+    Assumption(
+        topic="Lepton definition",
+        choice="bare final-state leptons; FSR photons are not added back",
+        source=AssumptionSource.CONVENTION,
+        reason="the workflow gives only kinematic cuts; bare leptons shift lepton-pair masses slightly low",
+        affects=["lepton pT", "lepton-pair mass"],
+    ),
+)
+"""Choices every Pythia8 workflow of the offline stack makes."""
+
+JET_ASSUMPTION = Assumption(
+    topic="Jet definition",
+    choice="anti-kT R = 0.4 from visible final-state particles, isolated leptons excluded, pT > 20 GeV",
+    source=AssumptionSource.CONVENTION,
+    reason="the LHC experiments' standard jet definition",
+    affects=["jets", "b-tagging"],
+)
+
+
 def assumptions(workflow: Workflow) -> list[Assumption]:
     """The choices behind the plan that a physicist would want listed."""
-    gen = workflow.generator
-    entries: list[Assumption] = [
+    gen, process = workflow.generator, workflow.process
+    entries = [
         Assumption(
             topic="PDF set",
             choice=gen.pdf or "NNPDF2.3 QCD+QED LO (Pythia8 default)",
             source=AssumptionSource.TASK if gen.pdf else AssumptionSource.DEFAULT,
-            reason="given by the workflow" if gen.pdf else "the workflow names no PDF; Pythia8's built-in set needs "
-            "no LHAPDF",
+            reason="given by the workflow" if gen.pdf else "no PDF named; Pythia8's built-in set needs no LHAPDF",
             affects=["cross section", "all distributions"],
         ),
-        Assumption(
-            topic="Tune",
-            choice="Monash 2013 (Pythia8 default)",
-            source=AssumptionSource.DEFAULT,
-            reason="the workflow names no tune",
-            affects=["underlying event", "hadronisation", "isolation"],
-        ),
-        Assumption(
-            topic="Perturbative order",
-            choice="LO matrix element with parton shower; σ is the LO cross section",
-            source=AssumptionSource.CONVENTION,
-            reason="Pythia8's built-in hard processes are LO; K-factors are not applied",
-            affects=["cross section normalisation"],
-        ),
-        Assumption(
-            topic="Object level",
-            choice="particle level: objects are stable generator particles, no detector simulation",
-            source=AssumptionSource.CONVENTION,
-            reason="the offline stack has no detector step in this workflow",
-            affects=["all histograms"],
-        ),
-        Assumption(
-            topic="Lepton definition",
-            choice="bare final-state leptons; FSR photons are not added back",
-            source=AssumptionSource.CONVENTION,
-            reason="the workflow gives only kinematic cuts; bare leptons shift lepton-pair masses slightly low",
-            affects=["lepton pT", "lepton-pair mass"],
-        ),
+        *FIXED_ASSUMPTIONS,
         Assumption(
             topic="Random seed",
             choice=f"run seed {workflow.seed}; Pythia8 Random:seed {derive_seed(workflow.seed, 'pythia8')}",
@@ -164,26 +177,18 @@ def assumptions(workflow: Workflow) -> list[Assumption]:
             affects=["all events"],
         ),
     ]
-    if workflow.process.mass_min_gev is not None:
+    if process.mass_min_gev is not None:
         entries.append(
             Assumption(
                 topic="Generator-level mass cut",
-                choice=f"m̂ > {workflow.process.mass_min_gev:g} GeV (PhaseSpace:mHatMin)",
+                choice=f"m̂ > {process.mass_min_gev:g} GeV (PhaseSpace:mHatMin)",
                 source=AssumptionSource.TASK,
                 reason="the task's m_ll cut is applied to the hard process, before shower and cuts",
                 affects=["cross section", "low-mass tail"],
             )
         )
     if "jet" in workflow.analysis.collections():
-        entries.append(
-            Assumption(
-                topic="Jet definition",
-                choice="anti-kT R = 0.4 from visible final-state particles, isolated leptons excluded, pT > 20 GeV",
-                source=AssumptionSource.CONVENTION,
-                reason="the LHC experiments' standard jet definition",
-                affects=["jets", "b-tagging"],
-            )
-        )
+        entries.append(JET_ASSUMPTION)
     if gen.settings:
         entries.append(
             Assumption(

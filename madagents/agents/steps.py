@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from langgraph.runtime import Runtime
 
@@ -23,9 +22,7 @@ def require_plan(state: RunState) -> Plan:
     return state.plan
 
 
-def execute_step(
-    ctx: RunContext, plan: Plan, role: Role, result_type: type[ResultT], state_key: str
-) -> dict[str, Any]:
+def execute_step(ctx: RunContext, plan: Plan, role: Role, result_type: type[ResultT], state_key: str) -> dict[str, Any]:
     """Run the plan's step for ``role`` and return the state update (result, tool call, artifacts, error)."""
     step = plan.step(role)
     result, call = call_tool(ctx, f"steps/{step.id}", step.request, result_type)
@@ -35,18 +32,21 @@ def execute_step(
     return update
 
 
-NodeFunction = Callable[[RunState, Runtime[RunContext]], dict[str, Any]]
+class NodeFunction(Protocol):
+    """A graph node: reads the state, returns the fields it changes."""
+
+    def __call__(self, state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]: ...
 
 
 def traced(name: str, node: NodeFunction) -> NodeFunction:
     """Wrap a node so its start, end and duration go to trace.jsonl and to the reporter."""
 
-    def run_node(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    def run_node(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx = runtime.context
         ctx.rundir.trace(TraceEvent(event="node_start", node=name))
         ctx.reporter.node_started(name)
         start = time.monotonic()
-        update = node(state, runtime)
+        update = node(state, runtime=runtime)
         seconds = time.monotonic() - start
         error = update.get("error")
         ctx.rundir.trace(TraceEvent(event="node_end", node=name, seconds=seconds, ok=error is None, error=error))

@@ -5,6 +5,7 @@ This is not an isolation boundary; it only scrubs the environment so secrets of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -46,20 +47,23 @@ class LocalSandbox(Sandbox):
         env["PYTHONUNBUFFERED"] = "1"
         start = time.monotonic()
         tail: deque[str] = deque(maxlen=TAIL_LINES)
-        with log_file.open("w") as log, subprocess.Popen(
-            cmd,
-            cwd=self.workdir / cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # its own process group, so a timeout kills its children too
-        ) as process:
+        with (
+            log_file.open("w") as log,
+            subprocess.Popen(
+                cmd,
+                cwd=self.workdir / cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,  # its own process group, so a timeout kills its children too
+            ) as process,
+        ):
             expired = threading.Event()
             timer = threading.Timer(timeout_s, _kill_group, args=(process, expired))
             timer.start()
             try:
-                assert process.stdout is not None  # noqa: S101 - guaranteed by stdout=PIPE
+                assert process.stdout is not None
                 for line in process.stdout:
                     log.write(line)
                     tail.append(line)
@@ -78,7 +82,5 @@ class LocalSandbox(Sandbox):
 
 def _kill_group(process: subprocess.Popen[str], expired: threading.Event) -> None:
     expired.set()
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

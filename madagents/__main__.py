@@ -1,0 +1,3 @@
+from madagents.cli import app
+
+app(prog_name="madagents")

@@ -1,0 +1,40 @@
+"""Shared fixtures: the shipped Drell–Yan workflow, and variants of it written to temporary files."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+DRELL_YAN = REPO / "workflows" / "drell_yan.yaml"
+
+WorkflowWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def drell_yan_data() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(DRELL_YAN.read_text())
+    return data
+
+
+@pytest.fixture
+def write_workflow(tmp_path: Path, drell_yan_data: dict[str, Any]) -> WorkflowWriter:
+    """Write the Drell–Yan workflow with top-level keys replaced (``None`` deletes a key)."""
+
+    def write(name: str = "workflow.yaml", **changes: Any) -> Path:
+        data = copy.deepcopy(drell_yan_data)
+        for key, value in changes.items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data, allow_unicode=True))
+        return path
+
+    return write

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from madagents.agents.planner import derive_seed, plan_workflow
+from madagents.reproduce import write_reproduce_script
+from madagents.rundir import RunDir
+from madagents.state import AssumptionSource, Role
+from madagents.workflow import load_workflow
+from tests.conftest import DRELL_YAN, WorkflowWriter
+from tools import analyze, pythia8_generate
+
+
+def test_plan_is_generate_then_analyse_with_derived_seed() -> None:
+    plan = plan_workflow(load_workflow(DRELL_YAN, seed=42))
+    assert [step.role for step in plan.steps] == [Role.GENERATOR, Role.ANALYST]
+    generate = plan.step_request(pythia8_generate.Request)
+    assert generate.seed == derive_seed(42, "pythia8") == plan.derived_seeds["pythia8"]
+    assert generate.n_events == plan.expectations.n_events == 10000
+    assert plan.step_request(analyze.Request).generation_result_path == "steps/01-generate/result.json"
+
+
+def test_pythia_settings_follow_the_workflow() -> None:
+    settings = plan_workflow(load_workflow(DRELL_YAN)).step_request(pythia8_generate.Request).settings
+    for line in [
+        "Beams:eCM = 13000",
+        "WeakSingleBoson:ffbar2gmZ = on",
+        "23:onMode = off",
+        "23:onIfMatch = 13 -13",
+        "PhaseSpace:mHatMin = 60",
+        "HadronLevel:all = on",
+        "PartonLevel:MPI = on",
+    ]:
+        assert line in settings
+
+
+def test_user_settings_come_last_and_are_an_assumption(write_workflow: WorkflowWriter) -> None:
+    plan = plan_workflow(load_workflow(write_workflow(generator={"settings": ["Tune:pp = 14"], "mpi": False})))
+    settings = plan.step_request(pythia8_generate.Request).settings
+    assert settings[-1] == "Tune:pp = 14"
+    assert "PartonLevel:MPI = off" in settings
+    user = [a for a in plan.assumptions if a.source == AssumptionSource.USER]
+    assert [a.choice for a in user] == ["Tune:pp = 14"]
+
+
+def test_derived_seeds_are_stable_distinct_and_in_pythia_range() -> None:
+    seeds = {derive_seed(seed, "pythia8") for seed in range(1, 200)}
+    assert len(seeds) == 199
+    assert all(1 <= seed <= pythia8_generate.MAX_PYTHIA_SEED for seed in seeds)
+    assert derive_seed(7, "pythia8") == derive_seed(7, "pythia8") != derive_seed(7, "detector")
+
+
+def test_peak_expectation_uses_pdg_mass() -> None:
+    (peak,) = plan_workflow(load_workflow(DRELL_YAN)).expectations.peaks
+    assert abs(peak.mass_gev - 91.19) < 0.01
+    assert abs(peak.width_gev - 2.495) < 0.01
+
+
+def test_every_default_choice_is_listed() -> None:
+    topics = {a.topic: a for a in plan_workflow(load_workflow(DRELL_YAN)).assumptions}
+    assert topics["PDF set"].source == AssumptionSource.DEFAULT
+    assert topics["Object level"].source == AssumptionSource.CONVENTION
+    assert topics["Generator-level mass cut"].source == AssumptionSource.TASK
+    assert all(a.reason and a.affects for a in topics.values())
+
+
+def test_reproduce_script_is_valid_bash_and_embeds_the_requests(tmp_path: Path) -> None:
+    plan = plan_workflow(load_workflow(DRELL_YAN))
+    script = write_reproduce_script(RunDir.create(tmp_path / "run"), plan)
+    assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
+    text = script.read_text()
+    assert plan.step_request(pythia8_generate.Request).model_dump_json(indent=2) in text
+    assert "python3" in text
+    assert '-m "tools.${tool}"' in text
+    assert script.stat().st_mode & 0o111

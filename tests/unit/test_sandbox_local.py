@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from madagents.sandbox import LocalSandbox, make_sandbox
+
+
+def test_runs_in_the_work_directory_and_logs_output(tmp_path: Path) -> None:
+    sandbox = LocalSandbox(tmp_path)
+    lines: list[str] = []
+    result = sandbox.run(
+        [sys.executable, "-c", "import os; print(os.getcwd()); print('second')"],
+        timeout_s=30,
+        log_path="logs/out.txt",
+        on_line=lines.append,
+    )
+    assert result.exit_code == 0
+    assert not result.timed_out
+    assert lines == [str(tmp_path), "second"]
+    assert (tmp_path / "logs/out.txt").read_text() == f"{tmp_path}\nsecond\n"
+
+
+def test_secrets_of_the_host_do_not_reach_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "also-secret")
+    result = LocalSandbox(tmp_path).run(
+        [sys.executable, "-c", "import os; print(sorted(os.environ))"], timeout_s=30, log_path="env.txt"
+    )
+    assert "OPENAI_API_KEY" not in result.output_tail
+    assert "AWS_SECRET_ACCESS_KEY" not in result.output_tail
+    assert "PATH" in result.output_tail
+
+
+def test_timeout_kills_the_process_group(tmp_path: Path) -> None:
+    code = (
+        "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        "print('started', flush=True); time.sleep(60)"
+    )
+    result = LocalSandbox(tmp_path).run([sys.executable, "-c", code], timeout_s=1.0, log_path="log.txt")
+    assert result.timed_out
+    assert result.exit_code != 0
+    assert result.seconds < 20
+    assert "started" in result.output_tail
+
+
+def test_exit_code_is_reported(tmp_path: Path) -> None:
+    result = LocalSandbox(tmp_path).run([sys.executable, "-c", "raise SystemExit(3)"], timeout_s=30, log_path="l.txt")
+    assert result.exit_code == 3
+    assert not result.timed_out
+
+
+def test_unknown_backend_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown sandbox backend 'kubernetes'; available: local"):
+        make_sandbox("kubernetes", tmp_path)
