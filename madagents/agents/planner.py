@@ -94,7 +94,7 @@ def process_label(workflow: Workflow) -> str:
 
     products = "".join(Particle.from_pdgid(pdg).latex_name for pdg in sorted(workflow.process.pdg_ids()))
     reaction = CATALOGUE[workflow.process.name].latex.format(products=products)
-    return f"Pythia8 ${reaction}$, $\\sqrt{{s}}$ = {workflow.beams.sqrt_s_gev / 1000:g} TeV"
+    return f"Pythia8 ${reaction}$, √s = {workflow.beams.sqrt_s_gev / 1000:g} TeV"
 
 
 _BEAM_IDS = {"p": 2212, "pbar": -2212}

@@ -1,0 +1,233 @@
+"""Each physics gate passes on good artifacts and fails, with the numbers, on a deliberately broken one."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+from PIL import Image, PngImagePlugin
+
+from madagents.agents.planner import plan_workflow
+from madagents.context import RunContext
+from madagents.reproduce import verify_reproduction
+from madagents.rundir import RunDir
+from madagents.sandbox import LocalSandbox
+from madagents.settings import Settings
+from madagents.state import Plan
+from madagents.validation import (
+    gate_branching_fractions,
+    gate_cross_section,
+    gate_event_counts,
+    gate_fiducial,
+    gate_peaks,
+    gate_plots,
+    run_gates,
+)
+from madagents.workflow import load_workflow
+from tests.conftest import DRELL_YAN
+from tools import analyze, pythia8_generate
+from tools.contract import record_file
+
+N = 10
+
+
+def _write_events(path: Path, n_events: int, muon_pt: float = 45.6) -> None:
+    """Events with two back-to-back opposite-charge muons: m_μμ = 2 pT (at η = 0)."""
+    muons = ak.zip(
+        {
+            "pt": [[muon_pt, muon_pt]] * n_events,
+            "eta": [[0.0, 0.0]] * n_events,
+            "phi": [[0.0, math.pi]] * n_events,
+            "mass": [[0.10566, 0.10566]] * n_events,
+            "charge": [[1.0, -1.0]] * n_events,
+            "iso": [[0.0, 0.0]] * n_events,
+        }
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with uproot.recreate(path) as file:
+        tree = file.mktree(
+            "events",
+            {"event_number": np.int64, "weight": np.float64, "muon": ak.type(muons).content, "met_pt": np.float64},
+        )
+        ones = np.ones(n_events)
+        tree.extend({"event_number": np.arange(n_events), "weight": ones, "muon": muons, "met_pt": ones})
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Plan, pythia8_generate.Result, analyze.Result]:
+    """A small run directory whose artifacts pass every gate."""
+    monkeypatch.chdir(tmp_path)
+    plan = plan_workflow(load_workflow(DRELL_YAN, events=N))
+    _write_events(tmp_path / "events/events.root", N)
+    hepmc = tmp_path / "events/events.hepmc3"
+    hepmc.write_text(
+        "HepMC::Version 3\nHepMC::Asciiv3-START_EVENT_LISTING\n"
+        + "E 0 1 2\n" * N
+        + "HepMC::Asciiv3-END_EVENT_LISTING\n"
+    )
+    generation = pythia8_generate.Result(
+        ok=True,
+        n_events=N,
+        sigma_pb=1500.0,
+        sigma_err_pb=20.0,
+        files=[record_file("events/events.root", "root", N), record_file("events/events.hepmc3", "hepmc3", N)],
+        decay_tables=[
+            pythia8_generate.DecayTable(
+                pdg_id=23,
+                channels=[
+                    pythia8_generate.DecayChannel(products=[13, -13], branching_ratio=0.034, on=True),
+                    pythia8_generate.DecayChannel(products=[1, -1], branching_ratio=0.966, on=False),
+                ],
+            )
+        ],
+    )
+    Path("steps/01-generate").mkdir(parents=True)
+    Path("steps/01-generate/result.json").write_text(generation.model_dump_json())
+    analysis = analyze.run(plan.step_request(analyze.Request))
+    assert analysis.ok, analysis.error
+    return tmp_path, plan, generation, analysis
+
+
+def test_good_artifacts_pass_every_gate(run: tuple[Path, Plan, pythia8_generate.Result, analyze.Result]) -> None:
+    gates = run_gates(*run)
+    assert [gate.gate for gate in gates if not gate.passed] == []
+    assert len(gates) == 6
+
+
+def test_event_count_differs_from_request(run: tuple) -> None:
+    run_dir, plan, generation, _ = run
+    _write_events(run_dir / "events/events.root", N - 1)
+    gate = gate_event_counts(run_dir, plan, generation)
+    assert not gate.passed
+    assert "events/events.root holds 9 events, the run asked for 10" in gate.message
+
+
+def test_truncated_root_file_is_a_failed_gate(run: tuple) -> None:
+    run_dir, plan, generation, _ = run
+    data = (run_dir / "events/events.root").read_bytes()
+    (run_dir / "events/events.root").write_bytes(data[: len(data) // 2])
+    gate = gate_event_counts(run_dir, plan, generation)
+    assert not gate.passed
+    assert "cannot be read as ROOT" in gate.message
+
+
+def test_truncated_hepmc_file_is_a_failed_gate(run: tuple) -> None:
+    run_dir, plan, generation, _ = run
+    text = (run_dir / "events/events.hepmc3").read_text()
+    (run_dir / "events/events.hepmc3").write_text(text.replace("HepMC::Asciiv3-END_EVENT_LISTING\n", ""))
+    gate = gate_event_counts(run_dir, plan, generation)
+    assert not gate.passed
+    assert "events.hepmc3 has no HepMC3 end-of-listing line; it is truncated" in gate.message
+
+
+@pytest.mark.parametrize(
+    ("sigma", "error", "expected"),
+    [
+        (-5.0, 1.0, "both must be positive"),
+        (float("nan"), 1.0, "is not finite"),
+        (1500.0, 0.0, "both must be positive"),
+    ],
+)
+def test_unphysical_cross_section(run: tuple, sigma: float, error: float, expected: str) -> None:
+    _, _, generation, analysis = run
+    gate = gate_cross_section(generation.model_copy(update={"sigma_pb": sigma, "sigma_err_pb": error}), analysis)
+    assert not gate.passed
+    assert expected in gate.message
+
+
+def test_cross_section_in_plots_differs_from_generator(run: tuple) -> None:
+    _, _, generation, analysis = run
+    gate = gate_cross_section(generation, analysis.model_copy(update={"sigma_pb": 650.0}))
+    assert not gate.passed
+    assert "plots show σ = 650.0" in gate.message
+
+
+def test_branching_fractions_not_summing_to_one(run: tuple) -> None:
+    _, _, generation, _ = run
+    table = generation.decay_tables[0]
+    broken = table.model_copy(update={"channels": table.channels[:1]})
+    gate = gate_branching_fractions(generation.model_copy(update={"decay_tables": [broken]}))
+    assert not gate.passed
+    assert "BRs do not sum to 1: PDG 23: 0.034000" in gate.message
+
+
+def test_fiducial_cross_section_above_sigma_times_br(run: tuple) -> None:
+    _, plan, _, analysis = run
+    expectations = plan.expectations.model_copy(update={"channel_branching_fraction": 0.0114})
+    gate = gate_fiducial(plan.model_copy(update={"expectations": expectations}), analysis)
+    assert not gate.passed
+    assert "σ × BR = 17.1 pb" in gate.message
+
+
+def test_peak_away_from_the_generated_mass(run: tuple) -> None:
+    run_dir, plan, _, _ = run
+    _write_events(run_dir / "events/events.root", N, muon_pt=40.0)  # m = 80 GeV
+    analysis = analyze.run(plan.step_request(analyze.Request))
+    (gate,) = gate_peaks(plan, analysis)
+    assert not gate.passed
+    assert "m_mumu peaks at 80.50 GeV; m(Z0) = 91.19 GeV" in gate.message
+
+
+def test_plot_legend_disagrees_with_data(run: tuple) -> None:
+    run_dir, plan, _, analysis = run
+    png = run_dir / analysis.histograms[0].png_path
+    with Image.open(png) as image:
+        shown = json.loads(image.text["Description"])
+        shown["legend"] = shown["legend"].replace("N = 10", "N = 12")
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Description", json.dumps(shown))
+        image.save(png, pnginfo=info)
+    (gate,) = gate_plots(run_dir, plan, analysis)
+    assert not gate.passed
+    assert "PNG legend" in gate.message
+
+
+def test_plot_binning_disagrees_with_plan(run: tuple) -> None:
+    run_dir, plan, _, analysis = run
+    request = plan.step_request(analyze.Request)
+    spec = request.analysis.histograms[0].model_copy(update={"bins": 30})
+    rebinned = request.model_copy(update={"analysis": request.analysis.model_copy(update={"histograms": [spec]})})
+    analyze.run(rebinned)
+    (gate,) = gate_plots(run_dir, plan, analysis)
+    assert not gate.passed
+    assert "JSON has 30 bins in [60.0, 120.0], plan 60" in gate.message
+
+
+def _context(run_dir: Path) -> RunContext:
+    return RunContext(Settings(verify_events=N), RunDir(run_dir), LocalSandbox(run_dir), ["test"])
+
+
+def test_reproduce_script_that_fails(run: tuple) -> None:
+    run_dir, plan, _, analysis = run
+    (run_dir / "reproduce.sh").write_text("echo 'step 01 failed: no pythia' >&2\nexit 3\n")
+    gate = verify_reproduction(_context(run_dir), plan, analysis)
+    assert not gate.passed
+    assert "reproduce.sh failed (exit code 3): step 01 failed: no pythia" in gate.message
+
+
+def test_reproduce_script_with_different_histograms(run: tuple) -> None:
+    run_dir, plan, _, analysis = run
+    other = run_dir / "other"
+    _write_events(other / "events/events.root", N, muon_pt=40.0)
+    (other / "steps/01-generate").mkdir(parents=True)
+    (other / "steps/01-generate/result.json").write_text((run_dir / "steps/01-generate/result.json").read_text())
+    (other / "request.json").write_text(plan.step_request(analyze.Request).model_dump_json())
+    (run_dir / "reproduce.sh").write_text(
+        f'mkdir -p "$1" && cp -r {other}/* "$1"/ && cd "$1" && "$PYTHON" -m tools.analyze request.json result.json\n'
+    )
+    gate = verify_reproduction(_context(run_dir), plan, analysis)
+    assert not gate.passed
+    assert "m_mumu: 2 bins differ" in gate.message
+
+
+def test_reproduce_script_that_matches(run: tuple) -> None:
+    run_dir, plan, _, analysis = run
+    (run_dir / "reproduce.sh").write_text('mkdir -p "$1/hists" && cp hists/*.json "$1/hists/"\n')
+    gate = verify_reproduction(_context(run_dir), plan, analysis)
+    assert gate.passed, gate.message
+    assert "identical histograms from all 10 events" in gate.message
