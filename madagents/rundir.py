@@ -140,9 +140,9 @@ class RunDir:
         records = []
         for path in sorted(self.path.rglob("*")):
             relative = path.relative_to(self.path)
-            if path.is_dir() or relative.as_posix() in BOOKKEEPING or relative.parts[0] == "verify":
+            if path.is_dir() or path.name.startswith(".") or relative.parts[0] == "verify":
                 continue
-            if path.name.startswith("."):
+            if relative.as_posix() in BOOKKEEPING or relative.name.startswith("checkpoints.sqlite"):
                 continue
             records.append(record_file(path, _kind(path)).model_copy(update={"path": relative.as_posix()}))
         return records

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import typing
 from datetime import UTC, datetime
@@ -82,7 +83,7 @@ def _drive(
         reporter=reporter or NullReporter(),
     )
     config: Any = {"configurable": {"thread_id": rundir.run_id}, "recursion_limit": settings.recursion_limit}
-    with sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False) as connection:
+    with contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection:
         graph = build_graph(SqliteSaver(connection, serde=_serializer()))
         try:
             # durability="sync": a checkpoint is on disk before the next node starts, so a SIGKILL loses

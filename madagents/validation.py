@@ -60,7 +60,7 @@ def count_events(path: Path, kind: str) -> int:
     with path.open(errors="replace") as stream:
         for line in stream:
             count += line.startswith("E ")
-            last = line
+            last = line if line.strip() else last
     if last.strip() != HEPMC_FOOTER:
         msg = f"{path.name} has no HepMC3 end-of-listing line; it is truncated"
         raise ValueError(msg)

@@ -11,8 +11,8 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -97,9 +97,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(handle)
-    tmp = Path(tmp_name)
+    # Not mkstemp: its 0600 mode would survive the rename; the writer creates the file with the umask's mode.
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
     try:
         yield tmp
         os.replace(tmp, target)

@@ -55,7 +55,7 @@ def plan_workflow(workflow: Workflow) -> Plan:
     )
     return Plan(
         workflow=workflow.name,
-        summary=f"Generate {workflow.events} events of {workflow.description or workflow.name} and analyse them.",
+        summary=f"{workflow.description or workflow.name}. {workflow.events} Pythia8 events, particle level.",
         run_seed=workflow.seed,
         derived_seeds=seeds,
         steps=[

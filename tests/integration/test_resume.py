@@ -24,14 +24,15 @@ ARGS = ["workflows/drell_yan.yaml", "--events", "1000", "--seed", "77"]
 ENV = {**os.environ, "MADAGENTS_VERIFY_EVENTS": "300"}
 
 
-def _madagents(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "madagents", *args],
-        env=ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+COMMAND = [sys.executable, "-m", "madagents"]
+
+
+def _madagents(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*COMMAND, *args], env=ENV, capture_output=True, text=True, check=False)
+
+
+def _start_madagents(*args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([*COMMAND, *args], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -70,8 +71,8 @@ def _wait_for_node(run_dir: Path, node: str, timeout_s: float = 120) -> None:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reference") / "run"
-    process = _madagents("run", *ARGS, "--out", str(out))
-    assert process.wait() == 0, process.stderr.read() if process.stderr else ""
+    finished = _madagents("run", *ARGS, "--out", str(out))
+    assert finished.returncode == 0, finished.stderr
     return out
 
 
@@ -83,7 +84,7 @@ def test_killed_run_resumes_without_redoing_finished_nodes(
     reference: Path, tmp_path: Path, node: str, delay_s: float, finished_before: list[str]
 ) -> None:
     out = tmp_path / "run"
-    process = _madagents("run", *ARGS, "--out", str(out))
+    process = _start_madagents("run", *ARGS, "--out", str(out))
     _wait_for_node(out, node)
     time.sleep(delay_s)
     _kill_everything(process)
@@ -91,7 +92,7 @@ def test_killed_run_resumes_without_redoing_finished_nodes(
     assert not (out / "report.md").exists() or node == "reviewer"
 
     resumed = _madagents("run", "--resume", str(out))
-    assert resumed.wait() == 0, resumed.stderr.read() if resumed.stderr else ""
+    assert resumed.returncode == 0, resumed.stderr
     assert json.loads((out / "status.json").read_text())["state"] == "succeeded"
 
     starts = [e.node for e in RunDir(out).trace_events() if e.event == "node_start"]
