@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     Floats: TypeAlias = npt.NDArray[np.float64]
-    Ints: TypeAlias = npt.NDArray[np.int64]
+    Ints: TypeAlias = npt.NDArray[np.signedinteger[Any]]
     Flags: TypeAlias = npt.NDArray[np.bool_]
 
 __all__ = ["DecayChannel", "DecayTable", "JetDefinition", "Request", "Result", "main", "run"]
@@ -317,8 +317,8 @@ def _objects(batch: _Batch, request: Request, first: int) -> dict[str, Any]:
         lepton = chosen[owner]
         near = (_delta_r(eta[lepton], phi[lepton], eta[other], phi[other]) < ISOLATION_CONE) & (other != lepton)
         iso = np.bincount(owner[near], pt[other[near]], minlength=len(chosen)) / pt[chosen]
-        fields = {"eta": eta[chosen], "phi": phi[chosen], "mass": batch.m[visible[chosen]]}
-        fields |= {"charge": -np.sign(pid[chosen]), "iso": iso}
+        fields: dict[str, Any] = {"eta": eta[chosen], "phi": phi[chosen], "mass": batch.m[visible[chosen]]}
+        fields |= {"charge": -np.sign(pid[chosen]).astype(np.int32), "iso": iso}
         columns[name] = _lists(pt[chosen], fields, event[chosen], n_events)
         jet_input[chosen[iso < ISOLATED_BELOW]] = False
     if request.jets is not None:
