@@ -28,7 +28,8 @@ def bare_pythia(events: int) -> float:
     request = plan_workflow(load_workflow(WORKFLOW, events=events, seed=SEED)).step_request(pythia8_generate.Request)
     start = time.monotonic()
     pythia = pythia8mc.Pythia("", False)
-    for line in [*request.settings, "Random:setSeed = on", f"Random:seed = {request.seed}", "Next:numberCount = 0"]:
+    quiet = [f"Next:{name} = 0" for name in ("numberShowEvent", "numberShowInfo", "numberShowProcess", "numberCount")]
+    for line in [*request.settings, "Random:setSeed = on", f"Random:seed = {request.seed}", *quiet]:
         pythia.readString(line)
     pythia.init()
     accepted = 0

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from tools.contract import (
-    StrictModel,
     ToolRequest,
     ToolResult,
     atomic_path,
@@ -24,27 +22,12 @@ from tools.contract import (
     report_progress,
     tool_main,
 )
-
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
-    Floats: TypeAlias = npt.NDArray[np.float64]
-    Ints: TypeAlias = npt.NDArray[np.signedinteger[Any]]
-    Flags: TypeAlias = npt.NDArray[np.bool_]
+from tools.final_state import BRANCHES, JetDefinition, ParticleBatch, final_state_columns, flatten_batch
 
 __all__ = ["DecayChannel", "DecayTable", "JetDefinition", "Request", "Result", "main", "run"]
 
 MAX_PYTHIA_SEED = 900_000_000
 """Pythia8 accepts ``Random:seed`` in [0, 900000000]; 0 means 'seed from the clock', which we never want."""
-
-
-class JetDefinition(StrictModel):
-    """Anti-kT jets clustered with fastjet from visible final-state particles."""
-
-    algorithm: Literal["antikt"] = "antikt"
-    radius: float = Field(default=0.4, gt=0.0, le=2.0, description="Jet radius R.")
-    pt_min_gev: float = Field(default=20.0, ge=0.0, description="Jets below this pT are not stored.")
 
 
 class Request(ToolRequest):
@@ -88,51 +71,15 @@ class Result(ToolResult):
 
 
 MB_TO_PB = 1e9
-NEUTRINOS = (12, 14, 16)
-LEPTON_FLAVOURS = {"muon": 13, "electron": 11}
-ISOLATION_CONE = 0.3
-ISOLATED_BELOW = 0.15
-"""Muons and electrons with iso below this are kept out of the jets."""
-B_HADRON_PT_MIN_GEV = 5.0
-BOTTOM = 5
 TRIES_PER_EVENT = 10.0
 """nextBatch retries failed events itself until the batch is full, giving up after this factor × the batch size."""
 BEAM_ENTRIES = (1, 2)
 """The beams' positions in Pythia's event record; entry 0 stands for the event as a whole."""
 HEPMC_BEAM, HEPMC_FINAL = 4, 1
-KINEMATICS = "pt: float64, eta: float64, phi: float64, mass: float64"
-BRANCHES = {
-    "event_number": "int64",
-    "weight": "float64",
-    "mhat": "float64",
-    "muon": f"var * {{{KINEMATICS}, charge: int32, iso: float64}}",
-    "electron": f"var * {{{KINEMATICS}, charge: int32, iso: float64}}",
-    "jet": f"var * {{{KINEMATICS}, btag: int32}}",
-    "met_pt": "float64",
-    "met_phi": "float64",
-}
 
 
 class _PythiaError(Exception):
     """Pythia refused the request or could not generate the events; ``run`` reports it as ``Result(ok=False)``."""
-
-
-@dataclass(frozen=True)
-class _Batch:
-    """Every particle of a batch of events as flat numpy columns, so each step is a few vectorised operations."""
-
-    counts: Ints  # particles per event
-    event: Ints  # event (position in the batch) of each particle
-    index: Ints  # position in its event's record
-    pid: Ints
-    status: Ints
-    px: Floats
-    py: Floats
-    pz: Floats
-    e: Floats
-    m: Floats
-    weight: Floats  # per event
-    mhat: Floats  # per event
 
 
 def run(request: Request) -> Result:
@@ -224,10 +171,10 @@ def _generate(pythia: Any, request: Request, hepmc_tmp: Path, root_tmp: Path) ->
                 marks = [time.perf_counter()]
                 events = _next_batch(pythia, size)
                 marks.append(time.perf_counter())
-                batch = _flatten(events)
+                batch = flatten_batch(events)
                 _write_hepmc(writer, batch, done, pythia.infoPython())
                 marks.append(time.perf_counter())
-                tree.extend(_objects(batch, request, done))
+                tree.extend(final_state_columns(batch, request.lepton_pt_min_gev, request.jets, done))
                 marks.append(time.perf_counter())
                 for name, (begin, end) in zip(seconds, itertools.pairwise(marks), strict=True):
                     seconds[name] += end - begin
@@ -250,27 +197,7 @@ def _next_batch(pythia: Any, size: int) -> Any:
         raise _PythiaError(msg) from None
 
 
-def _flatten(events: Any) -> _Batch:
-    import awkward as ak  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
-
-    counts = np.asarray(ak.num(events.prt, axis=1), dtype=np.int64)
-    event = np.repeat(np.arange(len(counts)), counts)
-    particles = ak.flatten(events.prt, axis=1)
-    return _Batch(
-        counts=counts,
-        event=event,
-        index=np.arange(len(event)) - (np.cumsum(counts) - counts)[event],
-        pid=np.asarray(particles.id),
-        status=np.asarray(particles.status),
-        **{name: np.asarray(particles.p[name]) for name in ("px", "py", "pz", "e")},
-        m=np.asarray(particles.m),
-        weight=np.asarray(ak.fill_none(ak.firsts(events.info.weights), 1.0), dtype=np.float64),
-        mhat=np.asarray(events.info.mHat, dtype=np.float64),
-    )
-
-
-def _write_hepmc(writer: Any, batch: _Batch, first: int, info: Any) -> None:
+def _write_hepmc(writer: Any, batch: ParticleBatch, first: int, info: Any) -> None:
     """Beams → one vertex → final state: the full history is ~190 kB per event and no consumer needs it."""
     import numpy as np  # noqa: PLC0415
     import pyhepmc  # noqa: PLC0415
@@ -295,101 +222,6 @@ def _write_hepmc(writer: Any, batch: _Batch, first: int, info: Any) -> None:
     if writer.failed():
         msg = "writing the HepMC3 file failed (disk full?)"
         raise OSError(msg)
-
-
-def _objects(batch: _Batch, request: Request, first: int) -> dict[str, Any]:
-    """The TTree columns of one batch: leptons, jets and missing pT from the final state."""
-    import numpy as np  # noqa: PLC0415
-
-    n_events = len(batch.counts)
-    final = batch.status > 0
-    neutrino = final & np.isin(np.abs(batch.pid), NEUTRINOS)
-    met_x, met_y = (np.bincount(batch.event[neutrino], p[neutrino], minlength=n_events) for p in (batch.px, batch.py))
-    visible = np.flatnonzero(final & ~neutrino)
-    event, pid = batch.event[visible], batch.pid[visible]
-    pt, eta, phi = _kinematics(batch.px[visible], batch.py[visible], batch.pz[visible])
-    columns = {"event_number": np.arange(first, first + n_events), "weight": batch.weight, "mhat": batch.mhat}
-    jet_input = np.ones(len(visible), dtype=np.bool_)
-    for name, flavour in LEPTON_FLAVOURS.items():
-        chosen = np.flatnonzero((np.abs(pid) == flavour) & (pt > request.lepton_pt_min_gev))
-        # scalar pT sum of the other visible particles in the cone, relative to the lepton's pT
-        owner, other = _same_event_pairs(event[chosen], event, n_events)
-        lepton = chosen[owner]
-        near = (_delta_r(eta[lepton], phi[lepton], eta[other], phi[other]) < ISOLATION_CONE) & (other != lepton)
-        iso = np.bincount(owner[near], pt[other[near]], minlength=len(chosen)) / pt[chosen]
-        fields: dict[str, Any] = {"eta": eta[chosen], "phi": phi[chosen], "mass": batch.m[visible[chosen]]}
-        fields |= {"charge": -np.sign(pid[chosen]).astype(np.int32), "iso": iso}
-        columns[name] = _lists(pt[chosen], fields, event[chosen], n_events)
-        jet_input[chosen[iso < ISOLATED_BELOW]] = False
-    if request.jets is not None:
-        columns["jet"] = _jets(batch, visible[jet_input], request.jets)
-    return columns | {"met_pt": np.hypot(met_x, met_y), "met_phi": np.arctan2(met_y, met_x)}
-
-
-def _kinematics(px: Floats, py: Floats, pz: Floats) -> tuple[Floats, Floats, Floats]:
-    import numpy as np  # noqa: PLC0415
-
-    pt = np.hypot(px, py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.arcsinh(pz / pt)  # ±inf along the beam: outside every cone
-    return pt, eta, np.arctan2(py, px)
-
-
-def _same_event_pairs(event_a: Ints, event_b: Ints, n_events: int) -> tuple[Ints, Ints]:
-    """Indices (i, j) of every pair a[i], b[j] from the same event; ``event_b`` must be sorted."""
-    import numpy as np  # noqa: PLC0415
-
-    counts_b = np.bincount(event_b, minlength=n_events)
-    starts_b = np.cumsum(counts_b) - counts_b
-    per_a = counts_b[event_a]
-    owner = np.repeat(np.arange(len(event_a)), per_a)
-    within = np.arange(len(owner)) - np.repeat(np.cumsum(per_a) - per_a, per_a)
-    return owner, np.repeat(starts_b[event_a], per_a) + within
-
-
-def _delta_r(eta_a: Floats, phi_a: Floats, eta_b: Floats, phi_b: Floats) -> Floats:
-    import numpy as np  # noqa: PLC0415
-
-    delta_phi = (phi_a - phi_b + np.pi) % (2 * np.pi) - np.pi
-    distance: Floats = np.hypot(eta_a - eta_b, delta_phi)
-    return distance
-
-
-def _lists(pt: Floats, fields: dict[str, Any], event: Ints, n_events: int) -> Any:
-    """One list of records per event, hardest first: the layout uproot writes as ``n<name>`` + ``<name>_<field>``."""
-    import awkward as ak  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
-
-    order = np.lexsort((-pt, event))  # stable: equal pT keeps Pythia's order, so output stays deterministic
-    columns = {"pt": pt[order], **{name: values[order] for name, values in fields.items()}}
-    return ak.unflatten(ak.zip(columns), np.bincount(event, minlength=n_events))
-
-
-def _jets(batch: _Batch, inputs: Ints, definition: JetDefinition) -> Any:
-    """Anti-kT jets of the ``inputs`` particles, b-tagged by a B hadron (pT > 5 GeV) within ΔR < R."""
-    import awkward as ak  # noqa: PLC0415
-    import fastjet  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
-
-    n_events = len(batch.counts)
-    four = {"px": batch.px[inputs], "py": batch.py[inputs], "pz": batch.pz[inputs], "E": batch.e[inputs]}
-    particles = ak.unflatten(ak.zip(four), np.bincount(batch.event[inputs], minlength=n_events))
-    sequence = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, definition.radius))
-    found = sequence.inclusive_jets(definition.pt_min_gev)
-    px, py, pz, e = (np.asarray(ak.flatten(found[name], axis=1)) for name in four)
-    event = np.repeat(np.arange(n_events), np.asarray(ak.num(found, axis=1)))
-    pt, eta, phi = _kinematics(px, py, pz)
-    code = np.abs(batch.pid)
-    # b hadrons decay, so they come from the whole record; a zero tens digit marks quarks and diquarks (5, 5503)
-    b_flavour = ((code // 100) % 10 == BOTTOM) | ((code // 1000) % 10 == BOTTOM)
-    hadrons = np.flatnonzero(b_flavour & ((code // 10) % 10 != 0))
-    hadron_pt, hadron_eta, hadron_phi = _kinematics(batch.px[hadrons], batch.py[hadrons], batch.pz[hadrons])
-    owner, other = _same_event_pairs(event, batch.event[hadrons], n_events)
-    near = _delta_r(eta[owner], phi[owner], hadron_eta[other], hadron_phi[other]) < definition.radius
-    near &= hadron_pt[other] > B_HADRON_PT_MIN_GEV
-    btag = (np.bincount(owner[near], minlength=len(pt)) > 0).astype(np.int32)
-    mass = np.sqrt(np.maximum(e**2 - pt**2 - pz**2, 0.0))
-    return _lists(pt, {"eta": eta, "phi": phi, "mass": mass, "btag": btag}, event, n_events)
 
 
 def main() -> int:
