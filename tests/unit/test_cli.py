@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from madagents.cli import app
+from madagents.rundir import RunDir
 from tests.conftest import WorkflowWriter
 
 runner = CliRunner()
@@ -84,3 +85,12 @@ def test_resume_of_something_that_is_not_a_run(tmp_path: Path) -> None:
 
 def test_resume_refuses_overrides(tmp_path: Path) -> None:
     _fails_cleanly(["run", "--resume", str(tmp_path), "--events", "5"], "drop --events", tmp_path)
+
+
+def test_resume_of_a_finished_run_points_to_its_report(tmp_path: Path) -> None:
+    rundir = RunDir.create(tmp_path / "done")
+    rundir.write_text("run.json", "{}")
+    rundir.set_status("succeeded")
+    result = runner.invoke(app, ["run", "--resume", str(rundir.path)])
+    assert result.exit_code == 2
+    assert "already succeeded; nothing to resume" in " ".join(result.output.split())
