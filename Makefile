@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint benchmark clean
+.PHONY: setup run test lint sandbox benchmark clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,15 @@ lint: setup
 	$(BIN)/ruff format --check madagents tools tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+# The docker backend's daemon and image. As root, installs docker.io + debootstrap and starts dockerd when needed.
+# Without a daemon the docker tests are skipped with a reason, except in CI, where that is an error.
+sandbox: setup
+	@if [ "$$(id -u)" = 0 ]; then bash containers/install-docker.sh; fi
+	@if docker info >/dev/null 2>&1; then $(BIN)/madagents images build hep; \
+	elif [ -n "$$CI" ]; then echo "make sandbox: CI needs a Docker daemon" >&2; exit 1; \
+	else echo "make sandbox: no Docker daemon; the docker tests will be skipped"; fi
+
+test: lint sandbox
 	$(BIN)/pytest
 
 benchmark: setup

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,12 @@ import typer
 from rich.console import Console
 
 from madagents.errors import RunFailedError, UserInputError
+
+
+class Backend(StrEnum):
+    local = "local"
+    docker = "docker"
+
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="An agentic collider-simulation assistant.")
 console = Console()
@@ -29,6 +36,9 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Override the workflow's run seed.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<name>-<timestamp>).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the killed run in WORKFLOW (a run dir).")] = False,
+    sandbox: Annotated[
+        Backend | None, typer.Option(help="Where tools run (default: docker when a daemon answers).")
+    ] = None,
 ) -> None:
     """Run a workflow through the agent graph (no LLM) and write a validated run directory."""
     from madagents import runner  # noqa: PLC0415 - keeps --help fast
@@ -37,9 +47,11 @@ def run(
     from madagents.workflow import load_workflow  # noqa: PLC0415
 
     start, settings, reporter = time.monotonic(), Settings(), RichReporter(console)
+    if sandbox is not None:
+        settings = settings.model_copy(update={"sandbox": sandbox.value})
     try:
         if resume:
-            _refuse_overrides(events=events, seed=seed, out=out)
+            _refuse_overrides(events=events, seed=seed, out=out, sandbox=sandbox)
             run_dir = _find_run(workflow, settings.runs_dir)
             state = runner.resume_run(run_dir, settings, sys.argv, reporter)
         else:
@@ -50,6 +62,46 @@ def run(
         errors.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(exc.exit_code) from None
     console.print(summary_table(state, run_dir, time.monotonic() - start))
+
+
+@app.command()
+def doctor(
+    sandbox: Annotated[Backend | None, typer.Option(help="Check this backend (default: as `run` would pick).")] = None,
+) -> None:
+    """Check the backend, daemon, images and physics programs; every ✗ comes with its fix."""
+    from rich.table import Table  # noqa: PLC0415
+
+    from madagents.doctor import run_checks  # noqa: PLC0415
+    from madagents.settings import Settings  # noqa: PLC0415
+
+    settings = Settings() if sandbox is None else Settings(sandbox=sandbox.value)
+    table = Table("", "check", "found", "fix", title="madagents doctor")
+    checks = run_checks(settings)
+    for check in checks:
+        mark, fix = ("[green]✓[/green]", "") if check.ok else ("[red]✗[/red]", check.fix)
+        table.add_row(mark, check.name, check.detail, fix)
+    console.print(table)
+    if any(check.required and not check.ok for check in checks):
+        raise typer.Exit(1)
+
+
+images_app = typer.Typer(no_args_is_help=True, help="Sandbox images, built locally from containers/.")
+app.add_typer(images_app, name="images")
+
+
+@images_app.command("build")
+def images_build(name: Annotated[str, typer.Argument(help="hep (offline stack) or hep-full.")] = "hep") -> None:
+    """Build a sandbox image (and the offline base image it starts from); cached layers are reused."""
+    from madagents.images import IMAGES, build_image  # noqa: PLC0415
+
+    if name not in IMAGES:
+        errors.print(f"[red]error:[/red] unknown image {name!r}; choose one of {', '.join(IMAGES)}")
+        raise typer.Exit(2)
+    try:
+        build_image(name, lambda line: console.print(line, markup=False, highlight=False))
+    except RuntimeError as exc:
+        errors.print(f"[red]error:[/red] {exc}", markup=False)
+        raise typer.Exit(1) from None
 
 
 def _find_run(given: Path, runs_dir: Path) -> Path:

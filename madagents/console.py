@@ -44,6 +44,9 @@ class RichReporter:
             self._tasks[task] = self._progress.add_task(f"{task} events", total=total)
         self._progress.update(self._tasks[task], completed=done, total=total)
 
+    def note(self, text: str) -> None:
+        self.console.print(f"  [dim]{text}[/dim]", highlight=False)
+
     def _stop_progress(self) -> None:
         if self._progress is not None:
             self._progress.stop()

@@ -24,6 +24,8 @@ class Reporter(Protocol):
 
     def progress(self, task: str, done: int, total: int) -> None: ...
 
+    def note(self, text: str) -> None: ...
+
 
 class NullReporter:
     """Shows nothing (tests, library use)."""
@@ -35,6 +37,9 @@ class NullReporter:
         pass
 
     def progress(self, task: str, done: int, total: int) -> None:
+        pass
+
+    def note(self, text: str) -> None:
         pass
 
 

@@ -42,7 +42,7 @@ def write_provenance(ctx: RunContext, state: RunState, plan: Plan) -> None:
         run_id=ctx.rundir.run_id,
         madagents_version=packages["madagents"],
         command_line=ctx.command_line,
-        sandbox=ctx.sandbox.name,
+        sandbox=state.sandbox or ctx.sandbox.name,
         packages=dict(sorted(packages.items())),
         generator_settings=plan.step_request(pythia8_generate.Request).settings,
         run_seed=plan.run_seed,

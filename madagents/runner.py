@@ -18,7 +18,7 @@ from madagents.context import NullReporter, Reporter, RunContext
 from madagents.errors import RunFailedError, UserInputError
 from madagents.graph import build_graph
 from madagents.rundir import RunDir, RunInfo
-from madagents.sandbox import make_sandbox
+from madagents.sandbox import docker_client, make_sandbox, resolve_backend
 from madagents.settings import Settings
 from madagents.state import RunState
 from madagents.workflow import Workflow
@@ -41,6 +41,7 @@ def start_run(
     reporter: Reporter | None = None,
 ) -> RunState:
     """Run a workflow in a new run directory; raises ``RunFailedError`` if a role or gate fails."""
+    settings = settings.model_copy(update={"sandbox": _usable_backend(settings.sandbox)})
     rundir = RunDir.create(out)
     info = RunInfo(
         run_id=rundir.run_id,
@@ -64,8 +65,20 @@ def resume_run(
         msg = f"run {run_dir} already succeeded; nothing to resume (its results are in {run_dir}/report.md)"
         raise UserInputError(msg)
     info = rundir.read_model("run.json", RunInfo)
+    settings = settings.model_copy(update={"sandbox": _usable_backend(info.sandbox)})
     rundir.set_status("running")
-    return _drive(rundir, None, settings.model_copy(update={"sandbox": info.sandbox}), command_line, reporter)
+    return _drive(rundir, None, settings, command_line, reporter)
+
+
+def _usable_backend(requested: str) -> str:
+    """The backend to run on, checked before anything is written: a chosen docker needs a daemon."""
+    if requested != "docker":
+        return resolve_backend(requested)
+    try:
+        docker_client()
+    except RuntimeError as exc:
+        raise UserInputError(str(exc)) from None
+    return requested
 
 
 def _drive(
@@ -78,7 +91,7 @@ def _drive(
     context = RunContext(
         settings=settings,
         rundir=rundir,
-        sandbox=make_sandbox(settings.sandbox, rundir.path),
+        sandbox=make_sandbox(settings.sandbox, rundir.path, settings.image, settings.docker),
         command_line=command_line,
         reporter=reporter or NullReporter(),
     )

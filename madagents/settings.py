@@ -8,16 +8,22 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from madagents.sandbox.docker import DockerLimits
+
 __all__ = ["Settings"]
 
 
 class Settings(BaseSettings):
     """Everything a run may be tuned by without editing a workflow."""
 
-    model_config = SettingsConfigDict(env_prefix="MADAGENTS_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="MADAGENTS_", env_nested_delimiter="__", extra="forbid")
 
     runs_dir: Path = Field(default=Path("runs"), description="Where run directories are created by default.")
-    sandbox: Literal["local"] = Field(default="local", description="Backend that executes the tools.")
+    sandbox: Literal["auto", "local", "docker"] = Field(
+        default="auto", description="Backend that executes the tools; auto takes docker when a daemon answers."
+    )
+    image: str = Field(default="madagents/hep:latest", description="Image of the docker backend.")
+    docker: DockerLimits = Field(default_factory=DockerLimits, description="Limits of each tool container.")
     tool_timeout_s: float = Field(default=3600.0, gt=0, description="Wall-clock limit of one tool call.")
     verify_events: int = Field(
         default=1000,

@@ -161,6 +161,8 @@ class RunState(BaseModel):
     """The validated request this run executes."""
     plan: Plan | None = None
     """Set by the planner."""
+    sandbox: str | None = None
+    """What runs the tools (backend, image), set by the installer."""
     environment: environment_tool.Result | None = None
     """What the installer found in the sandbox (package versions)."""
     generation: pythia8_generate.Result | None = None

@@ -45,7 +45,11 @@ def call_tool(
     if result_file.is_file():
         result = result_type.model_validate_json(result_file.read_text())
     else:
-        why = f"was killed after {ctx.settings.tool_timeout_s:g} s" if executed.timed_out else "wrote no result"
+        why = "wrote no result"
+        if executed.timed_out:
+            why = f"was killed after {ctx.settings.tool_timeout_s:g} s"
+        elif executed.oom_killed:
+            why = "was killed for exceeding the sandbox's memory limit"
         result = result_type(ok=False, error=f"tool {request.tool} {why} (exit code {executed.exit_code})")
     result = result.model_copy(update={"log_tail": executed.output_tail, "log_path": f"{step_dir}/log.txt"})
     call = ToolCall(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from madagents.sandbox import docker_client
+from madagents.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 DRELL_YAN = REPO / "workflows" / "drell_yan.yaml"
@@ -38,3 +42,17 @@ def write_workflow(tmp_path: Path, drell_yan_data: dict[str, Any]) -> WorkflowWr
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def docker_image() -> str:
+    """The hep image of the docker backend; skipped without a daemon, except in CI where one must run."""
+    image = Settings().image
+    try:
+        client = docker_client()
+        client.images.get(image)
+    except Exception as exc:  # no daemon, or no image
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"docker backend unavailable here ({exc}); `make sandbox` starts and builds them")
+    return image

@@ -1,7 +1,8 @@
-"""Report which packages the sandbox provides, and their versions (used by the installer)."""
+"""Report which packages and programs the sandbox provides, and their versions (installer, doctor)."""
 
 from __future__ import annotations
 
+import shutil
 from typing import Literal
 
 from pydantic import Field
@@ -14,17 +15,25 @@ __all__ = ["Request", "Result", "main", "run"]
 class Request(ToolRequest):
     tool: Literal["environment"] = "environment"
     packages: list[str] = Field(description="Distribution names to look up.", examples=[["pythia8mc", "uproot"]])
+    optional_packages: list[str] = Field(
+        default_factory=list, description="Looked up too, but their absence is not an error.", examples=[["torch"]]
+    )
+    programs: list[str] = Field(
+        default_factory=list, description="Executables looked up on PATH.", examples=[["mg5_aMC", "DelphesHepMC3"]]
+    )
 
 
 class Result(ToolResult):
-    missing: list[str] = Field(default_factory=list, description="Requested packages that are not installed.")
+    missing: list[str] = Field(default_factory=list, description="Required packages that are not installed.")
+    programs: dict[str, str | None] = Field(default_factory=dict, description="Program -> path, None if absent.")
 
 
 def run(request: Request) -> Result:
-    versions = package_versions(*request.packages)
+    versions = package_versions(*request.packages, *request.optional_packages)
     missing = [name for name in request.packages if versions[name] == "not installed"]
     error = f"missing packages: {', '.join(missing)}" if missing else None
-    return Result(ok=not missing, error=error, versions=versions, missing=missing)
+    programs = {name: shutil.which(name) for name in request.programs}
+    return Result(ok=not missing, error=error, versions=versions, missing=missing, programs=programs)
 
 
 def main() -> int:

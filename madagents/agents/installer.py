@@ -1,4 +1,4 @@
-"""Installer: makes sure the sandbox provides every package the plan needs and records their versions."""
+"""Installer: makes sure the sandbox can run every tool of the plan, and records what runs them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from langgraph.runtime import Runtime
 
 from madagents.agents.steps import require_plan
 from madagents.context import RunContext
+from madagents.sandbox import SandboxUnavailableError
 from madagents.state import RunState
 from madagents.toolcall import call_tool
 from tools import environment
@@ -18,11 +19,19 @@ ENVIRONMENT_STEP = "steps/00-environment"
 
 
 def installer(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Check the sandbox against the plan's required packages."""
+    """Prepare the sandbox (building its image in run mode) and check the plan's required packages in it."""
     ctx = runtime.context
+    build_log = ctx.rundir.file(f"{ENVIRONMENT_STEP}/sandbox.log")
+    build_log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with build_log.open("w") as log:
+            found = ctx.sandbox.ensure_ready(build=True, on_line=lambda line: print(line, file=log))
+    except SandboxUnavailableError as exc:
+        return {"error": f"the {ctx.sandbox.name} sandbox cannot run tools: {exc}"}
+    ctx.reporter.note(found)
     request = environment.Request(packages=require_plan(state).required_packages)
     result, call = call_tool(ctx, ENVIRONMENT_STEP, request, environment.Result)
-    update: dict[str, Any] = {"environment": result, "tool_calls": [call]}
+    update: dict[str, Any] = {"environment": result, "tool_calls": [call], "sandbox": ctx.sandbox.describe()}
     if result.missing:
         update["error"] = (
             f"the {ctx.sandbox.name} sandbox lacks {', '.join(result.missing)}; install them with "

@@ -4,15 +4,42 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from madagents.sandbox.base import ExecResult, Sandbox
+from madagents.sandbox.base import ExecResult, Sandbox, SandboxUnavailableError
+from madagents.sandbox.docker import DockerLimits, DockerSandbox, docker_client
 from madagents.sandbox.local import LocalSandbox
 
-__all__ = ["ExecResult", "LocalSandbox", "Sandbox", "make_sandbox"]
+__all__ = [
+    "BACKENDS",
+    "DockerLimits",
+    "DockerSandbox",
+    "ExecResult",
+    "LocalSandbox",
+    "Sandbox",
+    "SandboxUnavailableError",
+    "docker_client",
+    "make_sandbox",
+    "resolve_backend",
+]
+
+BACKENDS = ("local", "docker")
 
 
-def make_sandbox(backend: str, workdir: Path) -> Sandbox:
-    """The sandbox for ``backend``; raises ``ValueError`` for a backend this installation does not have."""
+def resolve_backend(requested: str) -> str:
+    """``auto`` becomes docker when a daemon answers, local otherwise; explicit names are kept."""
+    if requested != "auto":
+        return requested
+    try:
+        docker_client()
+    except RuntimeError:
+        return "local"
+    return "docker"
+
+
+def make_sandbox(backend: str, workdir: Path, image: str, limits: DockerLimits) -> Sandbox:
+    """The sandbox for a resolved ``backend``; raises ``ValueError`` for a name that is not a backend."""
     if backend == "local":
         return LocalSandbox(workdir)
-    msg = f"unknown sandbox backend {backend!r}; available: local"
+    if backend == "docker":
+        return DockerSandbox(workdir, image, limits)
+    msg = f"unknown sandbox backend {backend!r}; available: {', '.join(BACKENDS)}"
     raise ValueError(msg)

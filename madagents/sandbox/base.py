@@ -8,16 +8,22 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-__all__ = ["ExecResult", "OutputHandler", "Sandbox"]
+__all__ = ["ExecResult", "OutputHandler", "Sandbox", "SandboxUnavailableError"]
 
 OutputHandler = Callable[[str], None]
 """Called with every line the command prints, as it prints it."""
+
+
+class SandboxUnavailableError(Exception):
+    """The backend cannot run tools here; the message says how to fix it."""
 
 
 class ExecResult(BaseModel):
     exit_code: int
     timed_out: bool
     seconds: float
+    oom_killed: bool = False
+    """The command exceeded the sandbox's memory limit and was killed."""
     output_tail: str
     """Last lines of the combined output (the full output is in the log file)."""
 
@@ -48,3 +54,14 @@ class Sandbox(ABC):
         on_line: OutputHandler | None = None,
     ) -> ExecResult:
         """Run ``cmd`` in ``workdir/cwd``; write its combined output to ``workdir/log_path``."""
+
+    @abstractmethod
+    def ensure_ready(self, *, build: bool, on_line: OutputHandler) -> str:
+        """Make sure tools can run, building what is missing when ``build``; returns what was found or done.
+
+        Raises ``SandboxUnavailableError`` with the fix when the backend cannot be made ready.
+        """
+
+    @abstractmethod
+    def describe(self) -> str:
+        """What exactly runs the tools (for provenance)."""

@@ -79,6 +79,12 @@ class LocalSandbox(Sandbox):
             output_tail="".join(tail),
         )
 
+    def ensure_ready(self, *, build: bool, on_line: OutputHandler) -> str:  # noqa: ARG002 - nothing to build
+        return f"local Python {self.python}"
+
+    def describe(self) -> str:
+        return f"local subprocesses of {self.python}"
+
 
 def _kill_group(process: subprocess.Popen[str], expired: threading.Event) -> None:
     expired.set()

@@ -34,7 +34,7 @@ Z_MASS = 91.1876
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dy") / "run"
     workflow = load_workflow(DRELL_YAN, events=N_EVENTS, seed=SEED)
-    start_run(workflow, out, Settings(verify_events=500), ["madagents", "run", "test"])
+    start_run(workflow, out, Settings(verify_events=500, sandbox="local"), ["madagents", "run", "test"])
     return out
 
 
@@ -145,3 +145,16 @@ def test_reproduce_script_does_not_depend_on_the_repository(run_dir: Path) -> No
     text = (run_dir / "reproduce.sh").read_text()
     assert str(REPO) not in text
     assert str(run_dir) not in text
+
+
+@pytest.mark.docker
+def test_docker_backend_gives_the_same_histogram(run_dir: Path, docker_image: str, tmp_path: Path) -> None:
+    workflow = load_workflow(DRELL_YAN, events=N_EVENTS, seed=SEED)
+    settings = Settings(verify_events=500, sandbox="docker", image=docker_image)
+    state = start_run(workflow, tmp_path / "docker", settings, ["madagents", "run", "test"])
+    assert state.sandbox is not None
+    assert state.sandbox.startswith(f"docker image {docker_image}")
+    local, docker = load_hist(run_dir / "hists/m_mumu.json"), load_hist(tmp_path / "docker/hists/m_mumu.json")
+    assert np.array_equal(local.values(flow=True), docker.values(flow=True))
+    provenance = RunDir(tmp_path / "docker").read_model("provenance.json", Provenance)
+    assert provenance.sandbox.startswith("docker image")

@@ -21,7 +21,7 @@ from madagents.validation import load_hist
 pytestmark = pytest.mark.slow
 
 ARGS = ["workflows/drell_yan.yaml", "--events", "1000", "--seed", "77"]
-ENV = {**os.environ, "MADAGENTS_VERIFY_EVENTS": "300"}
+ENV = {**os.environ, "MADAGENTS_VERIFY_EVENTS": "300", "MADAGENTS_SANDBOX": "local"}
 
 
 COMMAND = [sys.executable, "-m", "madagents"]

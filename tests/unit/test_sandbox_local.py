@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from madagents.sandbox import LocalSandbox, make_sandbox
+from madagents.sandbox import DockerLimits, LocalSandbox, make_sandbox
 
 
 def test_runs_in_the_work_directory_and_logs_output(tmp_path: Path) -> None:
@@ -53,5 +53,5 @@ def test_exit_code_is_reported(tmp_path: Path) -> None:
 
 
 def test_unknown_backend_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="unknown sandbox backend 'kubernetes'; available: local"):
-        make_sandbox("kubernetes", tmp_path)
+    with pytest.raises(ValueError, match="unknown sandbox backend 'kubernetes'; available: local, docker"):
+        make_sandbox("kubernetes", tmp_path, "madagents/hep:latest", DockerLimits())
