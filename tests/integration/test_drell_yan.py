@@ -148,7 +148,11 @@ def test_reproduce_script_does_not_depend_on_the_repository(run_dir: Path) -> No
 
 
 @pytest.mark.docker
-def test_docker_backend_gives_the_same_histogram(run_dir: Path, docker_image: str, tmp_path: Path) -> None:
+def test_docker_backend_gives_the_same_histogram(
+    run_dir: Path, docker_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-madagents-never-leaks-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
     workflow = load_workflow(DRELL_YAN, events=N_EVENTS, seed=SEED)
     settings = Settings(verify_events=500, sandbox="docker", image=docker_image)
     state = start_run(workflow, tmp_path / "docker", settings, ["madagents", "run", "test"])
@@ -158,3 +162,5 @@ def test_docker_backend_gives_the_same_histogram(run_dir: Path, docker_image: st
     assert np.array_equal(local.values(flow=True), docker.values(flow=True))
     provenance = RunDir(tmp_path / "docker").read_model("provenance.json", Provenance)
     assert provenance.sandbox.startswith("docker image")
+    leaked = [p for p in (tmp_path / "docker").rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert leaked == []
