@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/madagents run workflows/drell_yan.yaml
+	$(BIN)/madagents run workflows/drell_yan.yaml --sandbox local
 
 lint: setup
 	$(BIN)/ruff check madagents tools tests benchmarks
