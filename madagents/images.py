@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -21,11 +21,9 @@ __all__ = ["CONTAINERS_DIR", "IMAGES", "ImageStatus", "build_image", "image_stat
 REPO = Path(__file__).resolve().parent.parent
 CONTAINERS_DIR = REPO / "containers"
 TOOLS_DIR = REPO / "tools"
-ImageName = Literal["hep", "hep-full", "ml"]
 IMAGES: dict[str, str] = {
     "hep": "offline HEP stack from PyPI (Pythia8, ROOT, uproot, hist, ...) and the project's tools",
     "hep-full": "MadGraph5_aMC@NLO, Pythia8, Delphes, LHAPDF via MG5's installer: needs internet, not buildable here",
-    "ml": "torch (CPU) for the ML tools",
 }
 
 
@@ -72,7 +70,7 @@ def build_image(name: str, on_line: Callable[[str], None]) -> None:
     """
     script = CONTAINERS_DIR / name / "build.sh"
     if not script.is_file():
-        msg = f"no build script {script}; buildable images: hep"
+        msg = f"the {name} image ({IMAGES[name]}) is not built by madagents; see containers/{name}/README.md"
         raise RuntimeError(msg)
     process = subprocess.Popen(
         ["bash", str(script)],

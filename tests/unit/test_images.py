@@ -20,7 +20,7 @@ def test_tools_hash_is_stable_and_follows_the_code(tmp_path: Path) -> None:
 def test_images_build_rejects_an_unknown_image() -> None:
     result = CliRunner().invoke(app, ["images", "build", "hpe"])
     assert result.exit_code == 2
-    assert "unknown image 'hpe'; choose one of hep, hep-full, ml" in result.output
+    assert "unknown image 'hpe'; choose one of hep, hep-full" in result.output
 
 
 def test_doctor_reports_the_local_stack() -> None:
@@ -29,3 +29,10 @@ def test_doctor_reports_the_local_stack() -> None:
     assert "Pythia8" in result.output
     assert "8.317.2" in result.output
     assert "MG5_aMC" in result.output
+
+
+def test_hep_full_points_to_its_recipe() -> None:
+    result = CliRunner().invoke(app, ["images", "build", "hep-full"])
+    assert result.exit_code == 1
+    assert "needs internet" in result.output
+    assert "containers/hep-full/README.md" in " ".join(result.output.split())
