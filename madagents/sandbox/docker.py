@@ -16,6 +16,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import docker
 from pydantic import BaseModel, Field
 
 from madagents.sandbox.base import ExecResult, OutputHandler, Sandbox, SandboxUnavailableError
@@ -46,8 +47,6 @@ class DockerLimits(BaseModel):
 
 def docker_client() -> Any:
     """A client of the local daemon; raises ``RuntimeError`` saying how to start one."""
-    import docker  # noqa: PLC0415 - only this backend needs the SDK
-
     try:
         client = docker.from_env()
         client.ping()
@@ -83,7 +82,12 @@ class DockerSandbox(Sandbox):
         log_file.parent.mkdir(parents=True, exist_ok=True)
         user = self._hand_over_workdir()
         start = time.monotonic()
-        container = self.client.containers.run(self.image, cmd, detach=True, user=user, **self._policy(cwd))
+        try:
+            container = self.client.containers.run(self.image, cmd, detach=True, user=user, **self._policy(cwd))
+        except docker.errors.DockerException as exc:
+            message = f"[madagents] the container could not start: {exc}\n"
+            log_file.write_text(message)
+            return ExecResult(exit_code=-1, timed_out=False, seconds=time.monotonic() - start, output_tail=message)
         expired = threading.Event()
         timer = threading.Timer(timeout_s, _kill, args=(container, expired))
         timer.start()
@@ -176,8 +180,6 @@ def _follow(container: Any, log_file: Path, on_line: OutputHandler | None) -> de
 
 
 def _kill(container: Any, expired: threading.Event) -> None:
-    import docker  # noqa: PLC0415
-
     expired.set()
     with contextlib.suppress(docker.errors.APIError):  # it ended on its own meanwhile
         container.kill()

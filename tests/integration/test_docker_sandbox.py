@@ -144,3 +144,11 @@ def test_host_secrets_do_not_reach_the_container(sandbox: DockerSandbox, monkeyp
     assert SECRET not in output
     assert "OPENAI_API_KEY" not in output
     assert SECRET not in (sandbox.workdir / "log.txt").read_text()
+
+
+def test_a_missing_image_is_reported_not_raised(tmp_path: Path, docker_image: str) -> None:
+    sandbox = DockerSandbox(tmp_path, f"{docker_image}-does-not-exist", DockerLimits())
+    result = sandbox.run(["python", "-c", "print(1)"], timeout_s=30, log_path="log.txt")
+    assert result.exit_code == -1
+    assert "the container could not start" in result.output_tail
+    assert "the container could not start" in (tmp_path / "log.txt").read_text()
