@@ -6,12 +6,15 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from madagents.errors import RunFailedError, UserInputError
+
+if TYPE_CHECKING:
+    from madagents.settings import Settings
 
 
 class Backend(StrEnum):
@@ -43,12 +46,9 @@ def run(
     """Run a workflow through the agent graph (no LLM) and write a validated run directory."""
     from madagents import runner  # noqa: PLC0415 - keeps --help fast
     from madagents.console import RichReporter, summary_table  # noqa: PLC0415
-    from madagents.settings import Settings  # noqa: PLC0415
     from madagents.workflow import load_workflow  # noqa: PLC0415
 
-    start, settings, reporter = time.monotonic(), Settings(), RichReporter(console)
-    if sandbox is not None:
-        settings = settings.model_copy(update={"sandbox": sandbox.value})
+    start, settings, reporter = time.monotonic(), _settings(sandbox), RichReporter(console)
     try:
         if resume:
             _refuse_overrides(events=events, seed=seed, out=out, sandbox=sandbox)
@@ -65,6 +65,30 @@ def run(
 
 
 @app.command()
+def validate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    reproduce: Annotated[bool, typer.Option(help="Also re-execute reproduce.sh and compare histograms.")] = True,
+    sandbox: Annotated[Backend | None, typer.Option(help="Where reproduce.sh runs.")] = None,
+) -> None:
+    """Run every physics gate on a run directory; exit 0 only when all pass."""
+    from madagents.agents.reviewer import review_run_dir  # noqa: PLC0415
+    from madagents.runner import open_context  # noqa: PLC0415
+
+    try:
+        ctx = open_context(run_dir, _settings(sandbox), sys.argv)
+    except UserInputError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    verdict = review_run_dir(ctx, reproduce=reproduce)
+    for gate in verdict.gates:
+        mark = "[green]✓[/green]" if gate.passed else "[red]✗[/red]"
+        console.print(f"{mark} [bold]{gate.gate}[/bold]: {gate.message}", highlight=False)
+    if not verdict.signed_off:
+        errors.print(f"[red]{len(verdict.failures())} of {len(verdict.gates)} gates failed[/red]")
+        raise typer.Exit(1)
+
+
+@app.command()
 def doctor(
     sandbox: Annotated[Backend | None, typer.Option(help="Check this backend (default: as `run` would pick).")] = None,
 ) -> None:
@@ -72,9 +96,8 @@ def doctor(
     from rich.table import Table  # noqa: PLC0415
 
     from madagents.doctor import run_checks  # noqa: PLC0415
-    from madagents.settings import Settings  # noqa: PLC0415
 
-    settings = Settings() if sandbox is None else Settings(sandbox=sandbox.value)
+    settings = _settings(sandbox)
     table = Table("", "check", "found", "fix", title="madagents doctor")
     checks = run_checks(settings)
     for check in checks:
@@ -102,6 +125,12 @@ def images_build(name: Annotated[str, typer.Argument(help="hep (offline stack) o
     except RuntimeError as exc:
         errors.print(f"[red]error:[/red] {exc}", markup=False)
         raise typer.Exit(1) from None
+
+
+def _settings(sandbox: Backend | None) -> Settings:
+    from madagents.settings import Settings  # noqa: PLC0415 - pydantic-settings stays out of --help
+
+    return Settings() if sandbox is None else Settings(sandbox=sandbox.value)
 
 
 def _find_run(given: Path, runs_dir: Path) -> Path:

@@ -18,12 +18,12 @@ from madagents.context import NullReporter, Reporter, RunContext
 from madagents.errors import RunFailedError, UserInputError
 from madagents.graph import build_graph
 from madagents.rundir import RunDir, RunInfo
-from madagents.sandbox import docker_client, make_sandbox, resolve_backend
+from madagents.sandbox import SandboxUnavailableError, docker_client, make_sandbox, resolve_backend
 from madagents.settings import Settings
 from madagents.state import RunState
 from madagents.workflow import Workflow
 
-__all__ = ["default_run_dir", "resume_run", "start_run"]
+__all__ = ["default_run_dir", "open_context", "resume_run", "start_run"]
 
 CHECKPOINTS = "checkpoints.sqlite"
 
@@ -70,6 +70,33 @@ def resume_run(
     return _drive(rundir, None, settings, command_line, reporter)
 
 
+def open_context(run_dir: Path, settings: Settings, command_line: list[str]) -> RunContext:
+    """An existing run directory with a ready sandbox, for reviewing it again (``madagents validate``).
+
+    The sandbox is the run's own backend unless ``settings.sandbox`` names one.
+    """
+    rundir = RunDir.open(run_dir)
+    requested = settings.sandbox if settings.sandbox != "auto" else rundir.read_model("run.json", RunInfo).sandbox
+    ctx = _context(rundir, settings.model_copy(update={"sandbox": _usable_backend(requested)}), command_line)
+    try:
+        ctx.sandbox.ensure_ready(build=False, on_line=lambda _: None)
+    except SandboxUnavailableError as exc:
+        raise UserInputError(str(exc)) from None
+    return ctx
+
+
+def _context(
+    rundir: RunDir, settings: Settings, command_line: list[str], reporter: Reporter | None = None
+) -> RunContext:
+    return RunContext(
+        settings=settings,
+        rundir=rundir,
+        sandbox=make_sandbox(settings.sandbox, rundir.path, settings.image, settings.docker),
+        command_line=command_line,
+        reporter=reporter or NullReporter(),
+    )
+
+
 def _usable_backend(requested: str) -> str:
     """The backend to run on, checked before anything is written: a chosen docker needs a daemon."""
     if requested != "docker":
@@ -88,13 +115,7 @@ def _drive(
     command_line: list[str],
     reporter: Reporter | None,
 ) -> RunState:
-    context = RunContext(
-        settings=settings,
-        rundir=rundir,
-        sandbox=make_sandbox(settings.sandbox, rundir.path, settings.image, settings.docker),
-        command_line=command_line,
-        reporter=reporter or NullReporter(),
-    )
+    context = _context(rundir, settings, command_line, reporter)
     config: Any = {"configurable": {"thread_id": rundir.run_id}, "recursion_limit": settings.recursion_limit}
     with contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection:
         graph = build_graph(SqliteSaver(connection, serde=_serializer()))

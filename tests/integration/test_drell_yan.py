@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,9 @@ import numpy as np
 import pytest
 import uhi.io.json
 import uproot
+from typer.testing import CliRunner
 
+from madagents.cli import app
 from madagents.rundir import Provenance, RunDir
 from madagents.runner import start_run
 from madagents.settings import Settings
@@ -164,3 +167,25 @@ def test_docker_backend_gives_the_same_histogram(
     assert provenance.sandbox.startswith("docker image")
     leaked = [p for p in (tmp_path / "docker").rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert leaked == []
+
+
+def test_validate_signs_off_the_run_again(run_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["validate", str(run_dir), "--sandbox", "local"])
+    assert result.exit_code == 0, result.output
+    assert "✓ reproduce.sh" in result.output
+    assert "✗" not in result.output
+
+
+def test_validate_fails_a_corrupted_copy_without_a_traceback(run_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    events = broken / "events/events.root"
+    events.write_bytes(events.read_bytes()[: events.stat().st_size // 2])
+    (broken / "hists/m_mumu.png").unlink()
+    result = CliRunner().invoke(app, ["validate", str(broken), "--no-reproduce", "--sandbox", "local"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    output = " ".join(result.output.split())
+    assert "✗ event count: events.root cannot be read as ROOT" in output
+    assert "✗ plot m_mumu: cannot read m_mumu's files" in output
+    assert "2 of 6 gates failed" in output

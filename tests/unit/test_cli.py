@@ -94,3 +94,7 @@ def test_resume_of_a_finished_run_points_to_its_report(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--resume", str(rundir.path)])
     assert result.exit_code == 2
     assert "already succeeded; nothing to resume" in " ".join(result.output.split())
+
+
+def test_validate_of_a_directory_that_is_no_run(tmp_path: Path) -> None:
+    _fails_cleanly(["validate", str(tmp_path), "--sandbox", "local"], "is not a madagents run directory", tmp_path)
