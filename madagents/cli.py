@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from madagents.errors import RunFailedError, UserInputError
 
@@ -59,7 +60,7 @@ def run(
             run_dir = out or runner.default_run_dir(settings, spec)
             state = runner.start_run(spec, run_dir, settings, sys.argv, reporter)
     except (UserInputError, RunFailedError) as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        _print_error(str(exc))
         raise typer.Exit(exc.exit_code) from None
     console.print(summary_table(state, run_dir, time.monotonic() - start))
 
@@ -77,7 +78,7 @@ def validate(
     try:
         ctx = open_context(run_dir, _settings(sandbox), sys.argv)
     except UserInputError as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        _print_error(str(exc))
         raise typer.Exit(exc.exit_code) from None
     verdict = review_run_dir(ctx, reproduce=reproduce)
     for gate in verdict.gates:
@@ -118,13 +119,18 @@ def images_build(name: Annotated[str, typer.Argument(help="hep (offline stack) o
     from madagents.images import IMAGES, build_image  # noqa: PLC0415
 
     if name not in IMAGES:
-        errors.print(f"[red]error:[/red] unknown image {name!r}; choose one of {', '.join(IMAGES)}")
+        _print_error(f"unknown image {name!r}; choose one of {', '.join(IMAGES)}")
         raise typer.Exit(2)
     try:
         build_image(name, lambda line: console.print(line, markup=False, highlight=False))
     except RuntimeError as exc:
-        errors.print(f"[red]error:[/red] {exc}", markup=False)
+        _print_error(str(exc))
         raise typer.Exit(1) from None
+
+
+def _print_error(message: str) -> None:
+    # escaped: messages quote YAML such as [mu+, mu-], which rich would take for markup tags
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False)
 
 
 def _settings(sandbox: Backend | None) -> Settings:

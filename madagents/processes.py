@@ -1,15 +1,35 @@
 """Hard processes the offline stack can generate with Pythia8's built-in matrix elements.
 
 Each entry turns a validated process request into Pythia8 settings. References: the Pythia8 manual,
-"Electroweak Processes" (WeakSingleBoson) and "Particle Data" (onMode / onIfMatch).
+"Electroweak Processes" (WeakSingleBoson), "Top Processes" and "Particle Data" (onMode, onIfMatch, onPosIfAny).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["CATALOGUE", "ProcessRecipe"]
+__all__ = ["CATALOGUE", "ProcessNote", "ProcessRecipe"]
+
+FinalState = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessNote:
+    """A process-specific choice, listed among the run's assumptions."""
+
+    topic: str
+    choice: str
+    source: Literal["task", "default", "convention"]
+    """Where the choice comes from, as in the assumptions log."""
+    reason: str
+    affects: tuple[str, ...]
+
+
+def _no_notes(final_state: FinalState) -> tuple[ProcessNote, ...]:
+    del final_state  # the common signature of ``ProcessRecipe.notes``; a recipe without notes needs nothing
+    return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,15 +40,21 @@ class ProcessRecipe:
     """Human-readable reaction, used in reports."""
     latex: str
     """Reaction in mathtext for plot legends; ``{products}`` stands for the final state."""
-    final_states: tuple[tuple[int, int], ...]
-    """Allowed decay products (PDG ids) of the resonance."""
-    resonance: int
-    """PDG id of the s-channel resonance whose decay table is checked."""
-    settings: Callable[[tuple[int, int], float | None], list[str]]
+    final_states: tuple[FinalState, ...]
+    """Allowed final states (PDG ids of the two charged leptons), compared as unordered pairs."""
+    resonances: tuple[int, ...]
+    """PDG ids of the resonances whose decay tables the generator reports and the reviewer checks."""
+    settings: Callable[[FinalState, float | None], list[str]]
     """(final state, minimum invariant mass of the hard process in GeV) -> Pythia8 settings."""
+    notes: Callable[[FinalState], tuple[ProcessNote, ...]] = _no_notes
+    """Process-specific choices for the assumptions log, e.g. which decay channels are open."""
 
 
-def _drell_yan(final_state: tuple[int, int], mass_min_gev: float | None) -> list[str]:
+def _mass_cut(mass_min_gev: float | None) -> list[str]:
+    return [] if mass_min_gev is None else [f"PhaseSpace:mHatMin = {mass_min_gev:g}"]
+
+
+def _drell_yan(final_state: FinalState, mass_min_gev: float | None) -> list[str]:
     lepton = abs(final_state[0])
     lines = [
         "WeakSingleBoson:ffbar2gmZ = on",
@@ -36,9 +62,78 @@ def _drell_yan(final_state: tuple[int, int], mass_min_gev: float | None) -> list
         "23:onMode = off",
         f"23:onIfMatch = {lepton} {-lepton}",
     ]
-    if mass_min_gev is not None:
-        lines.append(f"PhaseSpace:mHatMin = {mass_min_gev:g}")
-    return lines
+    return lines + _mass_cut(mass_min_gev)
+
+
+TOP_MASS_GEV = 172.5
+W_TO_LEPTON_BR = 0.1081
+"""Pythia8 8.317's W → ℓν branching ratio (each of e, μ; computed from its couplings at init)."""
+W_TO_LEPTON_BR_PDG = {11: 0.1071, 13: 0.1063}
+_LEPTON_NAMES = {11: ("e", "ν_e", "ν̄_e"), 13: ("μ", "ν_μ", "ν̄_μ")}
+_PDG_STEMS = {11: "e", 13: "mu"}
+
+
+def _w_leptons(final_state: FinalState) -> tuple[int, int]:
+    """Flavours (11 or 13) of the lepton from the W⁺ and from the W⁻; a positive charged lepton has a negative id."""
+    plus = next(pdg for pdg in final_state if pdg < 0)
+    minus = next(pdg for pdg in final_state if pdg > 0)
+    return -plus, minus
+
+
+def _ttbar(final_state: FinalState, mass_min_gev: float | None) -> list[str]:
+    from_w_plus, from_w_minus = _w_leptons(final_state)
+    lines = [
+        "Top:gg2ttbar = on",
+        "Top:qqbar2ttbar = on",
+        f"6:m0 = {TOP_MASS_GEV:g}",
+        # onPos/onNeg act on the W⁺ / W⁻ alone (matching ignores the products' signs): exactly one charge
+        # assignment is open, and Pythia8 scales σ by BR(W⁺ → ℓν) × BR(W⁻ → ℓ'ν̄) of the open channels.
+        "24:onMode = off",
+        f"24:onPosIfAny = {from_w_plus}",
+        f"24:onNegIfAny = {from_w_minus}",
+    ]
+    return lines + _mass_cut(mass_min_gev)
+
+
+def _ttbar_notes(final_state: FinalState) -> tuple[ProcessNote, ...]:
+    from_w_plus, from_w_minus = _w_leptons(final_state)
+    plus, nu, _ = _LEPTON_NAMES[from_w_plus]
+    minus, _, nubar = _LEPTON_NAMES[from_w_minus]
+    channel = f"t t̄ → b {plus}⁺{nu} b̄ {minus}⁻{nubar}"
+    pdg = W_TO_LEPTON_BR_PDG[from_w_plus] * W_TO_LEPTON_BR_PDG[from_w_minus]
+    return (
+        ProcessNote(
+            topic="Decay channel",
+            source="task",
+            choice=f"{channel} only: W⁺ → {plus}⁺{nu}, W⁻ → {minus}⁻{nubar}, every other W decay (τ too) closed",
+            reason=(
+                "the task names this one charge assignment; the opposite one is the final state "
+                f"[{_PDG_STEMS[from_w_minus]}+, {_PDG_STEMS[from_w_plus]}-], and both together have twice the σ"
+            ),
+            affects=("cross section", "lepton charges"),
+        ),
+        ProcessNote(
+            topic="Branching fraction in σ",
+            source="convention",
+            choice=(
+                f"the generator's σ is σ(tt̄) × BR(W⁺ → {plus}⁺{nu}) × BR(W⁻ → {minus}⁻{nubar}) = σ(tt̄) × "
+                f"{W_TO_LEPTON_BR:.4f}² = σ(tt̄) × {W_TO_LEPTON_BR**2:.5f}, so σ(tt̄) = σ / {W_TO_LEPTON_BR**2:.5f} "
+                f"and σ_fid ≤ σ; PDG branching ratios give {pdg:.4f} instead"
+            ),
+            reason=(
+                "Pythia8 scales σ by the open decay channels, so the fiducial gate applies no further branching "
+                "fraction; the numbers let σ_fid ≤ σ(tt̄) × BR be checked by hand"
+            ),
+            affects=("cross section", "fiducial cross section"),
+        ),
+        ProcessNote(
+            topic="Top quark",
+            source="task",
+            choice=f"m_t = {TOP_MASS_GEV:g} GeV; Γ_t computed by Pythia8 from m_t (1.34 GeV; the task quotes 1.32 GeV)",
+            reason="Pythia8 recomputes resonance widths at init; σ × BR in the narrow top is insensitive to Γ_t",
+            affects=("cross section", "top line shape"),
+        ),
+    )
 
 
 CATALOGUE: dict[str, ProcessRecipe] = {
@@ -46,7 +141,16 @@ CATALOGUE: dict[str, ProcessRecipe] = {
         description="pp → Z/γ* → ℓℓ",
         latex=r"pp \to Z/\gamma^{{*}} \to {products}",
         final_states=((13, -13), (11, -11), (15, -15)),
-        resonance=23,
+        resonances=(23,),
         settings=_drell_yan,
+    ),
+    "ttbar": ProcessRecipe(
+        description="pp → tt̄ → b ℓ⁺ν b̄ ℓ'⁻ν̄ (eμ, one charge assignment)",
+        latex=r"pp \to t\bar{{t}} \to b\bar{{b}}\,{products}\,\nu\bar{{\nu}}",
+        final_states=((-11, 13), (11, -13)),
+        # the top's table (t → W b) and the W⁺ and W⁻ tables show which lepton channels are open
+        resonances=(6, 24, -24),
+        settings=_ttbar,
+        notes=_ttbar_notes,
     ),
 }

@@ -102,7 +102,7 @@ class RunDir:
     def open(cls, path: Path) -> RunDir:
         """An existing run directory, for --resume."""
         if not (path / "run.json").is_file():
-            msg = f"{path} is not a madagents run directory (no run.json); give the run directory that `madagents run` printed"
+            msg = f"{path} is not a madagents run directory (no run.json); give the one `madagents run` printed"
             raise UserInputError(msg)
         return cls(path)
 

@@ -46,7 +46,7 @@ def plan_workflow(workflow: Workflow) -> Plan:
         n_events=workflow.events,
         seed=seeds["pythia8"],
         jets=pythia8_generate.JetDefinition() if uses_jets else None,
-        resonances=[CATALOGUE[workflow.process.name].resonance],
+        resonances=list(CATALOGUE[workflow.process.name].resonances),
     )
     analysis = analyze.Request(
         generation_result_path=f"steps/{GENERATE_STEP}/result.json",
@@ -65,7 +65,8 @@ def plan_workflow(workflow: Workflow) -> Plan:
         expectations=Expectations(
             n_events=workflow.events,
             peaks=[_peak(check.histogram, check.particle) for check in workflow.checks.peaks],
-            # Only the requested decay channel is open in Pythia8, so its σ already includes the branching ratio.
+            # Every catalogue recipe opens only the requested decay channels (Z → ℓℓ; W⁺ → ℓν and W⁻ → ℓ'ν̄ for
+            # tt̄), and Pythia8 scales σ by their branching ratios: σ already includes them.
             channel_branching_fraction=1.0,
         ),
         assumptions=assumptions(workflow),
@@ -169,6 +170,7 @@ def assumptions(workflow: Workflow) -> list[Assumption]:
             affects=["cross section", "all distributions"],
         ),
         *FIXED_ASSUMPTIONS,
+        *_process_notes(workflow),
         Assumption(
             topic="Random seed",
             choice=f"run seed {workflow.seed}; Pythia8 Random:seed {derive_seed(workflow.seed, 'pythia8')}",
@@ -200,6 +202,21 @@ def assumptions(workflow: Workflow) -> list[Assumption]:
             )
         )
     return entries
+
+
+def _process_notes(workflow: Workflow) -> list[Assumption]:
+    """The catalogue recipe's own choices, e.g. which decay channels are open and what σ includes."""
+    process = workflow.process
+    return [
+        Assumption(
+            topic=note.topic,
+            choice=note.choice,
+            source=AssumptionSource(note.source),
+            reason=note.reason,
+            affects=list(note.affects),
+        )
+        for note in CATALOGUE[process.name].notes(process.pdg_ids())
+    ]
 
 
 def planner(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:

@@ -80,7 +80,7 @@ def test_zero_energy(write_workflow: WorkflowWriter) -> None:
 
 def test_unknown_process(write_workflow: WorkflowWriter) -> None:
     path = write_workflow(process={"name": "drell_yam", "final_state": ["mu+", "mu-"]})
-    with pytest.raises(UserInputError, match=r"process.name: unknown process 'drell_yam'; .*\['drell_yan'\]"):
+    with pytest.raises(UserInputError, match=r"process.name: unknown process 'drell_yam'; .*\['drell_yan', 'ttbar'\]"):
         load_workflow(path)
 
 
