@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tools.contract import (
+    FileRecord,
     ToolRequest,
     ToolResult,
     atomic_path,
@@ -22,7 +23,8 @@ from tools.contract import (
     report_progress,
     tool_main,
 )
-from tools.final_state import BRANCHES, JetDefinition, ParticleBatch, final_state_columns, flatten_batch
+from tools.final_state import BRANCHES, JetDefinition, final_state_columns, flatten_batch
+from tools.hepmc_writer import CrossSection, HepmcWriter, HepmcWriterError
 
 __all__ = ["DecayChannel", "DecayTable", "JetDefinition", "Request", "Result", "main", "run"]
 
@@ -73,9 +75,6 @@ class Result(ToolResult):
 MB_TO_PB = 1e9
 TRIES_PER_EVENT = 10.0
 """nextBatch retries failed events itself until the batch is full, giving up after this factor × the batch size."""
-BEAM_ENTRIES = (1, 2)
-"""The beams' positions in Pythia's event record; entry 0 stands for the event as a whole."""
-HEPMC_BEAM, HEPMC_FINAL = 4, 1
 
 
 class _PythiaError(Exception):
@@ -87,7 +86,7 @@ def run(request: Request) -> Result:
     versions = package_versions(*packages)
     try:
         return _run(request, versions)
-    except _PythiaError as exc:
+    except (_PythiaError, HepmcWriterError) as exc:
         return Result(ok=False, error=str(exc), versions=versions, seed=request.seed)
 
 
@@ -99,7 +98,7 @@ def _run(request: Request, versions: dict[str, str]) -> Result:
     decay_tables = [_decay_table(pythia, pdg_id) for pdg_id in request.resonances]
     start = time.perf_counter()
     with atomic_path(request.hepmc_path) as hepmc_tmp, atomic_path(request.root_path) as root_tmp:
-        _generate(pythia, request, hepmc_tmp, root_tmp)
+        hepmc_sha256 = _generate(pythia, request, hepmc_tmp, root_tmp)
     seconds = time.perf_counter() - start
     pythia.stat()
     info = pythia.infoPython()
@@ -114,7 +113,8 @@ def _run(request: Request, versions: dict[str, str]) -> Result:
         seed=request.seed,
         versions=versions,
         files=[
-            record_file(request.hepmc_path, "hepmc3", request.n_events),
+            # hashed by the writer process as it wrote, rather than read back here after the last event
+            FileRecord(path=request.hepmc_path, sha256=hepmc_sha256, kind="hepmc3", n_events=request.n_events),
             record_file(request.root_path, "root", request.n_events),
         ],
     )
@@ -155,35 +155,43 @@ def _decay_table(pythia: Any, pdg_id: int) -> DecayTable:
     return DecayTable(pdg_id=pdg_id, channels=channels)
 
 
-def _generate(pythia: Any, request: Request, hepmc_tmp: Path, root_tmp: Path) -> None:
-    import pyhepmc  # noqa: PLC0415
+def _generate(pythia: Any, request: Request, hepmc_tmp: Path, root_tmp: Path) -> str:
+    """Write both files; return the HepMC3 file's SHA-256."""
     import uproot  # noqa: PLC0415
 
     branches = {name: kind for name, kind in BRANCHES.items() if name != "jet" or request.jets}
-    seconds = dict.fromkeys(("Pythia", "HepMC", "objects + ROOT"), 0.0)
-    writer = pyhepmc.io.WriterAscii(str(hepmc_tmp))
-    try:
-        with uproot.recreate(root_tmp) as root_file:
-            tree = root_file.mktree("events", branches)
-            done = 0
-            while done < request.n_events:
-                size = min(request.batch_size, request.n_events - done)
-                marks = [time.perf_counter()]
-                events = _next_batch(pythia, size)
-                marks.append(time.perf_counter())
-                batch = flatten_batch(events)
-                _write_hepmc(writer, batch, done, pythia.infoPython())
-                marks.append(time.perf_counter())
-                tree.extend(final_state_columns(batch, request.lepton_pt_min_gev, request.jets, done))
-                marks.append(time.perf_counter())
-                for name, (begin, end) in zip(seconds, itertools.pairwise(marks), strict=True):
-                    seconds[name] += end - begin
-                done += size
-                report_progress(done, request.n_events)
-    finally:
-        writer.close()
+    # HepMC3 text is written by a child process on the other core; the parent only hands the batches over
+    seconds = dict.fromkeys(("Pythia", "HepMC hand-over", "objects + ROOT"), 0.0)
+    with HepmcWriter(hepmc_tmp) as hepmc, uproot.recreate(root_tmp) as root_file:
+        tree = root_file.mktree("events", branches)
+        done = 0
+        while done < request.n_events:
+            size = min(request.batch_size, request.n_events - done)
+            marks = [time.perf_counter()]
+            events = _next_batch(pythia, size)
+            marks.append(time.perf_counter())
+            batch = flatten_batch(events)
+            hepmc.write(batch, done, _cross_section(pythia.infoPython()))
+            marks.append(time.perf_counter())
+            tree.extend(final_state_columns(batch, request.lepton_pt_min_gev, request.jets, done))
+            marks.append(time.perf_counter())
+            for name, (begin, end) in zip(seconds, itertools.pairwise(marks), strict=True):
+                seconds[name] += end - begin
+            done += size
+            report_progress(done, request.n_events)
+        hepmc.finish()
     split = ", ".join(f"{name} {value:.2f} s" for name, value in seconds.items())
-    print(f"pythia8_generate: {request.n_events} events: {split}", flush=True)
+    print(
+        f"pythia8_generate: {request.n_events} events: {split}; HepMC writer process {hepmc.writer_seconds:.2f} s, "
+        f"waited for by the generator {hepmc.waiting_seconds:.2f} s",
+        flush=True,
+    )
+    return hepmc.sha256
+
+
+def _cross_section(info: Any) -> CrossSection:
+    """The running estimate after the batch, which every event of the batch carries in the HepMC3 file."""
+    return info.sigmaGen() * MB_TO_PB, info.sigmaErr() * MB_TO_PB, info.nAccepted(), info.nTried()
 
 
 def _next_batch(pythia: Any, size: int) -> Any:
@@ -195,33 +203,6 @@ def _next_batch(pythia: Any, size: int) -> Any:
             "the 'PYTHIA Error' lines of the tool log say why"
         )
         raise _PythiaError(msg) from None
-
-
-def _write_hepmc(writer: Any, batch: ParticleBatch, first: int, info: Any) -> None:
-    """Beams → one vertex → final state: the full history is ~190 kB per event and no consumer needs it."""
-    import numpy as np  # noqa: PLC0415
-    import pyhepmc  # noqa: PLC0415
-
-    beam = np.isin(batch.index, BEAM_ENTRIES)
-    keep = beam | (batch.status > 0)
-    ends = np.cumsum(np.bincount(batch.event[keep], minlength=len(batch.counts))).tolist()
-    columns = [column[keep] for column in (batch.px, batch.py, batch.pz, batch.e, batch.m, batch.pid)]
-    status = np.where(beam[keep], HEPMC_BEAM, HEPMC_FINAL).astype(np.int32)
-    # zero-based parents: none for the beams, the two beams (the first two of each event) for the rest
-    parents = np.where(beam[keep][:, np.newaxis], -1, np.array([0, 1])).astype(np.int32)
-    cross_section = pyhepmc.GenCrossSection()  # the running estimate; the result carries the final σ
-    sigma, sigma_err = info.sigmaGen() * MB_TO_PB, info.sigmaErr() * MB_TO_PB
-    cross_section.set_cross_section(sigma, sigma_err, info.nAccepted(), info.nTried())
-    event = pyhepmc.GenEvent(pyhepmc.Units.GEV, pyhepmc.Units.MM)  # from_hepevt clears all but the units
-    for i, (begin, end) in enumerate(zip([0, *ends], ends, strict=False)):
-        cut = slice(begin, end)
-        event.from_hepevt(first + i, *(column[cut] for column in columns), status[cut], parents[cut], fortran=False)
-        event.weights = [batch.weight[i]]
-        event.cross_section = cross_section
-        writer.write_event(event)
-    if writer.failed():
-        msg = "writing the HepMC3 file failed (disk full?)"
-        raise OSError(msg)
 
 
 def main() -> int:

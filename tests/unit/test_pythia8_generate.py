@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,9 @@ import pytest
 import uproot
 
 from tests.conftest import REPO
+from tools import hepmc_writer
 from tools.contract import PROGRESS_PREFIX, sha256_file
+from tools.hepmc_writer import HepmcWriter
 from tools.pythia8_generate import JetDefinition, Request, Result, run
 
 DRELL_YAN = [
@@ -241,6 +247,91 @@ def test_running_out_of_events_fails_and_keeps_the_previous_files(tmp_path: Path
     assert "failed to generate" in (outcome.result.error or "")
     assert previous.read_bytes() == b"previous run"
     assert sorted(p.name for p in (tmp_path / "events").iterdir()) == ["events.root"]
+    assert not multiprocessing.active_children(), "the HepMC3 writer outlived the failed generation"
+
+
+def test_small_segments_and_a_full_backlog_write_the_same_file(
+    dy: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hepmc_writer, "CHUNK_PARTICLES", 1000)  # a batch is split into segments of ~2 events
+    monkeypatch.setattr(hepmc_writer, "MAX_IN_FLIGHT", 1)  # the generator waits for every segment
+    again = generate(tmp_path, drell_yan(resonances=[23]))
+    assert again.result.ok, again.result.error
+    hepmc = "events/events.hepmc3"
+    assert (tmp_path / hepmc).read_bytes() == (dy.directory / hepmc).read_bytes()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_disk_is_reported_and_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the writer's temporary file is a link to /dev/full, where every write fails with ENOSPC
+    fixed = uuid.UUID(int=1)
+    monkeypatch.setattr(uuid, "uuid4", lambda: fixed)
+    (tmp_path / "events").mkdir()
+    (tmp_path / f"events/.events.hepmc3.{fixed.hex}.part").symlink_to("/dev/full")
+    outcome = generate(tmp_path, drell_yan(n_events=80))
+    assert not outcome.result.ok
+    assert "writing the HepMC3 file failed" in (outcome.result.error or "")
+    assert "disk is full" in (outcome.result.error or "")
+    assert list((tmp_path / "events").iterdir()) == [], "a partial or temporary file was left behind"
+    assert not multiprocessing.active_children()
+
+
+def test_a_crashed_writer_is_reported_and_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write = HepmcWriter.write
+
+    def write_and_crash(self: HepmcWriter, *args: Any) -> None:
+        write(self, *args)
+        os.kill(self._process.pid, signal.SIGKILL)
+
+    monkeypatch.setattr(HepmcWriter, "write", write_and_crash)
+    outcome = generate(tmp_path, drell_yan(n_events=80))
+    assert not outcome.result.ok
+    assert f"the HepMC3 writer process died (exit code {-signal.SIGKILL})" in (outcome.result.error or "")
+    assert list((tmp_path / "events").iterdir()) == []
+    assert not multiprocessing.active_children()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the child processes in /proc (Linux)")
+def test_the_writer_exits_when_the_tool_is_killed(tmp_path: Path) -> None:
+    (tmp_path / "request.json").write_text(drell_yan(n_events=5000, batch_size=10).model_dump_json())
+    with subprocess.Popen(
+        [sys.executable, "-m", "tools.pythia8_generate", "request.json", "result.json"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as tool:
+        assert tool.stderr is not None
+        next(line for line in tool.stderr if line.startswith(PROGRESS_PREFIX))  # the writer is running
+        children = _children(tool.pid)
+        tool.kill()
+        tool.wait()
+    assert children, "no writer process found"
+    deadline = time.monotonic() + 10
+    while (running := [pid for pid in children if _running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running, "the writer (or multiprocessing's resource tracker) outlived the killed tool"
+
+
+def _children(parent: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # the process has exited meanwhile
+            continue
+        if int(fields[1]) == parent:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has exited; only its parent (now init) has not reaped it yet
 
 
 def _one_event_lhe() -> str:
