@@ -1,7 +1,8 @@
 """What the architecture costs: ``madagents run`` wall time vs a bare Pythia8 loop with the same settings.
 
-Usage: python benchmarks/overhead.py [--events 10000]. Prints both times and their ratio (goal ≤ 1.10 at 10k events),
-and the time of each role from the run's trace, so the cost of the reviewer's reproduction check is visible.
+Usage: python benchmarks/overhead.py [--events 10000] [--sandbox local|docker]. Prints both times and their
+ratio (goal ≤ 1.10 at 10k events), and the time of each role from the run's trace, so the cost of the
+reviewer's reproduction check is visible.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def bare_pythia(events: int) -> float:
     return time.monotonic() - start
 
 
-def madagents_run(events: int, out: Path) -> float:
+def madagents_run(events: int, out: Path, sandbox: str) -> float:
     start = time.monotonic()
     command = [
         sys.executable,
@@ -52,6 +53,8 @@ def madagents_run(events: int, out: Path) -> float:
         str(SEED),
         "--out",
         str(out),
+        "--sandbox",
+        sandbox,
     ]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return time.monotonic() - start
@@ -60,14 +63,16 @@ def madagents_run(events: int, out: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=10000)
-    events = parser.parse_args().events
+    parser.add_argument("--sandbox", choices=["local", "docker"], default="local")
+    args = parser.parse_args()
+    events = args.events
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "run"
-        run_s = madagents_run(events, out)
+        run_s = madagents_run(events, out, args.sandbox)
         nodes = {e.node: e.seconds for e in RunDir(out).trace_events() if e.event == "node_end"}
     bare_s = bare_pythia(events)
     without_review = run_s - (nodes.get("reviewer") or 0.0)
-    print(f"events: {events}")
+    print(f"events: {events}, sandbox: {args.sandbox}")
     print(f"bare Pythia8 loop:        {bare_s:8.1f} s")
     print(f"madagents run:            {run_s:8.1f} s   ratio {run_s / bare_s:.3f}   (goal ≤ 1.10)")
     print(f"  without the reviewer:   {without_review:8.1f} s   ratio {without_review / bare_s:.3f}")

@@ -39,7 +39,7 @@ CONTAINER_ENV = {
 class DockerLimits(BaseModel):
     """Resources one tool container may use."""
 
-    cpus: float = Field(default=1.0, gt=0, description="CPU cores.")
+    cpus: float = Field(default=2.0, gt=0, description="CPU cores (the Pythia8 tool writes HepMC3 on a second one).")
     memory_mb: int = Field(default=4096, gt=0, description="Memory limit; exceeding it OOM-kills the tool.")
     pids: int = Field(default=256, gt=0, description="Processes and threads; stops fork bombs.")
     tmp_mb: int = Field(default=512, gt=0, description="Size of the tmpfs mounted at /tmp.")
