@@ -3,15 +3,49 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 
 from pydantic import BaseModel
 
-__all__ = ["ExecResult", "OutputHandler", "Sandbox", "SandboxUnavailableError"]
+__all__ = ["ExecResult", "OutputHandler", "OutputLog", "Sandbox", "SandboxUnavailableError"]
 
 OutputHandler = Callable[[str], None]
 """Called with every line the command prints, as it prints it."""
+
+
+TAIL_LINES = 50
+"""Lines of output a result carries (for the user or a model); the log file has all of them."""
+
+
+class OutputLog:
+    """A command's output as it arrives: each line goes to the log file and to ``on_line``; the tail is kept."""
+
+    def __init__(self, path: Path, on_line: OutputHandler | None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._stream = path.open("w")
+        self._on_line = on_line
+        self._tail: deque[str] = deque(maxlen=TAIL_LINES)
+
+    def __enter__(self) -> OutputLog:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._stream.close()
+
+    def line(self, text: str) -> None:
+        """Record one line, given without its newline."""
+        self._stream.write(text + "\n")
+        self._tail.append(text + "\n")
+        if self._on_line is not None:
+            self._on_line(text)
+
+    def tail(self) -> str:
+        return "".join(self._tail)
 
 
 class SandboxUnavailableError(Exception):

@@ -12,21 +12,19 @@ import os
 import posixpath
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
 import docker
 from pydantic import BaseModel, Field
 
-from madagents.sandbox.base import ExecResult, OutputHandler, Sandbox, SandboxUnavailableError
+from madagents.sandbox.base import ExecResult, OutputHandler, OutputLog, Sandbox, SandboxUnavailableError
 
 __all__ = ["CONTAINER_WORKDIR", "DockerLimits", "DockerSandbox", "docker_client"]
 
 CONTAINER_WORKDIR = "/work"
 SANDBOX_UID = 1000
 """The image's unprivileged user; a root host hands the run directory to it."""
-TAIL_LINES = 50
 CONTAINER_ENV = {
     "HOME": "/tmp",
     "MPLCONFIGDIR": "/tmp/matplotlib",
@@ -78,36 +76,36 @@ class DockerSandbox(Sandbox):
         cwd: str = ".",
         on_line: OutputHandler | None = None,
     ) -> ExecResult:
-        log_file = self.workdir / log_path
-        log_file.parent.mkdir(parents=True, exist_ok=True)
         user = self._hand_over_workdir()
         start = time.monotonic()
-        try:
-            container = self.client.containers.run(self.image, cmd, detach=True, user=user, **self._policy(cwd))
-        except docker.errors.DockerException as exc:
-            message = f"[madagents] the container could not start: {exc}\n"
-            log_file.write_text(message)
-            return ExecResult(exit_code=-1, timed_out=False, seconds=time.monotonic() - start, output_tail=message)
-        expired = threading.Event()
-        timer = threading.Timer(timeout_s, _kill, args=(container, expired))
-        timer.start()
-        try:
-            tail = _follow(container, log_file, on_line)
-            exit_code = int(container.wait()["StatusCode"])
-            container.reload()
-            oom = bool(container.attrs["State"].get("OOMKilled"))
-        finally:
-            timer.cancel()
-            container.remove(force=True)
-        if oom:
-            tail.append(f"[madagents] killed: the tool exceeded the {self.limits.memory_mb} MB memory limit\n")
-        if expired.is_set():
-            tail.append(f"[madagents] killed: the tool ran longer than {timeout_s:g} s\n")
+        with OutputLog(self.workdir / log_path, on_line) as output:
+            try:
+                container = self.client.containers.run(self.image, cmd, detach=True, user=user, **self._policy(cwd))
+            except docker.errors.DockerException as exc:
+                output.line(f"[madagents] the container could not start: {exc}")
+                return ExecResult(
+                    exit_code=-1, timed_out=False, seconds=time.monotonic() - start, output_tail=output.tail()
+                )
+            expired = threading.Event()
+            timer = threading.Timer(timeout_s, _kill, args=(container, expired))
+            timer.start()
+            try:
+                _follow(container, output)
+                exit_code = int(container.wait()["StatusCode"])
+                container.reload()
+                oom = bool(container.attrs["State"].get("OOMKilled"))
+            finally:
+                timer.cancel()
+                container.remove(force=True)
+            if oom:
+                output.line(f"[madagents] killed: the tool exceeded the {self.limits.memory_mb} MB memory limit")
+            if expired.is_set():
+                output.line(f"[madagents] killed: the tool ran longer than {timeout_s:g} s")
         return ExecResult(
             exit_code=exit_code,
             timed_out=expired.is_set(),
             seconds=time.monotonic() - start,
-            output_tail="".join(tail),
+            output_tail=output.tail(),
             oom_killed=oom,
         )
 
@@ -160,23 +158,15 @@ class DockerSandbox(Sandbox):
         return f"{SANDBOX_UID}:{SANDBOX_UID}"
 
 
-def _follow(container: Any, log_file: Path, on_line: OutputHandler | None) -> deque[str]:
-    tail: deque[str] = deque(maxlen=TAIL_LINES)
+def _follow(container: Any, output: OutputLog) -> None:
+    """Copy the container's combined output, line by line, as it streams."""
     pending = b""
-    with log_file.open("w") as log:
-        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                line = raw.decode(errors="replace")
-                log.write(line + "\n")
-                tail.append(line + "\n")
-                if on_line is not None:
-                    on_line(line)
-        if pending:
-            log.write(pending.decode(errors="replace"))
-            tail.append(pending.decode(errors="replace"))
-    return tail
+    for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+        *lines, pending = (pending + chunk).split(b"\n")
+        for raw in lines:
+            output.line(raw.decode(errors="replace"))
+    if pending:
+        output.line(pending.decode(errors="replace"))
 
 
 def _kill(container: Any, expired: threading.Event) -> None:

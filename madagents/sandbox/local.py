@@ -12,17 +12,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from pathlib import Path
 
-from madagents.sandbox.base import ExecResult, OutputHandler, Sandbox
+from madagents.sandbox.base import ExecResult, OutputHandler, OutputLog, Sandbox
 
 __all__ = ["ENV_ALLOWLIST", "LocalSandbox"]
 
 ENV_ALLOWLIST = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
 """Host variables a tool may see; everything else (API keys, tokens) is dropped."""
-
-TAIL_LINES = 50
 
 
 class LocalSandbox(Sandbox):
@@ -41,14 +38,11 @@ class LocalSandbox(Sandbox):
         cwd: str = ".",
         on_line: OutputHandler | None = None,
     ) -> ExecResult:
-        log_file = self.workdir / log_path
-        log_file.parent.mkdir(parents=True, exist_ok=True)
         env = {key: os.environ[key] for key in ENV_ALLOWLIST if key in os.environ}
         env["PYTHONUNBUFFERED"] = "1"
         start = time.monotonic()
-        tail: deque[str] = deque(maxlen=TAIL_LINES)
         with (
-            log_file.open("w") as log,
+            OutputLog(self.workdir / log_path, on_line) as output,
             subprocess.Popen(
                 cmd,
                 cwd=self.workdir / cwd,
@@ -65,10 +59,7 @@ class LocalSandbox(Sandbox):
             try:
                 assert process.stdout is not None
                 for line in process.stdout:
-                    log.write(line)
-                    tail.append(line)
-                    if on_line is not None:
-                        on_line(line.rstrip("\n"))
+                    output.line(line.rstrip("\n"))
                 exit_code = process.wait()
             finally:
                 timer.cancel()
@@ -76,7 +67,7 @@ class LocalSandbox(Sandbox):
             exit_code=exit_code,
             timed_out=expired.is_set(),
             seconds=time.monotonic() - start,
-            output_tail="".join(tail),
+            output_tail=output.tail(),
         )
 
     def ensure_ready(self, *, build: bool, on_line: OutputHandler) -> str:  # noqa: ARG002 - nothing to build
