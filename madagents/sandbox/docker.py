@@ -76,9 +76,9 @@ class DockerSandbox(Sandbox):
         cwd: str = ".",
         on_line: OutputHandler | None = None,
     ) -> ExecResult:
-        user = self._hand_over_workdir()
         start = time.monotonic()
         with OutputLog(self.workdir / log_path, on_line) as output:
+            user = self._hand_over_workdir()  # after OutputLog made the log's directory, which the tool may use
             try:
                 container = self.client.containers.run(self.image, cmd, detach=True, user=user, **self._policy(cwd))
             except docker.errors.DockerException as exc:

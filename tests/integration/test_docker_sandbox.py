@@ -152,3 +152,11 @@ def test_a_missing_image_is_reported_not_raised(tmp_path: Path, docker_image: st
     assert result.exit_code == -1
     assert "the container could not start" in result.output_tail
     assert "the container could not start" in (tmp_path / "log.txt").read_text()
+
+
+def test_the_tool_may_write_next_to_its_log(sandbox: DockerSandbox) -> None:
+    result = sandbox.run(
+        ["bash", "-c", "mkdir fresh/sub && echo ok > fresh/sub/x"], timeout_s=60, log_path="fresh/log.txt"
+    )
+    assert result.exit_code == 0, result.output_tail
+    assert (sandbox.workdir / "fresh/sub/x").read_text() == "ok\n"
