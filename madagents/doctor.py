@@ -11,6 +11,7 @@ from madagents.images import image_status
 from madagents.sandbox import SandboxUnavailableError, docker_client, make_sandbox
 from madagents.settings import Settings
 from tools import environment
+from tools.contract import NOT_INSTALLED
 
 __all__ = ["Check", "run_checks"]
 
@@ -76,7 +77,7 @@ def _sandbox_checks(settings: Settings, backend: str) -> list[Check]:
     checks = [
         Check(
             name=label,
-            ok=result.versions[package] != "not installed",
+            ok=result.versions[package] != NOT_INSTALLED,
             detail=result.versions[package],
             fix=f"pip install {package}" if package != "torch" else "pip install torch==2.13.0 (CPU build)",
             required=label == "Pythia8",

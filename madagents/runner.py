@@ -18,7 +18,7 @@ from madagents.context import NullReporter, Reporter, RunContext
 from madagents.errors import RunFailedError, UserInputError
 from madagents.graph import build_graph
 from madagents.rundir import RunDir, RunInfo
-from madagents.sandbox import SandboxUnavailableError, docker_client, make_sandbox, resolve_backend
+from madagents.sandbox import SandboxUnavailableError, make_sandbox, resolve_backend
 from madagents.settings import Settings
 from madagents.state import RunState
 from madagents.workflow import Workflow
@@ -98,14 +98,11 @@ def _context(
 
 
 def _usable_backend(requested: str) -> str:
-    """The backend to run on, checked before anything is written: a chosen docker needs a daemon."""
-    if requested != "docker":
-        return resolve_backend(requested)
+    """The backend to run on, checked before anything is written."""
     try:
-        docker_client()
-    except RuntimeError as exc:
+        return resolve_backend(requested)
+    except SandboxUnavailableError as exc:
         raise UserInputError(str(exc)) from None
-    return requested
 
 
 def _drive(

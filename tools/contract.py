@@ -22,6 +22,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
+    "NOT_INSTALLED",
     "PROGRESS_PREFIX",
     "FileKind",
     "FileRecord",
@@ -35,6 +36,9 @@ __all__ = [
     "sha256_file",
     "tool_main",
 ]
+
+NOT_INSTALLED = "not installed"
+"""The version :func:`package_versions` reports for a package that is absent."""
 
 PROGRESS_PREFIX = "@@madagents-progress "
 """Lines on stderr starting with this carry JSON progress (``{"done": n, "total": N}``) for the host."""
@@ -116,7 +120,7 @@ def package_versions(*names: str) -> dict[str, str]:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+            versions[name] = NOT_INSTALLED
     return versions
 
 

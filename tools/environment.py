@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from tools.contract import ToolRequest, ToolResult, package_versions, tool_main
+from tools.contract import NOT_INSTALLED, ToolRequest, ToolResult, package_versions, tool_main
 
 __all__ = ["Request", "Result", "main", "run"]
 
@@ -30,7 +30,7 @@ class Result(ToolResult):
 
 def run(request: Request) -> Result:
     versions = package_versions(*request.packages, *request.optional_packages)
-    missing = [name for name in request.packages if versions[name] == "not installed"]
+    missing = [name for name in request.packages if versions[name] == NOT_INSTALLED]
     error = f"missing packages: {', '.join(missing)}" if missing else None
     programs = {name: shutil.which(name) for name in request.programs}
     return Result(ok=not missing, error=error, versions=versions, missing=missing, programs=programs)

@@ -25,12 +25,17 @@ BACKENDS = ("local", "docker")
 
 
 def resolve_backend(requested: str) -> str:
-    """``auto`` becomes docker when a daemon answers, local otherwise; explicit names are kept."""
-    if requested != "auto":
+    """``auto`` becomes docker when a daemon answers, local otherwise.
+
+    Raises ``SandboxUnavailableError`` (saying how to start one) when docker is asked for and no daemon answers.
+    """
+    if requested == "local":
         return requested
     try:
         docker_client()
-    except RuntimeError:
+    except RuntimeError as exc:
+        if requested == "docker":
+            raise SandboxUnavailableError(str(exc)) from None
         return "local"
     return "docker"
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import madagents.sandbox as sandbox_package
 from madagents.sandbox import DockerLimits, LocalSandbox, make_sandbox
 
 
@@ -55,3 +56,20 @@ def test_exit_code_is_reported(tmp_path: Path) -> None:
 def test_unknown_backend_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown sandbox backend 'kubernetes'; available: local, docker"):
         make_sandbox("kubernetes", tmp_path, "madagents/hep:latest", DockerLimits())
+
+
+def _no_daemon() -> None:
+    msg = "no Docker daemon is reachable (refused); start one"
+    raise RuntimeError(msg)
+
+
+def test_auto_falls_back_to_local_without_a_daemon(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox_package, "docker_client", _no_daemon)
+    assert sandbox_package.resolve_backend("auto") == "local"
+    assert sandbox_package.resolve_backend("local") == "local"
+
+
+def test_asking_for_docker_without_a_daemon_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox_package, "docker_client", _no_daemon)
+    with pytest.raises(sandbox_package.SandboxUnavailableError, match="no Docker daemon is reachable"):
+        sandbox_package.resolve_backend("docker")
