@@ -10,9 +10,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CATALOGUE", "ProcessNote", "ProcessRecipe"]
+__all__ = ["CATALOGUE", "ProcessChoice", "ProcessNote", "ProcessRecipe"]
 
 FinalState = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessChoice:
+    """What a workflow asks of a catalogue process."""
+
+    final_state: FinalState
+    """PDG ids of the two charged leptons."""
+    mass_min_gev: float | None = None
+    """Minimum invariant mass of the hard process (m̂)."""
+    mass_gev: float | None = None
+    """Mass of the new particle the process produces (recipes with ``new_particle``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +39,8 @@ class ProcessNote:
     affects: tuple[str, ...]
 
 
-def _no_notes(final_state: FinalState) -> tuple[ProcessNote, ...]:
-    del final_state  # the common signature of ``ProcessRecipe.notes``; a recipe without notes needs nothing
+def _no_notes(choice: ProcessChoice) -> tuple[ProcessNote, ...]:
+    del choice  # the common signature of ``ProcessRecipe.notes``; a recipe without notes needs nothing
     return ()
 
 
@@ -44,25 +56,27 @@ class ProcessRecipe:
     """Allowed final states (PDG ids of the two charged leptons), compared as unordered pairs."""
     resonances: tuple[int, ...]
     """PDG ids of the resonances whose decay tables the generator reports and the reviewer checks."""
-    settings: Callable[[FinalState, float | None], list[str]]
-    """(final state, minimum invariant mass of the hard process in GeV) -> Pythia8 settings."""
-    notes: Callable[[FinalState], tuple[ProcessNote, ...]] = _no_notes
+    settings: Callable[[ProcessChoice], list[str]]
+    """The workflow's choice -> Pythia8 settings."""
+    notes: Callable[[ProcessChoice], tuple[ProcessNote, ...]] = _no_notes
     """Process-specific choices for the assumptions log, e.g. which decay channels are open."""
+    new_particle: str | None = None
+    """Name of the new particle whose mass the workflow must give (``process.mass_gev``), if any."""
 
 
 def _mass_cut(mass_min_gev: float | None) -> list[str]:
     return [] if mass_min_gev is None else [f"PhaseSpace:mHatMin = {mass_min_gev:g}"]
 
 
-def _drell_yan(final_state: FinalState, mass_min_gev: float | None) -> list[str]:
-    lepton = abs(final_state[0])
+def _drell_yan(choice: ProcessChoice) -> list[str]:
+    lepton = abs(choice.final_state[0])
     lines = [
         "WeakSingleBoson:ffbar2gmZ = on",
         # Full γ*/Z interference; only the requested lepton flavour is open, so σ already includes the BR.
         "23:onMode = off",
         f"23:onIfMatch = {lepton} {-lepton}",
     ]
-    return lines + _mass_cut(mass_min_gev)
+    return lines + _mass_cut(choice.mass_min_gev)
 
 
 TOP_MASS_GEV = 172.5
@@ -80,8 +94,8 @@ def _w_leptons(final_state: FinalState) -> tuple[int, int]:
     return -plus, minus
 
 
-def _ttbar(final_state: FinalState, mass_min_gev: float | None) -> list[str]:
-    from_w_plus, from_w_minus = _w_leptons(final_state)
+def _ttbar(choice: ProcessChoice) -> list[str]:
+    from_w_plus, from_w_minus = _w_leptons(choice.final_state)
     lines = [
         "Top:gg2ttbar = on",
         "Top:qqbar2ttbar = on",
@@ -92,11 +106,11 @@ def _ttbar(final_state: FinalState, mass_min_gev: float | None) -> list[str]:
         f"24:onPosIfAny = {from_w_plus}",
         f"24:onNegIfAny = {from_w_minus}",
     ]
-    return lines + _mass_cut(mass_min_gev)
+    return lines + _mass_cut(choice.mass_min_gev)
 
 
-def _ttbar_notes(final_state: FinalState) -> tuple[ProcessNote, ...]:
-    from_w_plus, from_w_minus = _w_leptons(final_state)
+def _ttbar_notes(choice: ProcessChoice) -> tuple[ProcessNote, ...]:
+    from_w_plus, from_w_minus = _w_leptons(choice.final_state)
     plus, nu, _ = _LEPTON_NAMES[from_w_plus]
     minus, _, nubar = _LEPTON_NAMES[from_w_minus]
     channel = f"t t̄ → b {plus}⁺{nu} b̄ {minus}⁻{nubar}"
@@ -136,6 +150,58 @@ def _ttbar_notes(final_state: FinalState) -> tuple[ProcessNote, ...]:
     )
 
 
+LEPTOQUARK_WINDOW = 0.5
+"""Generated S₁ masses lie within ±50 % of the pole; Pythia8's default ``42:mMin = 50`` lets off-shell tails in."""
+
+
+def _leptoquark(choice: ProcessChoice) -> list[str]:
+    if choice.mass_gev is None:
+        msg = "the leptoquark recipe needs process.mass_gev; the workflow validation requires it"
+        raise ValueError(msg)
+    mass, lepton = choice.mass_gev, abs(choice.final_state[0])
+    return [
+        # pair production only: LeptoQuark:all adds q g → S₁ ℓ single production, which dominates
+        "LeptoQuark:gg2LQLQbar = on",
+        "LeptoQuark:qqbar2LQLQbar = on",
+        f"42:m0 = {mass:g}",
+        f"42:mMin = {mass * (1 - LEPTOQUARK_WINDOW):g}",
+        f"42:mMax = {mass * (1 + LEPTOQUARK_WINDOW):g}",
+        # Pythia8 reads the S₁ flavour couplings from its first decay channel: S₁ → u ℓ⁻ with BR = 1
+        f"42:oneChannel = 1 1.0 0 2 {lepton}",
+        *_mass_cut(choice.mass_min_gev),
+    ]
+
+
+def _leptoquark_notes(choice: ProcessChoice) -> tuple[ProcessNote, ...]:
+    lepton = _PDG_STEMS.get(abs(choice.final_state[0]), "ℓ")
+    return (
+        ProcessNote(
+            topic="Leptoquark model",
+            source="convention",
+            choice=(
+                f"Pythia8's scalar leptoquark (PDG 42, charge −1/3) as S₁, coupling to u and {lepton} only, "
+                "BR(S₁ → u ℓ) = 1 (β = 1); Yukawa coupling LeptoQuark:kCoup = 1 (Pythia8 default)"
+            ),
+            reason="the offline stack has no UFO model; Pythia8's built-in leptoquark has the S₁ quantum numbers",
+            affects=("cross section", "decay products", "width"),
+        ),
+        ProcessNote(
+            topic="Production mode",
+            source="convention",
+            choice="pair production only (gg → S₁S̄₁, qq̄ → S₁S̄₁); single production q g → S₁ ℓ is off",
+            reason="the task asks for pair production; Pythia8's LeptoQuark:all would add single production",
+            affects=("cross section", "event topology"),
+        ),
+        ProcessNote(
+            topic="Leptoquark line shape",
+            source="convention",
+            choice=f"generated S₁ masses limited to ±{LEPTOQUARK_WINDOW:.0%} around the pole mass",
+            reason="Pythia8's default lower limit of 50 GeV would let far off-shell tails in",
+            affects=("cross section", "resonance tails"),
+        ),
+    )
+
+
 CATALOGUE: dict[str, ProcessRecipe] = {
     "drell_yan": ProcessRecipe(
         description="pp → Z/γ* → ℓℓ",
@@ -152,5 +218,14 @@ CATALOGUE: dict[str, ProcessRecipe] = {
         resonances=(6, 24, -24),
         settings=_ttbar,
         notes=_ttbar_notes,
+    ),
+    "leptoquark_s1": ProcessRecipe(
+        description="pp → S₁S̄₁ → (u ℓ⁻)(ū ℓ⁺), scalar leptoquark pair production",
+        latex=r"pp \to S_1\bar{{S}}_1 \to u\bar{{u}}\,{products}",
+        final_states=((11, -11), (13, -13)),
+        resonances=(42,),
+        settings=_leptoquark,
+        notes=_leptoquark_notes,
+        new_particle="S₁ leptoquark",
     ),
 }

@@ -15,12 +15,23 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from madagents.errors import UserInputError
-from madagents.processes import CATALOGUE
+from madagents.processes import CATALOGUE, ProcessChoice
 from tools.analysis_spec import AnalysisSpec
 
-__all__ = ["Beams", "Checks", "GeneratorSettings", "PeakCheck", "ProcessSpec", "Workflow", "load_workflow"]
+__all__ = [
+    "NEW_PARTICLE",
+    "Beams",
+    "Checks",
+    "GeneratorSettings",
+    "PeakCheck",
+    "ProcessSpec",
+    "Workflow",
+    "load_workflow",
+]
 
 BEAM_PDG = {"p": 2212, "pbar": -2212}
+NEW_PARTICLE = "new"
+"""Peak checks name the process's new particle (e.g. a leptoquark) by this word: it has no PDG name."""
 
 
 class _Strict(BaseModel):
@@ -50,6 +61,9 @@ class ProcessSpec(_Strict):
     mass_min_gev: float | None = Field(
         default=None, gt=0, description="Minimum invariant mass of the hard process (m̂).", examples=[60]
     )
+    mass_gev: float | None = Field(
+        default=None, gt=0, description="Mass of the new particle, for processes that produce one.", examples=[1000]
+    )
 
     @field_validator("name")
     @classmethod
@@ -73,7 +87,16 @@ class ProcessSpec(_Strict):
         if not any(ids == set(allowed) for allowed in recipe.final_states):
             msg = f"process {self.name} cannot produce {list(self.final_state)}; choose one of {self.allowed()}"
             raise ValueError(msg)
+        if recipe.new_particle is not None and self.mass_gev is None:
+            msg = f"process {self.name} needs the {recipe.new_particle} mass; add mass_gev, e.g. mass_gev: 1000"
+            raise ValueError(msg)
+        if recipe.new_particle is None and self.mass_gev is not None:
+            msg = f"process {self.name} produces no new particle; remove mass_gev"
+            raise ValueError(msg)
         return self
+
+    def choice(self) -> ProcessChoice:
+        return ProcessChoice(self.pdg_ids(), self.mass_min_gev, self.mass_gev)
 
     def allowed(self) -> str:
         from particle import Particle  # noqa: PLC0415 - the PDG table loads slowly
@@ -112,12 +135,16 @@ class GeneratorSettings(_Strict):
 
 class PeakCheck(_Strict):
     histogram: str = Field(examples=["m_mumu"])
-    particle: str = Field(description="The resonance, PDG name.", examples=["Z0"])
+    particle: str = Field(
+        description="The resonance: a PDG name, or 'new' for the process's new particle (at process.mass_gev).",
+        examples=["Z0"],
+    )
 
     @field_validator("particle")
     @classmethod
     def _known(cls, name: str) -> str:
-        _pdg_id(name)
+        if name != NEW_PARTICLE:
+            _pdg_id(name)
         return name
 
 
@@ -142,6 +169,9 @@ class Workflow(_Strict):
         for peak in self.checks.peaks:
             if peak.histogram not in names:
                 msg = f"checks.peaks refers to histogram {peak.histogram!r}; defined histograms are {sorted(names)}"
+                raise ValueError(msg)
+            if peak.particle == NEW_PARTICLE and self.process.mass_gev is None:
+                msg = f"checks.peaks particle 'new' needs a process with a new particle; {self.process.name} has none"
                 raise ValueError(msg)
         return self
 

@@ -37,8 +37,14 @@ OBSERVABLE_FUNCTIONS: dict[str, str] = {
     "rapidity": "",
     "count": "",
     "met": "GeV",
+    "pair_mass": "GeV",
 }
-"""Observable function -> unit. mass/pt take one or more objects (of their four-momentum sum)."""
+"""Observable function -> unit. mass/pt take one or more objects (of their four-momentum sum).
+
+``pair_mass(a, b)`` reconstructs a pair-produced resonance decaying to one ``a`` and one ``b`` each: the two
+leading ``a`` are paired with the two leading ``b`` in the way that makes the two pair masses closest, and the
+value is their mean (the pairing of leptoquark searches, e.g. CMS arXiv:1811.01197).
+"""
 
 _CALL = re.compile(r"^\s*(?P<func>[a-z_]+)\s*\((?P<args>[^()]*)\)\s*$")
 _OBJECT = re.compile(r"^\s*(?P<name>[A-Za-z_]\w*)\s*\[\s*(?P<index>\d+)\s*\]\s*$")
@@ -46,6 +52,7 @@ _NAME = re.compile(r"^\s*(?P<name>[A-Za-z_]\w*)\s*$")
 
 OBSERVABLE_HELP = (
     "write one of: mass(a[0], b[1], ...), pt(a[0], ...), eta(a[0]), phi(a[0]), rapidity(a[0]), count(a), met(), "
+    "pair_mass(a, b), "
     "where a, b are object names defined under analysis.objects and [i] picks the i-th hardest object"
 )
 
@@ -61,6 +68,7 @@ class Observable(BaseModel):
     function: str
     objects: list[ObjectRef] = Field(default_factory=list, description="For mass/pt/eta/phi/rapidity.")
     collection: str | None = Field(default=None, description="For count().")
+    pair: tuple[str, str] | None = Field(default=None, description="For pair_mass().")
 
     @property
     def unit(self) -> str:
@@ -68,7 +76,7 @@ class Observable(BaseModel):
 
     def names(self) -> set[str]:
         found = {ref.name for ref in self.objects}
-        return found | ({self.collection} if self.collection else set())
+        return found | ({self.collection} if self.collection else set()) | set(self.pair or ())
 
 
 def parse_observable(text: str) -> Observable:
@@ -90,6 +98,13 @@ def parse_observable(text: str) -> Observable:
             msg = f"count() takes one object name, e.g. count(jets); got {text!r}"
             raise ValueError(msg)
         return Observable(function=function, collection=name["name"])
+    if function == "pair_mass":
+        names = [_NAME.match(arg) for arg in args]
+        if len(names) != 2 or any(name is None for name in names):  # noqa: PLR2004 - a pair
+            msg = f"pair_mass() takes two object names, e.g. pair_mass(electrons, jets); got {text!r}"
+            raise ValueError(msg)
+        first, second = (name["name"] for name in names if name is not None)
+        return Observable(function=function, pair=(first, second))
     refs = [_OBJECT.match(arg) for arg in args]
     if not refs or any(ref is None for ref in refs):
         msg = f"{function}() takes indexed objects such as muons[0]; got {text!r}; {OBSERVABLE_HELP}"

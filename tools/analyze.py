@@ -263,12 +263,25 @@ def _evaluate(observable: Observable, objects: dict[str, Any], events: Any) -> F
 
     if observable.function == "met":
         value = events["met_pt"]
-    elif observable.collection is not None:  # count(name), the only function taking a bare name
+    elif observable.collection is not None:  # count(name)
         value = ak.num(objects[observable.collection], axis=1)
+    elif observable.pair is not None:
+        value = _pair_mass(objects[observable.pair[0]], objects[observable.pair[1]])
     else:
         picked = [ak.pad_none(objects[ref.name], ref.index + 1, axis=1)[:, ref.index] for ref in observable.objects]
         value = getattr(functools.reduce(operator.add, picked), observable.function)
     return np.asarray(ak.fill_none(value, np.nan), dtype=np.float64)
+
+
+def _pair_mass(first: Any, second: Any) -> Any:
+    """Mean mass of the two (first, second) pairs, paired so that their masses are closest; None if an object lacks."""
+    import awkward as ak  # noqa: PLC0415
+
+    a0, a1, b0, b1 = (ak.pad_none(objects, 2, axis=1)[:, i] for objects in (first, second) for i in (0, 1))
+    straight = ((a0 + b0).mass, (a1 + b1).mass)
+    crossed = ((a0 + b1).mass, (a1 + b0).mass)
+    use_straight = abs(straight[0] - straight[1]) <= abs(crossed[0] - crossed[1])
+    return ak.where(use_straight, (straight[0] + straight[1]) / 2, (crossed[0] + crossed[1]) / 2)
 
 
 def _passes(cut: CountCut | OppositeChargeCut | RangeCut, objects: dict[str, Any], values: dict[str, Floats]) -> Flags:

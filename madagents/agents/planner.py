@@ -20,7 +20,7 @@ from madagents.state import (
     Role,
     RunState,
 )
-from madagents.workflow import Workflow
+from madagents.workflow import NEW_PARTICLE, PeakCheck, Workflow
 from tools import analyze, pythia8_generate
 
 __all__ = ["derive_seed", "plan_workflow", "planner"]
@@ -64,7 +64,7 @@ def plan_workflow(workflow: Workflow) -> Plan:
         ],
         expectations=Expectations(
             n_events=workflow.events,
-            peaks=[_peak(check.histogram, check.particle) for check in workflow.checks.peaks],
+            peaks=[_peak(check, workflow) for check in workflow.checks.peaks],
             # Every catalogue recipe opens only the requested decay channels (Z → ℓℓ; W⁺ → ℓν and W⁻ → ℓ'ν̄ for
             # tt̄), and Pythia8 scales σ by their branching ratios: σ already includes them.
             channel_branching_fraction=1.0,
@@ -78,7 +78,7 @@ def pythia_settings(workflow: Workflow) -> list[str]:
     beam_a, beam_b = (_BEAM_IDS[name] for name in workflow.beams.particles)
     gen = workflow.generator
     lines = [f"Beams:idA = {beam_a}", f"Beams:idB = {beam_b}", f"Beams:eCM = {workflow.beams.sqrt_s_gev:g}"]
-    lines += CATALOGUE[workflow.process.name].settings(workflow.process.pdg_ids(), workflow.process.mass_min_gev)
+    lines += CATALOGUE[workflow.process.name].settings(workflow.process.choice())
     lines += [
         f"PartonLevel:ISR = {_on(gen.shower)}",
         f"PartonLevel:FSR = {_on(gen.shower)}",
@@ -105,13 +105,22 @@ def _on(flag: bool) -> str:
     return "on" if flag else "off"
 
 
-def _peak(histogram: str, particle_name: str) -> PeakExpectation:
+def _peak(check: PeakCheck, workflow: Workflow) -> PeakExpectation:
     from particle import Particle  # noqa: PLC0415 - the PDG table loads slowly
 
-    particle = Particle.from_name(particle_name)
+    if check.particle == NEW_PARTICLE and workflow.process.mass_gev is not None:
+        recipe = CATALOGUE[workflow.process.name]
+        # the generator computes the new particle's width; the peak gate compares positions only
+        return PeakExpectation(
+            histogram=check.histogram,
+            particle=recipe.new_particle or check.particle,
+            mass_gev=workflow.process.mass_gev,
+            width_gev=0.0,
+        )
+    particle = Particle.from_name(check.particle)
     return PeakExpectation(
-        histogram=histogram,
-        particle=particle_name,
+        histogram=check.histogram,
+        particle=check.particle,
         mass_gev=float(particle.mass or 0.0) / MEV_PER_GEV,
         width_gev=float(particle.width or 0.0) / MEV_PER_GEV,
     )
@@ -215,7 +224,7 @@ def _process_notes(workflow: Workflow) -> list[Assumption]:
             reason=note.reason,
             affects=list(note.affects),
         )
-        for note in CATALOGUE[process.name].notes(process.pdg_ids())
+        for note in CATALOGUE[process.name].notes(process.choice())
     ]
 
 

@@ -20,6 +20,7 @@ import uproot
 from PIL import Image
 
 from tools import analyze, pythia8_generate
+from tools.analysis_spec import parse_observable
 
 MUON_MASS = 0.10566
 Z_PAIR = [(45.6, 0.0, 0.0, 1), (45.6, 0.0, math.pi, -1)]
@@ -360,3 +361,23 @@ def test_command_line_writes_a_result(tmp_path: Path) -> None:
     assert result.ok
     assert result.histograms[0].json_path == "hists/m_mumu.json"
     assert (tmp_path / "hists" / "m_mumu.png").is_file()
+
+
+def test_pair_mass_pairs_leptons_and_jets_by_the_closest_masses(tmp_path: Path) -> None:
+    # straight pairing (μ0 j0)(μ1 j1): 400 and 100 GeV; crossed (μ0 j1)(μ1 j0): 225.6 GeV twice
+    muons = [[(200.0, 0.0, 0.0, 1), (50.0, 1.0, 0.0, -1)], [(200.0, 0.0, 0.0, 1), (50.0, 1.0, 0.0, -1)]]
+    jets = [[(200.0, 0.0, math.pi, 0), (50.0, 1.0, math.pi, 0)], [(200.0, 0.0, math.pi, 0)]]
+    pair_mass = {"name": "m_lj", "observable": "pair_mass(muons, jets)", "bins": 50, "range": [0, 500], "label": "m"}
+    result = analyse(
+        tmp_path, muons, jets=jets, objects={**MUONS, "jets": {"collection": "jet"}}, histograms=[pair_mass]
+    )
+    assert values_of(result, "m_lj") == {220.0: 1.0}
+    assert result.warnings == [
+        "m_lj: 1 of 2 selected events lack the objects of pair_mass(muons, jets) and are not in the histogram"
+    ]
+
+
+@pytest.mark.parametrize("text", ["pair_mass(muons)", "pair_mass(muons[0], jets)", "pair_mass(a, b, c)"])
+def test_pair_mass_takes_two_object_names(text: str) -> None:
+    with pytest.raises(ValueError, match=r"pair_mass\(\) takes two object names"):
+        parse_observable(text)

@@ -11,7 +11,7 @@ import yaml
 
 from madagents.agents.planner import plan_workflow
 from madagents.errors import UserInputError
-from madagents.processes import CATALOGUE, W_TO_LEPTON_BR
+from madagents.processes import CATALOGUE, W_TO_LEPTON_BR, ProcessChoice
 from madagents.state import AssumptionSource
 from madagents.workflow import load_workflow
 from tests.conftest import REPO
@@ -37,7 +37,7 @@ def _write(tmp_path: Path, data: dict[str, Any], final_state: list[str]) -> Path
 
 def test_ttbar_settings_open_one_charge_assignment_of_the_w_decays() -> None:
     # e⁺ has PDG id -11: it comes from the W⁺ (Pythia's "Pos" = the particle 24), the μ⁻ from the W⁻
-    lines = CATALOGUE["ttbar"].settings((-ELECTRON, MUON), None)
+    lines = CATALOGUE["ttbar"].settings(ProcessChoice((-ELECTRON, MUON), None))
     assert lines == [
         "Top:gg2ttbar = on",
         "Top:qqbar2ttbar = on",
@@ -50,23 +50,23 @@ def test_ttbar_settings_open_one_charge_assignment_of_the_w_decays() -> None:
 
 def test_ttbar_settings_do_not_depend_on_the_order_of_the_final_state() -> None:
     settings = CATALOGUE["ttbar"].settings
-    assert settings((MUON, -ELECTRON), None) == settings((-ELECTRON, MUON), None)
+    assert settings(ProcessChoice((MUON, -ELECTRON))) == settings(ProcessChoice((-ELECTRON, MUON)))
 
 
 def test_the_other_charge_assignment_swaps_the_w_channels() -> None:
-    lines = CATALOGUE["ttbar"].settings((ELECTRON, -MUON), None)
+    lines = CATALOGUE["ttbar"].settings(ProcessChoice((ELECTRON, -MUON), None))
     assert {"24:onPosIfAny = 13", "24:onNegIfAny = 11"} <= set(lines)
 
 
 def test_drell_yan_recipe_is_unchanged() -> None:
-    assert CATALOGUE["drell_yan"].settings((MUON, -MUON), 60.0) == [
+    assert CATALOGUE["drell_yan"].settings(ProcessChoice((MUON, -MUON), 60.0)) == [
         "WeakSingleBoson:ffbar2gmZ = on",
         "23:onMode = off",
         "23:onIfMatch = 13 -13",
         "PhaseSpace:mHatMin = 60",
     ]
     assert CATALOGUE["drell_yan"].resonances == (23,)
-    assert CATALOGUE["drell_yan"].notes((MUON, -MUON)) == ()
+    assert CATALOGUE["drell_yan"].notes(ProcessChoice((MUON, -MUON))) == ()
 
 
 def test_shipped_ttbar_workflow_follows_the_fiducial_selection() -> None:
@@ -117,3 +117,40 @@ def test_ttbar_rejects_final_states_outside_the_emu_channel(
 def test_ttbar_accepts_the_other_charge_assignment(tmp_path: Path, ttbar_data: dict[str, Any]) -> None:
     workflow = load_workflow(_write(tmp_path, ttbar_data, ["mu+", "e-"]))
     assert set(workflow.process.pdg_ids()) == {ELECTRON, -MUON}
+
+
+LEPTOQUARK_S1 = REPO / "workflows" / "leptoquark_s1.yaml"
+
+
+def test_leptoquark_settings_open_pair_production_and_one_decay_channel() -> None:
+    lines = CATALOGUE["leptoquark_s1"].settings(ProcessChoice((MUON, -MUON), mass_gev=1200.0))
+    assert "LeptoQuark:all = on" not in lines
+    assert {"LeptoQuark:gg2LQLQbar = on", "LeptoQuark:qqbar2LQLQbar = on", "42:m0 = 1200"} <= set(lines)
+    assert "42:oneChannel = 1 1.0 0 2 13" in lines
+    assert {"42:mMin = 600", "42:mMax = 1800"} <= set(lines)
+
+
+def test_leptoquark_plan_expects_the_peak_at_the_generated_mass() -> None:
+    plan = plan_workflow(load_workflow(LEPTOQUARK_S1))
+    (peak,) = plan.expectations.peaks
+    assert (peak.histogram, peak.mass_gev) == ("m_muj", 1000.0)
+    topics = {assumption.topic for assumption in plan.assumptions}
+    assert {"Leptoquark model", "Production mode", "Jet definition", "Object level"} <= topics
+
+
+def test_leptoquark_workflow_needs_the_mass(tmp_path: Path) -> None:
+    data = yaml.safe_load(LEPTOQUARK_S1.read_text())
+    del data["process"]["mass_gev"]
+    path = tmp_path / "lq.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(UserInputError, match=r"needs the S₁ leptoquark mass; add mass_gev, e.g. mass_gev: 1000"):
+        load_workflow(path)
+
+
+def test_mass_gev_is_refused_for_a_process_without_a_new_particle(tmp_path: Path) -> None:
+    data = yaml.safe_load((REPO / "workflows" / "drell_yan.yaml").read_text())
+    data["process"]["mass_gev"] = 500
+    path = tmp_path / "dy.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(UserInputError, match=r"produces no new particle; remove mass_gev"):
+        load_workflow(path)

@@ -80,7 +80,9 @@ def test_zero_energy(write_workflow: WorkflowWriter) -> None:
 
 def test_unknown_process(write_workflow: WorkflowWriter) -> None:
     path = write_workflow(process={"name": "drell_yam", "final_state": ["mu+", "mu-"]})
-    with pytest.raises(UserInputError, match=r"process.name: unknown process 'drell_yam'; .*\['drell_yan', 'ttbar'\]"):
+    with pytest.raises(
+        UserInputError, match=r"process.name: unknown process 'drell_yam'; .*\['drell_yan', 'leptoquark_s1', 'ttbar'\]"
+    ):
         load_workflow(path)
 
 
