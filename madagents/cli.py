@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from enum import StrEnum
@@ -47,6 +48,7 @@ def run(
     """Run a workflow through the agent graph (no LLM) and write a validated run directory."""
     from madagents import runner  # noqa: PLC0415 - keeps --help fast
     from madagents.console import RichReporter, summary_table  # noqa: PLC0415
+    from madagents.llm.client import make_client  # noqa: PLC0415
     from madagents.workflow import load_workflow  # noqa: PLC0415
 
     start, settings, reporter = time.monotonic(), _settings(sandbox), RichReporter(console)
@@ -54,15 +56,99 @@ def run(
         if resume:
             _refuse_overrides(events=events, seed=seed, out=out, sandbox=sandbox)
             run_dir = _find_run(workflow, settings.runs_dir)
-            state = runner.resume_run(run_dir, settings, sys.argv, reporter)
+            driver, make_models = runner.Driver(reporter=reporter), functools.partial(make_client, settings.llm)
+            state = runner.resume_run(run_dir, settings, sys.argv, driver, make_models)
         else:
             spec = load_workflow(workflow, events=events, seed=seed)
-            run_dir = out or runner.default_run_dir(settings, spec)
-            state = runner.start_run(spec, run_dir, settings, sys.argv, reporter)
+            run_dir = out or runner.default_run_dir(settings, spec.name)
+            state = runner.start_run(spec, run_dir, settings, sys.argv, runner.Driver(reporter=reporter))
     except (UserInputError, RunFailedError) as exc:
         _print_error(str(exc))
         raise typer.Exit(exc.exit_code) from None
     console.print(summary_table(state, run_dir, time.monotonic() - start))
+
+
+@app.command()
+def reproduce(
+    task_file: Annotated[Path, typer.Argument(help="Markdown task: what to simulate and what to deliver.")],
+    out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/task-<timestamp>).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Run seed (default: derived from the task text).")] = None,
+    max_events: Annotated[int | None, typer.Option(help="Upper bound on the events the planner may ask for.")] = None,
+    record: Annotated[Path | None, typer.Option(help="Write every model turn to this cassette.")] = None,
+    sandbox: Annotated[Backend | None, typer.Option(help="Where tools run.")] = None,
+) -> None:
+    """Reproduce a task autonomously: plan, run, review; never asks. Needs a model (OPENAI_API_KEY)."""
+    from madagents.console import RichReporter, summary_table  # noqa: PLC0415
+    from madagents.session_cli import run_reproduce  # noqa: PLC0415
+
+    start, settings = time.monotonic(), _settings(sandbox)
+    try:
+        state, run_dir = run_reproduce(task_file, out, settings, seed, max_events, record, RichReporter(console))
+    except (UserInputError, RunFailedError) as exc:
+        _print_error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+    console.print(summary_table(state, run_dir, time.monotonic() - start))
+
+
+@app.command()
+def replay(
+    cassette: Annotated[Path, typer.Argument(help="A cassette written by --record (or scripted by hand).")],
+    out: Annotated[Path | None, typer.Option(help="Where to re-run the session.")] = None,
+    sandbox: Annotated[Backend | None, typer.Option(help="Where tools run.")] = None,
+) -> None:
+    """Re-run a recorded session with the model's turns from the cassette; exit 0 only if the outputs match."""
+    from madagents.console import RichReporter  # noqa: PLC0415
+    from madagents.session_cli import run_replay  # noqa: PLC0415
+
+    try:
+        differences = run_replay(cassette, out, _settings(sandbox), RichReporter(console), console)
+    except (UserInputError, RunFailedError) as exc:
+        _print_error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+    for difference in differences:
+        errors.print(f"[red]✗[/red] {escape(difference)}", highlight=False)
+    if differences:
+        raise typer.Exit(1)
+    console.print("[green]✓[/green] replay matches the cassette: same model turns, same outputs")
+
+
+@app.command()
+def chat(
+    resume: Annotated[Path | None, typer.Option(help="Continue this chat session directory.")] = None,
+    record: Annotated[
+        Path | None, typer.Option(help="Write every model turn and your inputs to this cassette.")
+    ] = None,
+    sandbox: Annotated[Backend | None, typer.Option(help="Where tools run.")] = None,
+) -> None:
+    """Talk with the tutor: ask for a simulation, get an explanation and a working run. /quit leaves."""
+    from madagents.console import RichReporter  # noqa: PLC0415
+    from madagents.session_cli import run_chat  # noqa: PLC0415
+
+    try:
+        run_chat(resume, record, _settings(sandbox), RichReporter(console), console)
+    except (UserInputError, RunFailedError) as exc:
+        _print_error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+
+
+@app.command()
+def rewind(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    step: Annotated[
+        str, typer.Argument(help="Role to restart from: planner, installer, generator, analyst, reviewer.")
+    ],
+) -> None:
+    """Restart a run from the checkpoint before STEP; continue it with `madagents run --resume RUN_DIR`."""
+    from madagents.runner import rewind_run  # noqa: PLC0415
+
+    try:
+        checkpoint = rewind_run(run_dir, step)
+    except UserInputError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+    console.print(
+        f"rewound {run_dir} to checkpoint {checkpoint} (before {step}); now: madagents run --resume {run_dir}"
+    )
 
 
 @app.command()

@@ -55,7 +55,8 @@ class RichReporter:
 
 
 def summary_table(state: RunState, run_dir: Path, seconds: float) -> Table:
-    table = Table(title=f"{state.workflow.name}: results", show_header=False)
+    name = state.workflow.name if state.workflow else "run"
+    table = Table(title=f"{name}: results", show_header=False)
     table.add_column("quantity", style="bold")
     table.add_column("value")
     generation, analysis = state.generation, state.analysis

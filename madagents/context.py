@@ -5,14 +5,16 @@ Passed to the graph as LangGraph runtime context, so it is never checkpointed: a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from madagents.llm.client import ModelClient
 from madagents.rundir import RunDir
 from madagents.sandbox import Sandbox
 from madagents.settings import Settings
 
-__all__ = ["NullReporter", "Reporter", "RunContext"]
+__all__ = ["Confirm", "NullReporter", "Reporter", "RunContext"]
 
 
 class Reporter(Protocol):
@@ -43,6 +45,10 @@ class NullReporter:
         pass
 
 
+Confirm = Callable[[str], bool]
+"""Asks the user a yes/no question (chat); absent in autonomous runs, which never ask."""
+
+
 @dataclass(slots=True)
 class RunContext:
     settings: Settings
@@ -50,3 +56,6 @@ class RunContext:
     sandbox: Sandbox
     command_line: list[str]
     reporter: Reporter = field(default_factory=NullReporter)
+    models: ModelClient | None = None
+    """The model behind the roles; None runs every role deterministically (workflows)."""
+    confirm: Confirm | None = None

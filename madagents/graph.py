@@ -1,6 +1,7 @@
 """The agent topology: planner → installer → generator → analyst → reviewer, each step checkpointed.
 
-A role that fails sets ``error`` and the run ends there; the reviewer decides whether results are signed off.
+A role that fails sets ``error`` and the run ends there; the reviewer decides whether results are signed off and,
+when a model drives the roles, may send the generator's or the analyst's step back (bounded rounds).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from madagents.agents.steps import traced
 from madagents.context import RunContext
 from madagents.state import RunState
 
-__all__ = ["NODES", "build_graph", "proceed_unless_failed"]
+__all__ = ["NODES", "build_graph", "proceed_unless_failed", "route_after_reviewer"]
 
 NODES = ("planner", "installer", "generator", "analyst", "reviewer")
 
@@ -30,6 +31,13 @@ def proceed_unless_failed(next_node: str) -> Callable[[RunState], str]:
 
     route.__name__ = f"route_to_{next_node}"
     return route
+
+
+def route_after_reviewer(state: RunState) -> str:
+    """Back to the role the reviewer sent a step back to, otherwise the end."""
+    if state.error is None and state.send_back is not None:
+        return str(state.send_back.role)
+    return END
 
 
 def build_graph(
@@ -45,5 +53,7 @@ def build_graph(
     graph.add_edge(START, "planner")
     for node, next_node in itertools.pairwise(NODES):
         graph.add_conditional_edges(node, proceed_unless_failed(next_node), {next_node: next_node, END: END})
-    graph.add_edge("reviewer", END)
+    graph.add_conditional_edges(
+        "reviewer", route_after_reviewer, {"generator": "generator", "analyst": "analyst", END: END}
+    )
     return graph.compile(checkpointer=checkpointer)

@@ -5,29 +5,30 @@ from __future__ import annotations
 from importlib import metadata
 
 from madagents.context import RunContext
+from madagents.llm.budget import Spend
 from madagents.reproduce import render_template
 from madagents.rundir import Provenance
-from madagents.state import Plan, RunState, Verdict
-from tools import analyze, pythia8_generate
+from madagents.state import Plan, Review, RunState, Verdict
+from tools import pythia8_generate
 
 __all__ = ["write_provenance", "write_report"]
 
 
 def write_report(
-    ctx: RunContext,
-    plan: Plan,
-    generation: pythia8_generate.Result,
-    analysis: analyze.Result,
-    verdict: Verdict,
+    ctx: RunContext, state: RunState, plan: Plan, verdict: Verdict, reviews: list[Review], spend: Spend
 ) -> None:
     text = render_template(
         "report.md.j2",
         run_id=ctx.rundir.run_id,
         plan=plan,
+        task=state.task,
         generator_settings=plan.step_request(pythia8_generate.Request).settings,
-        generation=generation,
-        analysis=analysis,
+        generation=state.generation,
+        analysis=state.analysis,
         verdict=verdict,
+        assumptions=[*plan.assumptions, *state.assumptions],
+        reviews=reviews,
+        spend=spend,
     )
     ctx.rundir.write_text("report.md", text)
 

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from madagents.errors import UserInputError
+from madagents.llm.redact import redact
 from madagents.state import Assumption
 from tools.contract import FileKind, FileRecord, atomic_path, record_file
 
@@ -45,8 +46,11 @@ class TraceEvent(BaseModel):
     """One line of trace.jsonl."""
 
     time: float = Field(default_factory=time.time)
-    event: Literal["node_start", "node_end", "tool_call", "check"]
+    event: Literal["node_start", "node_end", "tool_call", "check", "model_turn", "agent_tool"]
     node: str | None = None
+    model: str | None = None
+    tokens: int | None = None
+    content: str | None = Field(default=None, description="Model text or tool arguments and answer, redacted.")
     step_dir: str | None = None
     tool: str | None = None
     seconds: float | None = None
@@ -133,7 +137,7 @@ class RunDir:
     def trace(self, event: TraceEvent) -> None:
         # Appending one short line is atomic enough for a log; the trace is bookkeeping, not a result.
         with (self.path / "trace.jsonl").open("a") as stream:
-            stream.write(event.model_dump_json(exclude_none=True) + "\n")
+            stream.write(redact(event.model_dump_json(exclude_none=True)) + "\n")
 
     def artifacts(self) -> list[FileRecord]:
         """Every result file with its hash, bookkeeping and scratch files excluded."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -14,60 +17,111 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel
 
-from madagents.context import NullReporter, Reporter, RunContext
+from madagents.context import Confirm, NullReporter, Reporter, RunContext
 from madagents.errors import RunFailedError, UserInputError
-from madagents.graph import build_graph
+from madagents.graph import NODES, build_graph
+from madagents.llm.client import ModelClient
 from madagents.rundir import RunDir, RunInfo
 from madagents.sandbox import SandboxUnavailableError, make_sandbox, resolve_backend
 from madagents.settings import Settings
-from madagents.state import RunState
+from madagents.state import RunState, Task
 from madagents.workflow import Workflow
 
-__all__ = ["default_run_dir", "open_context", "resume_run", "start_run"]
+__all__ = ["Driver", "default_run_dir", "open_context", "resume_run", "rewind_run", "start_run"]
 
 CHECKPOINTS = "checkpoints.sqlite"
+TASK_RUN = "task"
+"""The ``workflow`` name in run.json of a run planned by a model from a task."""
+REWIND = "rewind.txt"
+"""Checkpoint id the next --resume starts from, written by ``madagents rewind``."""
 
 
-def default_run_dir(settings: Settings, workflow: Workflow) -> Path:
+def default_run_dir(settings: Settings, name: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return settings.runs_dir / f"{workflow.name}-{stamp}"
+    return settings.runs_dir / f"{name}-{stamp}"
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """Who drives the roles besides the code: the model, the user's yes/no answers, and the progress display."""
+
+    reporter: Reporter = field(default_factory=NullReporter)
+    models: ModelClient | None = None
+    confirm: Confirm | None = None
 
 
 def start_run(
-    workflow: Workflow,
-    out: Path,
-    settings: Settings,
-    command_line: list[str],
-    reporter: Reporter | None = None,
+    request: Workflow | Task, out: Path, settings: Settings, command_line: list[str], driver: Driver | None = None
 ) -> RunState:
-    """Run a workflow in a new run directory; raises ``RunFailedError`` if a role or gate fails."""
+    """Run a workflow (no model) or a task (model-driven) in a new run directory.
+
+    Raises ``RunFailedError`` if a role, a gate or a budget stops the run.
+    """
+    driver = driver or Driver()
+    if isinstance(request, Task) and driver.models is None:
+        msg = "a task needs a model to plan it; the runner got none"
+        raise UserInputError(msg)
     settings = settings.model_copy(update={"sandbox": _usable_backend(settings.sandbox)})
     rundir = RunDir.create(out)
     info = RunInfo(
         run_id=rundir.run_id,
-        workflow=workflow.name,
+        workflow=request.name if isinstance(request, Workflow) else TASK_RUN,
         sandbox=settings.sandbox,
         command_line=command_line,
         started=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     rundir.set_status("running")
     rundir.write_model("run.json", info)
-    rundir.write_text("workflow.json", workflow.model_dump_json(indent=2))
-    return _drive(rundir, RunState(workflow=workflow), settings, command_line, reporter)
+    if isinstance(request, Workflow):
+        rundir.write_text("workflow.json", request.model_dump_json(indent=2))
+        initial = RunState(workflow=request)
+    else:
+        rundir.write_text("task.md", request.text)
+        initial = RunState(task=request)
+    return _drive(rundir, initial, settings, command_line, driver)
 
 
 def resume_run(
-    run_dir: Path, settings: Settings, command_line: list[str], reporter: Reporter | None = None
+    run_dir: Path,
+    settings: Settings,
+    command_line: list[str],
+    driver: Driver | None = None,
+    make_models: Callable[[], ModelClient] | None = None,
 ) -> RunState:
-    """Continue a killed run from its last checkpoint; finished roles are not redone."""
+    """Continue a killed or stopped run from its last checkpoint; finished roles are not redone.
+
+    A task run needs its model again: ``make_models`` builds it (only then, so a workflow run needs no API key).
+    """
     rundir = RunDir.open(run_dir)
     if rundir.status().state == "succeeded":
         msg = f"run {run_dir} already succeeded; nothing to resume (its results are in {run_dir}/report.md)"
         raise UserInputError(msg)
     info = rundir.read_model("run.json", RunInfo)
     settings = settings.model_copy(update={"sandbox": _usable_backend(info.sandbox)})
+    driver = driver or Driver()
+    if info.workflow == TASK_RUN and driver.models is None and make_models is not None:
+        driver = dataclasses.replace(driver, models=make_models())
     rundir.set_status("running")
-    return _drive(rundir, None, settings, command_line, reporter)
+    return _drive(rundir, None, settings, command_line, driver)
+
+
+def rewind_run(run_dir: Path, node: str) -> str:
+    """Make ``run_dir`` resume from the checkpoint taken just before ``node`` last ran; returns that checkpoint's id.
+
+    The later checkpoints stay in the database (LangGraph forks from the chosen one), so a rewind can be undone.
+    """
+    rundir = RunDir.open(run_dir)
+    config: Any = {"configurable": {"thread_id": rundir.run_id}}
+    with contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection:
+        graph = build_graph(SqliteSaver(connection, serde=_serializer()))
+        for snapshot in graph.get_state_history(config):
+            if node in snapshot.next:
+                checkpoint_id = str(snapshot.config["configurable"]["checkpoint_id"])
+                rundir.write_text(REWIND, checkpoint_id)
+                rundir.set_status("failed", f"rewound to before {node}; continue with --resume")
+                return checkpoint_id
+    msg = f"run {run_dir} has no checkpoint before {node!r}; nodes are {', '.join(NODES)}"
+    raise UserInputError(msg)
 
 
 def open_context(run_dir: Path, settings: Settings, command_line: list[str]) -> RunContext:
@@ -85,15 +139,16 @@ def open_context(run_dir: Path, settings: Settings, command_line: list[str]) -> 
     return ctx
 
 
-def _context(
-    rundir: RunDir, settings: Settings, command_line: list[str], reporter: Reporter | None = None
-) -> RunContext:
+def _context(rundir: RunDir, settings: Settings, command_line: list[str], driver: Driver | None = None) -> RunContext:
+    driver = driver or Driver()
     return RunContext(
         settings=settings,
         rundir=rundir,
         sandbox=make_sandbox(settings.sandbox, rundir.path, settings.image, settings.docker),
         command_line=command_line,
-        reporter=reporter or NullReporter(),
+        reporter=driver.reporter,
+        models=driver.models,
+        confirm=driver.confirm,
     )
 
 
@@ -106,14 +161,14 @@ def _usable_backend(requested: str) -> str:
 
 
 def _drive(
-    rundir: RunDir,
-    initial: RunState | None,
-    settings: Settings,
-    command_line: list[str],
-    reporter: Reporter | None,
+    rundir: RunDir, initial: RunState | None, settings: Settings, command_line: list[str], driver: Driver
 ) -> RunState:
-    context = _context(rundir, settings, command_line, reporter)
+    context = _context(rundir, settings, command_line, driver)
     config: Any = {"configurable": {"thread_id": rundir.run_id}, "recursion_limit": settings.recursion_limit}
+    rewind = rundir.file(REWIND)
+    if initial is None and rewind.is_file():
+        config["configurable"]["checkpoint_id"] = rewind.read_text().strip()
+        rewind.unlink()
     with contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection:
         graph = build_graph(SqliteSaver(connection, serde=_serializer()))
         try:
@@ -145,8 +200,8 @@ def _model_types(model: type[BaseModel], seen: set[tuple[str, str]] | None = Non
     if key in seen:
         return seen
     seen.add(key)
-    for field in model.model_fields.values():
-        for inner in _walk_annotation(field.annotation):
+    for info in model.model_fields.values():
+        for inner in _walk_annotation(info.annotation):
             if issubclass(inner, BaseModel):
                 _model_types(inner, seen)
             else:

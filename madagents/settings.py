@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from madagents.llm.budget import Budget
+from madagents.llm.client import LLMSettings
 from madagents.sandbox.docker import DockerLimits
 
 __all__ = ["Settings"]
@@ -34,3 +36,10 @@ class Settings(BaseSettings):
         ),
     )
     recursion_limit: int = Field(default=50, gt=0, description="Upper bound on graph steps of one run.")
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="Model of each role and its endpoint.")
+    budget: Budget = Field(default_factory=Budget, description="Limits of a model-driven run.")
+    pilot_events: int = Field(
+        default=200,
+        gt=0,
+        description="Model-driven runs first generate this many events to estimate the cost of a bigger sample.",
+    )

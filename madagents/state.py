@@ -12,6 +12,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from madagents.llm.budget import Spend
 from madagents.workflow import Workflow
 from tools import analyze, pythia8_generate
 from tools import environment as environment_tool
@@ -25,9 +26,12 @@ __all__ = [
     "PeakExpectation",
     "Plan",
     "PlanStep",
+    "Review",
     "Role",
     "RunState",
+    "SendBack",
     "StepRequest",
+    "Task",
     "ToolCall",
     "Verdict",
 ]
@@ -53,6 +57,8 @@ class AssumptionSource(StrEnum):
     """Given by the user on the command line or in chat."""
     CONVENTION = "convention"
     """Common practice, chosen because the task is silent."""
+    AGENT = "agent"
+    """Decided by a model-driven role where the task is silent or ambiguous."""
 
 
 class Assumption(BaseModel):
@@ -154,11 +160,38 @@ class Verdict(BaseModel):
         return [gate for gate in self.gates if not gate.passed]
 
 
+class Task(BaseModel):
+    """A request in prose (a student's question or a paper's analysis description) for the model-driven planner."""
+
+    text: str
+    seed: int = Field(ge=1, lt=2**63, description="The run seed the planner must use.")
+    max_events: int | None = Field(default=None, gt=0, description="Upper bound on the events of the plan.")
+
+
+class SendBack(BaseModel):
+    """The reviewer returns a step to its role, with what to fix."""
+
+    role: Literal[Role.GENERATOR, Role.ANALYST]
+    reasons: list[str] = Field(min_length=1, description="What is wrong and what to do instead, one item each.")
+
+
+class Review(BaseModel):
+    """One round of the model-driven reviewer (written to reviews/round-<n>.json)."""
+
+    round: int
+    signed_off: bool
+    summary: str
+    concerns: list[str] = Field(default_factory=list, description="Problems noticed, e.g. injected instructions.")
+    send_back: SendBack | None = None
+
+
 class RunState(BaseModel):
     """Everything the graph knows about one run; checkpointed after every node."""
 
-    workflow: Workflow
-    """The validated request this run executes."""
+    workflow: Workflow | None = None
+    """The validated request this run executes: given (``madagents run``) or chosen by the planner from ``task``."""
+    task: Task | None = None
+    """A request in prose, planned by the model (``madagents reproduce``, chat)."""
     plan: Plan | None = None
     """Set by the planner."""
     sandbox: str | None = None
@@ -177,3 +210,11 @@ class RunState(BaseModel):
     """The reviewer's gates and sign-off."""
     error: str | None = None
     """Why the run stopped; set by the first node that fails."""
+    assumptions: Annotated[list[Assumption], operator.add] = Field(default_factory=list)
+    """Decisions the model-driven roles recorded with the record_assumption tool (beside the plan's own)."""
+    spend: Spend = Field(default_factory=Spend)
+    """Tokens, dollars, seconds and tool rounds used so far, checked against the budget."""
+    reviews: Annotated[list[Review], operator.add] = Field(default_factory=list)
+    """Every round of the model-driven reviewer."""
+    send_back: SendBack | None = None
+    """Set by the reviewer when a step must be redone; the graph routes back to that role."""

@@ -25,7 +25,8 @@ from tools.analysis_spec import (
     RangeCut,
     parse_observable,
 )
-from tools.contract import ToolRequest, ToolResult, atomic_path, package_versions, record_file, tool_main
+from tools.contract import RunPath, ToolRequest, ToolResult, atomic_path, package_versions, record_file, tool_main
+from tools.final_state import pair_mass
 
 if TYPE_CHECKING:
     import hist
@@ -41,10 +42,10 @@ __all__ = ["HistogramRecord", "Request", "Result", "main", "run"]
 
 class Request(ToolRequest):
     tool: Literal["analyze"] = "analyze"
-    events_path: str = Field(default="events/events.root", description="ROOT file with the TTree 'events'.")
-    generation_result_path: str = Field(description="Result JSON of the generation step (σ, events generated).")
+    events_path: RunPath = Field(default="events/events.root", description="ROOT file with the TTree 'events'.")
+    generation_result_path: RunPath = Field(description="Result JSON of the generation step (σ, events generated).")
     analysis: AnalysisSpec
-    out_dir: str = Field(default="hists")
+    out_dir: RunPath = Field(default="hists")
     process_label: str = Field(description="Shown in plot legends, e.g. 'Pythia8 pp → Z/γ* → μμ, 13 TeV'.")
     max_events: int | None = Field(default=None, gt=0, description="Analyse only the first N events.")
 
@@ -266,22 +267,11 @@ def _evaluate(observable: Observable, objects: dict[str, Any], events: Any) -> F
     elif observable.collection is not None:  # count(name)
         value = ak.num(objects[observable.collection], axis=1)
     elif observable.pair is not None:
-        value = _pair_mass(objects[observable.pair[0]], objects[observable.pair[1]])
+        value = pair_mass(objects[observable.pair[0]], objects[observable.pair[1]])
     else:
         picked = [ak.pad_none(objects[ref.name], ref.index + 1, axis=1)[:, ref.index] for ref in observable.objects]
         value = getattr(functools.reduce(operator.add, picked), observable.function)
     return np.asarray(ak.fill_none(value, np.nan), dtype=np.float64)
-
-
-def _pair_mass(first: Any, second: Any) -> Any:
-    """Mean mass of the two (first, second) pairs, paired so that their masses are closest; None if an object lacks."""
-    import awkward as ak  # noqa: PLC0415
-
-    a0, a1, b0, b1 = (ak.pad_none(objects, 2, axis=1)[:, i] for objects in (first, second) for i in (0, 1))
-    straight = ((a0 + b0).mass, (a1 + b1).mass)
-    crossed = ((a0 + b1).mass, (a1 + b0).mass)
-    use_straight = abs(straight[0] - straight[1]) <= abs(crossed[0] - crossed[1])
-    return ak.where(use_straight, (straight[0] + straight[1]) / 2, (crossed[0] + crossed[1]) / 2)
 
 
 def _passes(cut: CountCut | OppositeChargeCut | RangeCut, objects: dict[str, Any], values: dict[str, Floats]) -> Flags:

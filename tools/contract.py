@@ -16,20 +16,22 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
-from pathlib import Path
-from typing import Literal, TypeVar
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "NOT_INSTALLED",
     "PROGRESS_PREFIX",
     "FileKind",
     "FileRecord",
+    "RunPath",
     "StrictModel",
     "ToolRequest",
     "ToolResult",
     "atomic_path",
+    "inside_run_dir",
     "package_versions",
     "record_file",
     "report_progress",
@@ -44,6 +46,19 @@ PROGRESS_PREFIX = "@@madagents-progress "
 """Lines on stderr starting with this carry JSON progress (``{"done": n, "total": N}``) for the host."""
 
 FileKind = Literal["hepmc3", "root", "hist-json", "png", "json", "log", "script", "text"]
+
+
+def inside_run_dir(path: str) -> str:
+    """Reject paths that leave the run directory: a request (perhaps written by a model) names files in it only."""
+    posix = PurePosixPath(path.replace("\\", "/"))
+    if not path or posix.is_absolute() or ".." in posix.parts or path.startswith("~"):
+        msg = f"path {path!r} must be relative to the run directory, without '..' (e.g. events/events.root)"
+        raise ValueError(msg)
+    return path
+
+
+RunPath = Annotated[str, AfterValidator(inside_run_dir)]
+"""A path relative to the run directory that cannot point outside it."""
 
 
 class StrictModel(BaseModel):

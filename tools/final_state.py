@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     Floats: TypeAlias = npt.NDArray[np.float64]
     Ints: TypeAlias = npt.NDArray[np.signedinteger[Any]]
 
-__all__ = ["BRANCHES", "JetDefinition", "ParticleBatch", "final_state_columns", "flatten_batch"]
+__all__ = ["BRANCHES", "JetDefinition", "ParticleBatch", "final_state_columns", "flatten_batch", "pair_mass"]
 
 NEUTRINOS = (12, 14, 16)
 LEPTON_FLAVOURS = {"muon": 13, "electron": 11}
@@ -183,3 +183,17 @@ def _jets(batch: ParticleBatch, inputs: Ints, definition: JetDefinition) -> Any:
     btag = (np.bincount(owner[near], minlength=len(pt)) > 0).astype(np.int32)
     mass = np.sqrt(np.maximum(e**2 - pt**2 - pz**2, 0.0))
     return _lists(pt, {"eta": eta, "phi": phi, "mass": mass, "btag": btag}, event, n_events)
+
+
+def pair_mass(first: Any, second: Any) -> Any:
+    """Mean mass of the (first, second) pairs of a pair-produced resonance, per event.
+
+    The two leading objects of ``first`` are paired with the two leading of ``second`` in the way that makes the
+    two pair masses closest (the pairing of leptoquark searches, e.g. CMS arXiv:1811.01197); None where an event
+    has fewer than two of either. Arguments are jagged awkward arrays of Momentum4D records.
+    """
+    import awkward as ak  # noqa: PLC0415
+
+    a0, a1, b0, b1 = (ak.pad_none(objects, 2, axis=1)[:, i] for objects in (first, second) for i in (0, 1))
+    (s0, s1), (c0, c1) = ((a0 + b0).mass, (a1 + b1).mass), ((a0 + b1).mass, (a1 + b0).mass)
+    return ak.where(abs(s0 - s1) <= abs(c0 - c1), (s0 + s1) / 2, (c0 + c1) / 2)

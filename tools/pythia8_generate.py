@@ -11,13 +11,15 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from tools.contract import (
     FileRecord,
+    RunPath,
     ToolRequest,
     ToolResult,
     atomic_path,
+    inside_run_dir,
     package_versions,
     record_file,
     report_progress,
@@ -42,14 +44,25 @@ class Request(ToolRequest):
     )
     n_events: int = Field(gt=0, description="Number of accepted events to generate.")
     seed: int = Field(ge=1, le=MAX_PYTHIA_SEED, description="Pythia8 Random:seed.")
-    hepmc_path: str = Field(default="events/events.hepmc3", description="HepMC3 ASCII output.")
-    root_path: str = Field(default="events/events.root", description="ROOT file with the TTree 'events'.")
+    hepmc_path: RunPath = Field(default="events/events.hepmc3", description="HepMC3 ASCII output.")
+    root_path: RunPath = Field(default="events/events.root", description="ROOT file with the TTree 'events'.")
     lepton_pt_min_gev: float = Field(default=5.0, ge=0.0, description="Leptons below this pT are not stored.")
     jets: JetDefinition | None = Field(default=None, description="Cluster jets; None stores no jet branches.")
     resonances: list[int] = Field(
         default_factory=list, description="PDG ids whose decay tables are reported in the result."
     )
     batch_size: int = Field(default=100, gt=0, description="Events per batch; progress is reported per batch.")
+
+    @field_validator("settings")
+    @classmethod
+    def _files_stay_in_run_dir(cls, lines: list[str]) -> list[str]:
+        # some settings read files (Beams:LHEF, PDF:pSet = LHAGrid1:...): they may name run-directory files only
+        for line in lines:
+            value = line.partition("=")[2].strip()
+            for word in value.replace(":", " ").split():
+                if "/" in word or word.startswith("~"):
+                    inside_run_dir(word)
+        return lines
 
 
 class DecayChannel(BaseModel):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import yaml
 from langgraph.runtime import Runtime
 
+from madagents.agents.task_planner import choose_workflow
 from madagents.context import RunContext
 from madagents.processes import CATALOGUE
 from madagents.reproduce import write_reproduce_script
@@ -230,9 +232,22 @@ def _process_notes(workflow: Workflow) -> list[Assumption]:
 
 def planner(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Plan the run and write plan.json, assumptions.yaml and reproduce.sh."""
-    plan = plan_workflow(state.workflow)
     rundir = runtime.context.rundir
+    update: dict[str, Any] = {}
+    workflow = state.workflow
+    if workflow is None and state.task is not None:
+        chosen = choose_workflow(runtime.context, state, state.task)
+        if chosen.workflow is None:
+            return {"error": chosen.error, "spend": chosen.spend}
+        workflow = chosen.workflow
+        update = {"workflow": workflow, "assumptions": chosen.assumptions, "spend": chosen.spend}
+        # the model's plan, re-runnable without any model: madagents run RUN_DIR/workflow.yaml
+        rundir.write_text("workflow.yaml", yaml.safe_dump(workflow.model_dump(mode="json"), sort_keys=False))
+    if workflow is None:
+        msg = "a run needs a workflow or a task; the runner gives one of them"
+        raise RuntimeError(msg)
+    plan = plan_workflow(workflow)
     rundir.write_model("plan.json", plan)
-    rundir.write_assumptions(plan.assumptions)
+    rundir.write_assumptions([*plan.assumptions, *update.get("assumptions", [])])
     write_reproduce_script(rundir, plan)
-    return {"plan": plan}
+    return {**update, "plan": plan}

@@ -10,12 +10,13 @@ from typing import Any, TypeVar
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
+from madagents.agents.review_agent import review_with_model
 from madagents.agents.steps import require_plan
 from madagents.context import RunContext
 from madagents.report import write_provenance, write_report
 from madagents.reproduce import verify_reproduction
 from madagents.rundir import RunDir
-from madagents.state import GateResult, Plan, Role, RunState, Verdict
+from madagents.state import GateResult, Plan, Review, Role, RunState, Verdict
 from madagents.validation import run_gates
 from tools import analyze, pythia8_generate
 
@@ -45,13 +46,34 @@ def reviewer(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     if state.generation is None or state.analysis is None:
         return {"error": "the reviewer got no generation or analysis result to review"}
     verdict = review(ctx, plan, state.generation, state.analysis)
-    write_report(ctx, plan, state.generation, state.analysis, verdict)
-    write_provenance(ctx, state, plan)
-    update: dict[str, Any] = {"verdict": verdict}
-    if not verdict.signed_off:
+    update: dict[str, Any] = {"verdict": verdict, "send_back": None}
+    reviews = state.reviews
+    if ctx.models is not None:
+        model_review, update["spend"] = review_with_model(ctx, state, plan, verdict)
+        reviews = [*reviews, model_review]
+        update["reviews"] = [model_review]
+        update |= _model_decision(ctx, state, model_review, verdict)
+    elif not verdict.signed_off:
         failed = "; ".join(f"{gate.gate}: {gate.message}" for gate in verdict.failures())
         update["error"] = f"physics gates failed — {failed}"
+    ctx.rundir.write_assumptions([*plan.assumptions, *state.assumptions])
+    write_report(ctx, state, plan, update["verdict"], reviews, update.get("spend", state.spend))
+    write_provenance(ctx, state, plan)
     return update
+
+
+def _model_decision(ctx: RunContext, state: RunState, model_review: Review, verdict: Verdict) -> dict[str, Any]:
+    """Route on the model's review: signed off, sent back (bounded rounds), or failed."""
+    if model_review.signed_off:
+        return {}
+    signed_off_verdict = verdict.model_copy(update={"signed_off": False})
+    rounds_used = sum(1 for past in state.reviews if past.send_back is not None)
+    back = model_review.send_back
+    if back is not None and rounds_used < ctx.settings.llm.max_review_rounds:
+        return {"send_back": back, "verdict": signed_off_verdict}
+    reasons = "; ".join(back.reasons) if back else model_review.summary
+    why = f"after {rounds_used} send-back rounds" if back else "without a decision"
+    return {"verdict": signed_off_verdict, "error": f"the reviewer did not sign off ({why}): {reasons}"}
 
 
 def review_run_dir(ctx: RunContext, *, reproduce: bool) -> Verdict:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from langgraph.runtime import Runtime
 
 from madagents.context import RunContext
+from madagents.llm.budget import BudgetExceededError
 from madagents.rundir import TraceEvent
 from madagents.state import Plan, Role, RunState
 from madagents.toolcall import ResultT, call_tool
@@ -46,8 +47,13 @@ def traced(name: str, node: NodeFunction) -> NodeFunction:
         ctx.rundir.trace(TraceEvent(event="node_start", node=name))
         ctx.reporter.node_started(name)
         start = time.monotonic()
-        update = node(state, runtime=runtime)
+        try:
+            update = node(state, runtime=runtime)
+        except BudgetExceededError as exc:
+            update = {"error": f"budget: {exc}", "spend": exc.spend or state.spend}
         seconds = time.monotonic() - start
+        spend = update.get("spend", state.spend)
+        update["spend"] = spend.model_copy(update={"seconds": spend.seconds + seconds})
         error = update.get("error")
         ctx.rundir.trace(TraceEvent(event="node_end", node=name, seconds=seconds, ok=error is None, error=error))
         ctx.reporter.node_finished(name, seconds, error)

@@ -36,6 +36,13 @@ M_MUMU = {
     "label": "$m_{\\mu\\mu}$",
 }
 
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tools resolve request paths against the run directory, their working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
 Row = tuple[float, ...]
 """One object: (pt, eta, phi, charge[, iso]) for leptons, (pt, eta, phi, btag) for jets."""
 
@@ -107,9 +114,9 @@ def make_request(
 ) -> analyze.Request:
     return analyze.Request.model_validate(
         {
-            "events_path": str(tmp_path / "events.root"),
-            "generation_result_path": str(tmp_path / "generation.json"),
-            "out_dir": str(tmp_path / "hists"),
+            "events_path": "events.root",
+            "generation_result_path": "generation.json",
+            "out_dir": "hists",
             "process_label": "Pythia8 pp → Z/γ* → μμ, 13 TeV",
             "analysis": {"objects": objects or MUONS, "cuts": cuts or [], "histograms": histograms or [M_MUMU]},
             **fields,
@@ -289,7 +296,7 @@ def test_same_input_gives_identical_files(tmp_path: Path) -> None:
     write_generation(tmp_path / "generation.json", 100)
     outputs = []
     for out in ("a", "b"):
-        result = analyze.run(make_request(tmp_path, out_dir=str(tmp_path / out)))
+        result = analyze.run(make_request(tmp_path, out_dir=out))
         outputs.append([Path(file.path).read_bytes() for file in result.files])
     assert outputs[0] == outputs[1]
 

@@ -3,14 +3,39 @@ from __future__ import annotations
 import jinja2
 import pytest
 
+from madagents.processes import CATALOGUE
 from madagents.prompts import load_prompt, prompt_names
+from madagents.state import GateResult
+from tools.analysis_spec import OBSERVABLE_HELP
 
-FIXTURE_VARIABLES = {
-    "planner": {"tools": ["pythia8_generate", "analyze"], "run_seed": 1, "request": "Drell–Yan at 13 TeV"},
+STEP = {
+    "step_id": "01-generate",
+    "description": "Pythia8 events",
+    "planned_request": "{}",
+    "briefing": "",
+    "feedback": ["peak off by 2 bins"],
+}
+FIXTURE_VARIABLES: dict[str, dict[str, object]] = {
+    "planner": {
+        "task": "Drell–Yan at 13 TeV",
+        "seed": 1,
+        "max_events": 1000,
+        "max_attempts": 3,
+        "catalogue": CATALOGUE,
+        "observable_help": OBSERVABLE_HELP,
+    },
     "installer": {"backend": "local", "packages": ["pythia8mc"]},
-    "generator": {"step": "{}"},
-    "analyst": {"step": "{}"},
-    "reviewer": {"gates": ["event count", "peak"]},
+    "generator": STEP,
+    "analyst": STEP,
+    "reviewer": {
+        "task": "Drell–Yan at 13 TeV",
+        "plan_summary": "DY",
+        "gates": [GateResult(gate="peak", passed=True, message="at 91 GeV")],
+        "histograms": [],
+        "assumptions": [],
+        "round": 1,
+        "max_rounds": 2,
+    },
     "tutor": {"ask_above_seconds": 60, "level": "master's student"},
 }
 

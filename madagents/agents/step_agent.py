@@ -1,0 +1,107 @@
+"""A model-driven role that executes one planned tool step (generator, analyst).
+
+The model sees the planned request and may call the tool with it, or with a corrected one after a failure or a
+reviewer's send-back. The arguments are the tool's own pydantic Request, validated before anything runs; a request
+that differs from the plan replaces it in plan.json and reproduce.sh, and the change is logged as an assumption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from madagents.agents.loop import AgentTool, ToolInputError, assumption_tool, run_agent, start_messages
+from madagents.context import RunContext
+from madagents.prompts import load_prompt
+from madagents.reproduce import write_reproduce_script
+from madagents.state import Assumption, AssumptionSource, Plan, Role, RunState, ToolCall
+from madagents.toolcall import ResultT, call_tool
+from tools.contract import ToolRequest
+
+__all__ = ["run_step_with_model"]
+
+MAX_ANSWER_CHARS = 3000
+EXCLUDED_FROM_ANSWER = {"files", "versions", "log_tail", "log_path"}
+
+
+@dataclass(slots=True)
+class _Attempts:
+    calls: list[ToolCall] = field(default_factory=list)
+    last: tuple[ToolRequest, Any] | None = None
+
+
+def run_step_with_model(
+    ctx: RunContext,
+    state: RunState,
+    plan: Plan,
+    role: Role,
+    result_type: type[ResultT],
+    state_key: str,
+    briefing: str = "",
+) -> dict[str, Any]:
+    """Let ``role``'s model run its plan step; returns the state update like :func:`execute_step`."""
+    step = plan.step(role)
+    step_dir = f"steps/{step.id}"
+    attempts = _Attempts()
+    recorded: list[Assumption] = []
+
+    def run_tool(request: ToolRequest) -> str:
+        result, call = call_tool(ctx, step_dir, request, result_type)
+        attempts.calls.append(call)
+        attempts.last = (request, result)
+        if not result.ok:
+            msg = f"{request.tool} failed: {result.error}\nlog tail:\n{result.log_tail[-1500:]}"
+            raise ToolInputError(msg)
+        return result.model_dump_json(exclude=EXCLUDED_FROM_ANSWER)[:MAX_ANSWER_CHARS]
+
+    tool = AgentTool(
+        name=step.request.tool,
+        description=f"Run {step.request.tool} in the sandbox: {step.description}.",
+        args_schema=type(step.request),
+        handler=run_tool,
+        ends_turn=True,
+    )
+    feedback = state.send_back.reasons if state.send_back and state.send_back.role == role else []
+    prompt = load_prompt(
+        str(role),
+        step_id=step.id,
+        description=step.description,
+        planned_request=step.request.model_dump_json(indent=1),
+        feedback=feedback,
+        briefing=briefing,
+    )
+    outcome = run_agent(
+        ctx, role, start_messages(prompt, f"Run step {step.id}."), [tool, assumption_tool(role, recorded)], state.spend
+    )
+    update: dict[str, Any] = {"tool_calls": attempts.calls, "assumptions": recorded, "spend": outcome.spend}
+    if attempts.last is None:
+        update["error"] = f"the {role} ended without running step {step.id}: {outcome.final_text[:300]}"
+        return update
+    request, result = attempts.last
+    update |= {state_key: result, "artifacts": result.files}
+    if not result.ok:
+        update["error"] = f"{role} step {step.id} ({request.tool}) failed: {result.error} (log: {step_dir}/log.txt)"
+    if request != step.request:
+        update["plan"] = _amend(ctx, plan, step.id, request)
+        update["assumptions"] = [*recorded, _amendment(role, step.id, step.request, request)]
+    return update
+
+
+def _amend(ctx: RunContext, plan: Plan, step_id: str, request: ToolRequest) -> Plan:
+    steps = [step.model_copy(update={"request": request}) if step.id == step_id else step for step in plan.steps]
+    amended = plan.model_copy(update={"steps": steps})
+    ctx.rundir.write_model("plan.json", amended)
+    write_reproduce_script(ctx.rundir, amended)
+    return amended
+
+
+def _amendment(role: Role, step_id: str, planned: ToolRequest, executed: ToolRequest) -> Assumption:
+    before, after = planned.model_dump(), executed.model_dump()
+    changed = sorted(key for key in after if before.get(key) != after[key])
+    return Assumption(
+        topic=f"Plan change in step {step_id}",
+        choice="; ".join(f"{key}: {before.get(key)!r} → {after[key]!r}" for key in changed),
+        source=AssumptionSource.AGENT,
+        reason=f"the {role} ran the step with a corrected request; plan.json and reproduce.sh follow it",
+        affects=["all outputs of the step"],
+    )

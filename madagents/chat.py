@@ -1,0 +1,220 @@
+"""``madagents chat``: a student talks with the tutor, which proposes workflows and runs them when asked.
+
+Each student turn is one step of a small checkpointed graph, so ``--resume`` continues a killed session.
+Runs are made by the deterministic graph, inside the session directory, after a cost estimate the student confirms.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
+
+from madagents.agents.loop import AgentTool, ToolInputError, run_agent
+from madagents.context import Reporter
+from madagents.errors import RunFailedError, UserInputError
+from madagents.llm.budget import Spend
+from madagents.llm.client import ModelClient, TokenCallback
+from madagents.prompts import load_prompt
+from madagents.rundir import RunDir
+from madagents.runner import Driver, start_run
+from madagents.settings import Settings
+from madagents.state import RunState
+from madagents.workflow import Workflow
+
+__all__ = ["SLASH_COMMANDS", "ChatSession", "ChatState"]
+
+SLASH_COMMANDS = {
+    "/plan": "show the proposed workflow",
+    "/runs": "list this session's runs",
+    "/cost": "tokens and cost so far",
+    "/quit": "leave (resume later with --resume)",
+}
+ASK_ABOVE_SECONDS = 30
+CHECKPOINTS = "chat.sqlite"
+
+
+class RunArgs(BaseModel):
+    events: int | None = Field(default=None, gt=0, description="Override the proposed number of events.")
+
+
+class NoArgs(BaseModel):
+    pass
+
+
+class ChatState(BaseModel):
+    messages: Annotated[list[AnyMessage], add_messages] = Field(default_factory=list)
+    workflow: Workflow | None = None
+    """The last workflow the tutor proposed."""
+    runs: Annotated[list[str], operator.add] = Field(default_factory=list)
+    """Run directories made in this session, relative to it."""
+    spend: Spend = Field(default_factory=Spend)
+
+
+@dataclass(slots=True)
+class ChatContext:
+    settings: Settings
+    session: RunDir
+    models: ModelClient
+    reporter: Reporter
+    confirm: Callable[[str], bool]
+    on_token: TokenCallback | None = None
+    command_line: list[str] = field(default_factory=list)
+
+
+def tutor(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
+    """One student turn: the tutor answers, proposing and running workflows through its tools."""
+    chat = runtime.context
+    proposal: list[Workflow] = [state.workflow] if state.workflow else []
+    made: list[str] = []
+
+    def propose(workflow: Workflow) -> str:
+        proposal.append(workflow)
+        chat.session.write_text(
+            f"workflows/{workflow.name}.yaml", yaml.safe_dump(workflow.model_dump(mode="json"), sort_keys=False)
+        )
+        return f"workflow {workflow.name} is valid ({workflow.events} events); saved as workflows/{workflow.name}.yaml"
+
+    def run(args: RunArgs) -> str:
+        if not proposal:
+            msg = "propose a workflow first (propose_workflow)"
+            raise ToolInputError(msg)
+        workflow = proposal[-1] if args.events is None else proposal[-1].model_copy(update={"events": args.events})
+        name = f"runs/{len(state.runs) + len(made) + 1:02d}-{workflow.name}"
+        driver = Driver(reporter=chat.reporter, confirm=chat.confirm)
+        made.append(name)
+        try:
+            result = start_run(workflow, chat.session.path / name, chat.settings, chat.command_line, driver)
+        except (RunFailedError, UserInputError) as exc:
+            msg = f"the run in {name} failed: {exc}"
+            raise ToolInputError(msg) from None
+        return _run_summary(name, result)
+
+    def list_runs(_: NoArgs) -> str:
+        return (
+            "\n".join(
+                f"{name}: {RunDir.open(chat.session.path / name).status().state}" for name in [*state.runs, *made]
+            )
+            or "no runs yet"
+        )
+
+    tools = [
+        AgentTool("propose_workflow", "Propose a workflow (validated) for the student's request.", Workflow, propose),
+        AgentTool(
+            "run_workflow", "Run the proposed workflow; the student is asked first if it is expensive.", RunArgs, run
+        ),
+        AgentTool("list_runs", "List the runs of this session.", NoArgs, list_runs),
+    ]
+    system = SystemMessage(content=load_prompt("tutor", ask_above_seconds=ASK_ABOVE_SECONDS, level="student"))
+    ctx = _tool_context(chat)
+    outcome = run_agent(ctx, "tutor", [system, *state.messages], tools, state.spend, on_token=chat.on_token)
+    new_messages = outcome.messages[1 + len(state.messages) :]
+    return {
+        "messages": new_messages,
+        "workflow": proposal[-1] if proposal else None,
+        "runs": made,
+        "spend": outcome.spend,
+    }
+
+
+def _run_summary(name: str, state: RunState) -> str:
+    generation, analysis, verdict = state.generation, state.analysis, state.verdict
+    if generation is None or analysis is None or verdict is None:  # start_run raises before this can happen
+        return f"run {name} ended without results"
+    lines = [
+        f"run {name} succeeded: σ = {generation.sigma_pb:.4g} ± {generation.sigma_err_pb:.2g} pb, "
+        f"{generation.n_events} events, {analysis.n_selected} selected"
+    ]
+    lines += [
+        f"histogram {record.name}: {record.png_path} (highest bin at {record.peak})" for record in analysis.histograms
+    ]
+    lines.append(f"physics gates: {sum(gate.passed for gate in verdict.gates)}/{len(verdict.gates)} passed")
+    return "\n".join(lines)
+
+
+def _tool_context(chat: ChatContext) -> Any:
+    """The slice of a RunContext the agent loop uses: settings, trace, reporter, models."""
+    from madagents.context import RunContext  # noqa: PLC0415
+    from madagents.sandbox import make_sandbox  # noqa: PLC0415
+
+    sandbox = make_sandbox("local", chat.session.path, chat.settings.image, chat.settings.docker)
+    return RunContext(chat.settings, chat.session, sandbox, chat.command_line, chat.reporter, chat.models)
+
+
+class ChatSession:
+    """A chat session directory with its checkpointed conversation."""
+
+    def __init__(self, context: ChatContext) -> None:
+        self.context = context
+        self.config: Any = {"configurable": {"thread_id": context.session.run_id}, "recursion_limit": 10}
+
+    @staticmethod
+    def new_dir(settings: Settings) -> Path:
+        return settings.runs_dir / f"chat-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+
+    @contextlib.contextmanager
+    def graph(self) -> Iterator[Any]:
+        with contextlib.closing(
+            sqlite3.connect(self.context.session.file(CHECKPOINTS), check_same_thread=False)
+        ) as connection:
+            graph = StateGraph(ChatState, context_schema=ChatContext)
+            graph.add_node("tutor", tutor)
+            graph.add_edge(START, "tutor")
+            graph.add_edge("tutor", END)
+            yield graph.compile(checkpointer=SqliteSaver(connection))
+
+    def say(self, text: str) -> ChatState:
+        with self.graph() as graph:
+            graph.invoke(
+                {"messages": [HumanMessage(content=text)]}, self.config, context=self.context, durability="sync"
+            )
+            return ChatState.model_validate(graph.get_state(self.config).values)
+
+    def state(self) -> ChatState:
+        with self.graph() as graph:
+            values = graph.get_state(self.config).values
+            return ChatState.model_validate(values) if values else ChatState()
+
+
+def chat_loop(session: ChatSession, read_input: Callable[[], str | None], show: Callable[[str], None]) -> None:
+    """Read student lines until /quit or the end of input; slash commands are answered without the model."""
+    while (line := read_input()) is not None:
+        text = line.strip()
+        if not text:
+            continue
+        if text == "/quit":
+            return
+        if text.startswith("/"):
+            show(_slash(session, text))
+            continue
+        try:
+            session.say(text)
+        except ToolInputError as exc:
+            show(f"error: {exc}")
+
+
+def _slash(session: ChatSession, command: str) -> str:
+    state = session.state()
+    if command == "/plan":
+        if state.workflow is None:
+            return "no workflow proposed yet"
+        return yaml.safe_dump(state.workflow.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    if command == "/runs":
+        return "\n".join(state.runs) or "no runs yet"
+    if command == "/cost":
+        spend = state.spend
+        return f"{spend.tokens} tokens, ${spend.dollars:.4f}, {spend.tool_rounds} tool rounds"
+    return "commands: " + ", ".join(f"{name} ({what})" for name, what in SLASH_COMMANDS.items())

@@ -1,0 +1,186 @@
+"""Cassettes: every model request and response of a session, so the session can be replayed without the model.
+
+A replayed request must equal a recorded one (a mismatch fails with a diff); the tools still run for real.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from pydantic import BaseModel, Field
+
+from madagents.llm.client import ModelClient, TokenCallback, ToolSchema
+from madagents.llm.redact import redact
+
+__all__ = [
+    "Cassette",
+    "CassetteTurn",
+    "RecordingClient",
+    "ReplayClient",
+    "ReplayMismatchError",
+    "RunSummary",
+    "canonical_request",
+]
+
+
+class HistogramSummary(BaseModel):
+    bins: int
+    entries: float
+    values_sha256: str = Field(description="SHA-256 of the bin contents, rounded to 12 significant digits.")
+
+
+class RunSummary(BaseModel):
+    """What a replay must reproduce: the outcome and the statistics of every artifact, no timestamps."""
+
+    state: str
+    error: str | None = None
+    n_events: int | None = None
+    sigma_pb: float | None = None
+    histograms: dict[str, HistogramSummary] = Field(default_factory=dict)
+    assumption_topics: list[str] = Field(default_factory=list)
+
+
+class CassetteTurn(BaseModel):
+    role: str
+    request: dict[str, Any] = Field(description="Messages and tool names sent (canonical form).")
+    response: dict[str, Any] = Field(description="The model's message: content, tool_calls, usage.")
+
+
+class Cassette(BaseModel):
+    """One recorded session: how it was started, every model turn, and the outputs it produced."""
+
+    source: Literal["scripted", "recorded"] = Field(
+        description="scripted: model turns written by hand or by a test script, not a real model."
+    )
+    note: str = ""
+    model: str
+    entry: Literal["reproduce", "chat"]
+    task: str | None = Field(default=None, description="The task text (reproduce).")
+    user_inputs: list[str] = Field(default_factory=list, description="What the user typed (chat), in order.")
+    seed: int | None = None
+    max_events: int | None = None
+    turns: list[CassetteTurn] = Field(default_factory=list)
+    outputs: list[RunSummary] = Field(default_factory=list, description="Summary of each run the session made.")
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(redact(self.model_dump_json(indent=1)) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Cassette:
+        return cls.model_validate_json(path.read_text())
+
+
+def canonical_request(messages: Sequence[BaseMessage], tools: Sequence[ToolSchema]) -> dict[str, Any]:
+    """The parts of a request that decide the model's answer, in a stable JSON-able form."""
+    return {
+        "messages": [_canonical_message(message) for message in messages],
+        "tools": [tool["function"]["name"] for tool in tools],
+    }
+
+
+def _canonical_message(message: BaseMessage) -> dict[str, Any]:
+    entry: dict[str, Any] = {"type": message.type, "content": redact(message.text)}
+    if isinstance(message, AIMessage) and message.tool_calls:
+        entry["tool_calls"] = [
+            {"name": call["name"], "args": call["args"], "id": call["id"]} for call in message.tool_calls
+        ]
+    if isinstance(message, ToolMessage):
+        entry["tool_call_id"] = message.tool_call_id
+    return entry
+
+
+def response_to_dict(message: AIMessage) -> dict[str, Any]:
+    usage = message.usage_metadata or {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+    return {
+        "content": message.text,
+        "tool_calls": [{"name": call["name"], "args": call["args"], "id": call["id"]} for call in message.tool_calls],
+        "usage": {"input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"]},
+    }
+
+
+def response_from_dict(data: dict[str, Any]) -> AIMessage:
+    usage = data.get("usage", {"input_tokens": 0, "output_tokens": 0})
+    return AIMessage(
+        content=data.get("content", ""),
+        tool_calls=[{**call, "type": "tool_call"} for call in data.get("tool_calls", [])],
+        usage_metadata={**usage, "total_tokens": usage["input_tokens"] + usage["output_tokens"]},
+    )
+
+
+class ReplayMismatchError(Exception):
+    """The session asked the model something the cassette does not hold; the message shows the difference."""
+
+
+class RecordingClient:
+    """Passes every turn to ``inner`` and keeps request and response for the cassette."""
+
+    def __init__(self, inner: ModelClient) -> None:
+        self.inner = inner
+        self.turns: list[CassetteTurn] = []
+
+    def model_name(self, role: str) -> str:
+        return self.inner.model_name(role)
+
+    def complete(
+        self,
+        *,
+        role: str,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[ToolSchema],
+        on_token: TokenCallback | None = None,
+    ) -> AIMessage:
+        reply = self.inner.complete(role=role, messages=messages, tools=tools, on_token=on_token)
+        request = canonical_request(messages, tools)
+        self.turns.append(CassetteTurn(role=role, request=request, response=response_to_dict(reply)))
+        return reply
+
+
+class ReplayClient:
+    """Answers each request with the recorded response to the same request."""
+
+    def __init__(self, cassette: Cassette) -> None:
+        self.cassette = cassette
+        self._used: set[int] = set()
+
+    def model_name(self, role: str) -> str:
+        del role  # a cassette holds the turns of every role, under the model recorded in its header
+        return self.cassette.model
+
+    def complete(
+        self,
+        *,
+        role: str,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[ToolSchema],
+        on_token: TokenCallback | None = None,
+    ) -> AIMessage:
+        request = canonical_request(messages, tools)
+        unused = [i for i in range(len(self.cassette.turns)) if i not in self._used]
+        for index in unused:
+            turn = self.cassette.turns[index]
+            if turn.role == role and turn.request == request:
+                self._used.add(index)
+                reply = response_from_dict(turn.response)
+                if on_token is not None and reply.text:
+                    on_token(reply.text)
+                return reply
+        raise ReplayMismatchError(_mismatch(role, request, [self.cassette.turns[i] for i in unused]))
+
+    def unused_turns(self) -> int:
+        return len(self.cassette.turns) - len(self._used)
+
+
+def _mismatch(role: str, request: dict[str, Any], candidates: list[CassetteTurn]) -> str:
+    if not candidates:
+        return f"the {role} asked the model once more than the cassette recorded ({len(request['messages'])} messages)"
+    same_role = [turn for turn in candidates if turn.role == role] or candidates
+    expected = json.dumps(same_role[0].request, indent=1, ensure_ascii=False).splitlines()
+    actual = json.dumps(request, indent=1, ensure_ascii=False).splitlines()
+    diff = "\n".join(difflib.unified_diff(expected, actual, "cassette", "this run", lineterm="", n=2))
+    return f"the {role}'s request is not in the cassette; closest recorded request differs:\n{diff}"

@@ -1,0 +1,148 @@
+"""The model behind the agents: any OpenAI-compatible chat endpoint through langchain-openai's ``ChatOpenAI``.
+
+Agents talk to a :class:`ModelClient`; besides :class:`OpenAIClient` there are the recording and replaying
+clients of :mod:`madagents.llm.cassette`, and scripted clients in tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from pydantic import BaseModel, Field, SecretStr
+
+from madagents.errors import UserInputError
+from madagents.llm.budget import Price
+
+__all__ = ["LLMSettings", "MissingAPIKeyError", "ModelClient", "OpenAIClient", "ToolSchema", "make_client"]
+
+ToolSchema = dict[str, Any]
+"""An OpenAI function-tool definition (``{"type": "function", "function": {...}}``)."""
+
+TokenCallback = Callable[[str], None]
+
+DEFAULT_PRICES = {
+    "gpt-4.1": Price(input_per_mtok=2.0, output_per_mtok=8.0),
+    "gpt-4.1-mini": Price(input_per_mtok=0.4, output_per_mtok=1.6),
+    "gpt-4.1-nano": Price(input_per_mtok=0.1, output_per_mtok=0.4),
+    "gpt-4o": Price(input_per_mtok=2.5, output_per_mtok=10.0),
+    "gpt-4o-mini": Price(input_per_mtok=0.15, output_per_mtok=0.6),
+}
+
+
+class LLMSettings(BaseModel):
+    """Which model each role uses and where it is served."""
+
+    model: str = Field(default="gpt-4.1-mini", description="Model of every role without its own entry.")
+    role_models: dict[str, str] = Field(
+        default_factory=lambda: {"planner": "gpt-4.1", "reviewer": "gpt-4.1"},
+        description="Role -> model: a stronger model for planning and review, the default for routine steps.",
+    )
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama); unset means OpenAI."
+    )
+    api_key_env: str = Field(default="OPENAI_API_KEY", description="Environment variable holding the API key.")
+    temperature: float = Field(default=0.0, ge=0.0)
+    timeout_s: float = Field(default=120.0, gt=0)
+    prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES), description="Model -> price.")
+    max_plan_attempts: int = Field(default=3, gt=0, description="Planner outputs tried before the run fails.")
+    max_review_rounds: int = Field(default=2, ge=0, description="Times the reviewer may send a step back.")
+    max_agent_turns: int = Field(default=8, gt=0, description="Model turns of one role per visit.")
+
+    def model_for(self, role: str) -> str:
+        return self.role_models.get(role, self.model)
+
+    def cost(self, model: str, input_tokens: int, output_tokens: int) -> float:
+        price = self.prices.get(model)
+        if price is None:
+            return 0.0
+        return (input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok) / 1e6
+
+
+class MissingAPIKeyError(UserInputError):
+    """No API key for the model; names the variable to set."""
+
+
+class ModelClient(Protocol):
+    """One model turn: the conversation so far and the tools on offer in, the model's message out."""
+
+    def model_name(self, role: str) -> str: ...
+
+    def complete(
+        self,
+        *,
+        role: str,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[ToolSchema],
+        on_token: TokenCallback | None = None,
+    ) -> AIMessage: ...
+
+
+class OpenAIClient:
+    """``ChatOpenAI`` per role; no client is created before the first call."""
+
+    def __init__(self, settings: LLMSettings, api_key: SecretStr) -> None:
+        self.settings = settings
+        self._api_key = api_key
+        self._models: dict[str, Any] = {}
+
+    def model_name(self, role: str) -> str:
+        return self.settings.model_for(role)
+
+    def _chat_model(self, role: str) -> Any:
+        from langchain_openai import ChatOpenAI  # noqa: PLC0415 - the deterministic commands never load it
+
+        name = self.model_name(role)
+        if name not in self._models:
+            self._models[name] = ChatOpenAI(
+                model=name,
+                base_url=self.settings.base_url,
+                api_key=self._api_key,
+                temperature=self.settings.temperature,
+                timeout=self.settings.timeout_s,
+                stream_usage=True,
+            )
+        return self._models[name]
+
+    def complete(
+        self,
+        *,
+        role: str,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[ToolSchema],
+        on_token: TokenCallback | None = None,
+    ) -> AIMessage:
+        model = self._chat_model(role)
+        runnable = model.bind_tools(list(tools)) if tools else model
+        if on_token is None:
+            reply = runnable.invoke(list(messages))
+            return reply if isinstance(reply, AIMessage) else AIMessage(content=str(reply.content))
+        merged: AIMessageChunk | None = None
+        for chunk in runnable.stream(list(messages)):
+            if chunk.text:
+                on_token(chunk.text)
+            merged = chunk if merged is None else merged + chunk
+        if merged is None:
+            return AIMessage(content="")
+        return AIMessage(
+            content=merged.content,
+            tool_calls=merged.tool_calls,
+            usage_metadata=merged.usage_metadata,
+            response_metadata=merged.response_metadata,
+        )
+
+
+def make_client(settings: LLMSettings, environ: dict[str, str] | None = None) -> OpenAIClient:
+    """The OpenAI-compatible client; raises :class:`MissingAPIKeyError` when no key is set for OpenAI itself."""
+    environ = dict(os.environ) if environ is None else environ
+    key = environ.get(settings.api_key_env, "")
+    if not key and settings.base_url is None:
+        msg = (
+            f"no API key: set {settings.api_key_env} (or MADAGENTS_LLM__API_KEY_ENV to name another variable), or "
+            "point MADAGENTS_LLM__BASE_URL at an OpenAI-compatible server; `madagents run WORKFLOW` needs no model"
+        )
+        raise MissingAPIKeyError(msg)
+    # local servers (llama.cpp, vLLM, Ollama) accept any key, but the client insists on one
+    return OpenAIClient(settings, SecretStr(key or "not-needed"))

@@ -1,0 +1,155 @@
+"""What the model-driven commands do (reproduce, replay, chat), kept out of cli.py so each command stays short."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+from rich.console import Console
+
+from madagents.chat import ChatContext, ChatSession, chat_loop
+from madagents.context import Reporter
+from madagents.errors import RunFailedError, UserInputError
+from madagents.llm.cassette import Cassette, RecordingClient, ReplayMismatchError
+from madagents.llm.client import ModelClient, make_client
+from madagents.rundir import RunDir
+from madagents.runner import Driver, default_run_dir, start_run
+from madagents.sessions import read_task, replay_session, summarize_run, task_seed
+from madagents.settings import Settings
+from madagents.state import RunState, Task
+
+__all__ = ["drive_chat", "run_chat", "run_replay", "run_reproduce"]
+
+YES = {"y", "yes"}
+
+
+def run_reproduce(
+    task_file: Path,
+    out: Path | None,
+    settings: Settings,
+    seed: int | None,
+    max_events: int | None,
+    record: Path | None,
+    reporter: Reporter,
+) -> tuple[RunState, Path]:
+    text = read_task(task_file)
+    task = Task(text=text, seed=seed or task_seed(text), max_events=max_events)
+    client = make_client(settings.llm)
+    recorder = RecordingClient(client) if record else None
+    run_dir = out or default_run_dir(settings, "task")
+    try:
+        return start_run(
+            task, run_dir, settings, sys.argv, Driver(reporter=reporter, models=recorder or client)
+        ), run_dir
+    finally:
+        if record and recorder and run_dir.is_dir():
+            header = Cassette(
+                source="recorded",
+                model=client.model_name("planner"),
+                entry="reproduce",
+                task=text,
+                seed=task.seed,
+                max_events=max_events,
+            )
+            header.model_copy(update={"turns": recorder.turns, "outputs": [summarize_run(run_dir)]}).save(record)
+
+
+def run_replay(
+    cassette_path: Path, out: Path | None, settings: Settings, reporter: Reporter, console: Console
+) -> list[str]:
+    try:
+        cassette = Cassette.load(cassette_path)
+    except (OSError, ValidationError) as exc:
+        msg = f"cannot read cassette {cassette_path}: {str(exc).splitlines()[0]}"
+        raise UserInputError(msg) from None
+    out = out or settings.runs_dir / f"replay-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+    if out.exists() and any(out.iterdir()):
+        msg = f"--out {out} is not empty; give a new directory for the replay"
+        raise UserInputError(msg)
+
+    def run_session(recorded: Cassette, client: ModelClient, where: Path) -> list[Path]:
+        if recorded.entry == "reproduce":
+            return [_replay_reproduce(recorded, client, where / "run", settings, reporter)]
+        inputs = iter(recorded.user_inputs)
+        return drive_chat(where, client, settings, reporter, console, lambda: next(inputs, None))
+
+    try:
+        return replay_session(cassette, out, run_session)
+    except ReplayMismatchError as exc:
+        return [f"model turn mismatch: {exc}"]
+
+
+def _replay_reproduce(
+    cassette: Cassette, client: ModelClient, run_dir: Path, settings: Settings, reporter: Reporter
+) -> Path:
+    if cassette.task is None or cassette.seed is None:
+        msg = "the cassette's reproduce session lacks its task or seed"
+        raise UserInputError(msg)
+    task = Task(text=cassette.task, seed=cassette.seed, max_events=cassette.max_events)
+    # a failed run is an outcome too: the comparison says whether it failed the same way
+    with contextlib.suppress(RunFailedError):
+        start_run(task, run_dir, settings, sys.argv, Driver(reporter=reporter, models=client))
+    return run_dir
+
+
+def run_chat(
+    resume: Path | None, record: Path | None, settings: Settings, reporter: Reporter, console: Console
+) -> None:
+    client = make_client(settings.llm)
+    recorder = RecordingClient(client) if record else None
+    typed: list[str] = []
+
+    def read_input() -> str | None:
+        try:
+            line = console.input("[bold cyan]you>[/bold cyan] ")
+        except EOFError:
+            return None
+        typed.append(line)
+        return line
+
+    session_dir = resume or ChatSession.new_dir(settings)
+    run_dirs = drive_chat(
+        session_dir, recorder or client, settings, reporter, console, read_input, resume=resume is not None
+    )
+    if record and recorder:
+        header = Cassette(source="recorded", model=client.model_name("tutor"), entry="chat", user_inputs=typed)
+        header.model_copy(update={"turns": recorder.turns, "outputs": [summarize_run(d) for d in run_dirs]}).save(
+            record
+        )
+
+
+def drive_chat(
+    session_dir: Path,
+    client: ModelClient,
+    settings: Settings,
+    reporter: Reporter,
+    console: Console,
+    read_input: Callable[[], str | None],
+    *,
+    resume: bool = False,
+) -> list[Path]:
+    """Run a chat session on ``read_input`` (also used for the yes/no questions); returns its run directories."""
+    session = RunDir.open(session_dir) if resume else RunDir.create(session_dir)
+
+    def confirm(question: str) -> bool:
+        console.print(f"[bold yellow]{question}[/bold yellow] [y/N]")
+        answer = read_input()
+        return answer is not None and answer.strip().lower() in YES
+
+    context = ChatContext(
+        settings=settings,
+        session=session,
+        models=client,
+        reporter=reporter,
+        confirm=confirm,
+        on_token=lambda token: console.print(token, end="", markup=False, highlight=False),
+        command_line=sys.argv,
+    )
+    chat = ChatSession(context)
+    chat_loop(chat, read_input, lambda text: console.print(text, markup=False, highlight=False))
+    console.print()
+    return [session_dir / name for name in chat.state().runs]
