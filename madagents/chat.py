@@ -30,7 +30,7 @@ from madagents.llm.budget import Spend
 from madagents.llm.client import ModelClient, TokenCallback
 from madagents.prompts import load_prompt
 from madagents.rundir import RunDir
-from madagents.runner import Driver, start_run
+from madagents.runner import Driver, checkpoint_serializer, start_run
 from madagents.settings import Settings
 from madagents.state import RunState
 from madagents.workflow import Workflow
@@ -174,7 +174,7 @@ class ChatSession:
             graph.add_node("tutor", tutor)
             graph.add_edge(START, "tutor")
             graph.add_edge("tutor", END)
-            yield graph.compile(checkpointer=SqliteSaver(connection))
+            yield graph.compile(checkpointer=SqliteSaver(connection, serde=checkpoint_serializer(ChatState)))
 
     def say(self, text: str) -> ChatState:
         with self.graph() as graph:
@@ -200,10 +200,8 @@ def chat_loop(session: ChatSession, read_input: Callable[[], str | None], show: 
         if text.startswith("/"):
             show(_slash(session, text))
             continue
-        try:
-            session.say(text)
-        except ToolInputError as exc:
-            show(f"error: {exc}")
+        session.say(text)
+        show("")  # the streamed answer ends without a newline
 
 
 def _slash(session: ChatSession, command: str) -> str:

@@ -27,7 +27,15 @@ from madagents.settings import Settings
 from madagents.state import RunState, Task
 from madagents.workflow import Workflow
 
-__all__ = ["Driver", "default_run_dir", "open_context", "resume_run", "rewind_run", "start_run"]
+__all__ = [
+    "Driver",
+    "checkpoint_serializer",
+    "default_run_dir",
+    "open_context",
+    "resume_run",
+    "rewind_run",
+    "start_run",
+]
 
 CHECKPOINTS = "checkpoints.sqlite"
 TASK_RUN = "task"
@@ -113,7 +121,7 @@ def rewind_run(run_dir: Path, node: str) -> str:
     rundir = RunDir.open(run_dir)
     config: Any = {"configurable": {"thread_id": rundir.run_id}}
     with contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection:
-        graph = build_graph(SqliteSaver(connection, serde=_serializer()))
+        graph = build_graph(SqliteSaver(connection, serde=checkpoint_serializer()))
         for snapshot in graph.get_state_history(config):
             if node in snapshot.next:
                 checkpoint_id = str(snapshot.config["configurable"]["checkpoint_id"])
@@ -170,7 +178,7 @@ def _drive(
         config["configurable"]["checkpoint_id"] = rewind.read_text().strip()
         rewind.unlink()
     with contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection:
-        graph = build_graph(SqliteSaver(connection, serde=_serializer()))
+        graph = build_graph(SqliteSaver(connection, serde=checkpoint_serializer()))
         try:
             # durability="sync": a checkpoint is on disk before the next node starts, so a SIGKILL loses
             # at most the node that was running.
@@ -188,9 +196,9 @@ def _drive(
     return state
 
 
-def _serializer() -> JsonPlusSerializer:
-    """Checkpoint serializer that may rebuild exactly the pydantic models of RunState, nothing else."""
-    return JsonPlusSerializer(allowed_msgpack_modules=sorted(_model_types(RunState)))
+def checkpoint_serializer(state_type: type[BaseModel] = RunState) -> JsonPlusSerializer:
+    """Checkpoint serializer that may rebuild exactly the pydantic models of ``state_type``, nothing else."""
+    return JsonPlusSerializer(allowed_msgpack_modules=sorted(_model_types(state_type)))
 
 
 def _model_types(model: type[BaseModel], seen: set[tuple[str, str]] | None = None) -> set[tuple[str, str]]:

@@ -21,7 +21,8 @@ from tools.contract import ToolRequest
 __all__ = ["run_step_with_model"]
 
 MAX_ANSWER_CHARS = 3000
-EXCLUDED_FROM_ANSWER = {"files", "versions", "log_tail", "log_path"}
+EXCLUDED_FROM_ANSWER = {"files", "versions", "log_tail", "log_path", "generation_seconds"}
+"""Fields the model does not need; timings would also make replayed requests differ from recorded ones."""
 
 
 @dataclass(slots=True)
