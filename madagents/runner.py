@@ -121,15 +121,34 @@ def rewind_run(run_dir: Path, node: str) -> str:
     rundir = RunDir.open(run_dir)
     config: Any = {"configurable": {"thread_id": rundir.run_id}}
     with contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection:
-        graph = build_graph(SqliteSaver(connection, serde=checkpoint_serializer()))
-        for snapshot in graph.get_state_history(config):
-            if node in snapshot.next:
-                checkpoint_id = str(snapshot.config["configurable"]["checkpoint_id"])
-                rundir.write_text(REWIND, checkpoint_id)
-                rundir.set_status("failed", f"rewound to before {node}; continue with --resume")
-                return checkpoint_id
-    msg = f"run {run_dir} has no checkpoint before {node!r}; nodes are {', '.join(NODES)}"
-    raise UserInputError(msg)
+        checkpoint_id = _checkpoint_before(
+            build_graph(SqliteSaver(connection, serde=checkpoint_serializer())), config, node
+        )
+    if checkpoint_id is None:
+        msg = f"run {run_dir} has no checkpoint before {node!r}; nodes are {', '.join(NODES)}"
+        raise UserInputError(msg)
+    rundir.write_text(REWIND, checkpoint_id)
+    rundir.set_status("failed", f"rewound to before {node}; continue with --resume")
+    return checkpoint_id
+
+
+def _retry_failed_node(graph: Any, config: Any) -> Any:
+    """A run that ended on a failed node (a budget, a tool) resumes from just before that node, without its error."""
+    latest = graph.get_state(config)
+    if latest.next or not latest.values or latest.values.get("error") is None:
+        return config
+    checkpoint_id = _checkpoint_before(graph, config, None)
+    if checkpoint_id is None:
+        return config
+    return {**config, "configurable": {**config["configurable"], "checkpoint_id": checkpoint_id}}
+
+
+def _checkpoint_before(graph: Any, config: Any, node: str | None) -> str | None:
+    """Id of the latest checkpoint from which ``node`` (any node, if None) was about to run."""
+    for snapshot in graph.get_state_history(config):
+        if snapshot.next and (node is None or node in snapshot.next):
+            return str(snapshot.config["configurable"]["checkpoint_id"])
+    return None
 
 
 def open_context(run_dir: Path, settings: Settings, command_line: list[str]) -> RunContext:
@@ -179,6 +198,8 @@ def _drive(
         rewind.unlink()
     with contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection:
         graph = build_graph(SqliteSaver(connection, serde=checkpoint_serializer()))
+        if initial is None and "checkpoint_id" not in config["configurable"]:
+            config = _retry_failed_node(graph, config)
         try:
             # durability="sync": a checkpoint is on disk before the next node starts, so a SIGKILL loses
             # at most the node that was running.
@@ -187,7 +208,8 @@ def _drive(
         except BaseException as exc:
             rundir.set_status("failed", f"interrupted: {type(exc).__name__}: {exc}")
             raise
-        state = RunState.model_validate(graph.get_state(config).values)
+        latest: Any = {"configurable": {"thread_id": rundir.run_id}}  # the newest checkpoint, not the resumed one
+        state = RunState.model_validate(graph.get_state(latest).values)
     if state.error is not None or state.verdict is None or not state.verdict.signed_off:
         error = state.error or "the run ended before the reviewer signed it off"
         rundir.set_status("failed", error)

@@ -103,3 +103,18 @@ def test_resume_of_a_finished_run_points_to_its_report(tmp_path: Path) -> None:
 
 def test_validate_of_a_directory_that_is_no_run(tmp_path: Path) -> None:
     _fails_cleanly(["validate", str(tmp_path), "--sandbox", "local"], "is not a madagents run directory", tmp_path)
+
+
+def test_reproduce_without_an_api_key_names_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    task = tmp_path / "task.md"
+    task.write_text("Simulate Drell-Yan at 13 TeV.")
+    result = runner.invoke(app, ["reproduce", str(task), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "no API key: set OPENAI_API_KEY" in " ".join(result.output.split())
+    assert not (tmp_path / "run").exists()
+
+
+def test_rewind_of_a_directory_that_is_no_run(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["rewind", str(tmp_path), "analyst"])
+    assert result.exit_code == 2

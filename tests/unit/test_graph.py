@@ -31,3 +31,13 @@ def test_graph_has_the_five_roles_in_order() -> None:
         assert (before, "__end__") in edges
     assert ("__start__", "planner") in edges
     assert ("reviewer", "__end__") in edges
+
+
+def test_reviewer_routes_back_to_the_role_it_sent_a_step_back_to() -> None:
+    from madagents.graph import route_after_reviewer  # noqa: PLC0415
+    from madagents.state import Role, SendBack  # noqa: PLC0415
+
+    back = SendBack(role=Role.ANALYST, reasons=["rebin"])
+    assert route_after_reviewer(RunState(send_back=back)) == "analyst"
+    assert route_after_reviewer(RunState()) == END
+    assert route_after_reviewer(RunState(send_back=back, error="budget")) == END
