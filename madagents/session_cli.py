@@ -18,7 +18,7 @@ from madagents.llm.cassette import Cassette, RecordingClient, ReplayMismatchErro
 from madagents.llm.client import ModelClient, make_client
 from madagents.rundir import RunDir
 from madagents.runner import Driver, default_run_dir, start_run
-from madagents.sessions import read_task, replay_session, summarize_run, task_seed
+from madagents.sessions import read_task, record_cassette, replay_session, task_seed
 from madagents.settings import Settings
 from madagents.state import RunState, Task
 
@@ -55,7 +55,7 @@ def run_reproduce(
                 seed=task.seed,
                 max_events=max_events,
             )
-            header.model_copy(update={"turns": recorder.turns, "outputs": [summarize_run(run_dir)]}).save(record)
+            record_cassette(record, recorder, header, [run_dir])
 
 
 def run_replay(
@@ -117,9 +117,7 @@ def run_chat(
     )
     if record and recorder:
         header = Cassette(source="recorded", model=client.model_name("tutor"), entry="chat", user_inputs=typed)
-        header.model_copy(update={"turns": recorder.turns, "outputs": [summarize_run(d) for d in run_dirs]}).save(
-            record
-        )
+        record_cassette(record, recorder, header, run_dirs)
 
 
 def drive_chat(

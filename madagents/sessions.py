@@ -9,15 +9,12 @@ from pathlib import Path
 
 import yaml
 
-from madagents.errors import RunFailedError, UserInputError
+from madagents.errors import UserInputError
 from madagents.llm.cassette import Cassette, HistogramSummary, RecordingClient, ReplayClient, RunSummary
 from madagents.llm.client import ModelClient
 from madagents.rundir import RunDir
-from madagents.runner import Driver, default_run_dir, start_run
-from madagents.settings import Settings
-from madagents.state import RunState, Task
 
-__all__ = ["compare_summaries", "read_task", "replay_session", "reproduce_task", "summarize_run", "task_seed"]
+__all__ = ["compare_summaries", "read_task", "record_cassette", "replay_session", "summarize_run", "task_seed"]
 
 SIGNIFICANT_DIGITS = 12
 
@@ -38,19 +35,8 @@ def read_task(path: Path) -> str:
     return text
 
 
-def reproduce_task(
-    task: Task, out: Path | None, settings: Settings, models: ModelClient, command_line: list[str], driver: Driver
-) -> tuple[RunState | None, Path, str | None]:
-    """Plan and run ``task`` autonomously (never asks); returns the final state (None if failed), dir, error."""
-    run_dir = out or default_run_dir(settings, "task")
-    try:
-        state = start_run(task, run_dir, settings, command_line, Driver(reporter=driver.reporter, models=models))
-    except RunFailedError as exc:
-        return None, run_dir, str(exc)
-    return state, run_dir, None
-
-
 def record_cassette(path: Path, recorder: RecordingClient, cassette: Cassette, run_dirs: list[Path]) -> None:
+    """Save ``cassette`` (its header) with the recorded turns and the summary of each run the session made."""
     outputs = [summarize_run(run_dir) for run_dir in run_dirs]
     cassette.model_copy(update={"turns": recorder.turns, "outputs": outputs}).save(path)
 

@@ -198,7 +198,7 @@ def record_all() -> None:
     from madagents.llm.cassette import Cassette, RecordingClient  # noqa: PLC0415
     from madagents.runner import Driver, start_run  # noqa: PLC0415
     from madagents.session_cli import drive_chat  # noqa: PLC0415
-    from madagents.sessions import summarize_run  # noqa: PLC0415
+    from madagents.sessions import record_cassette  # noqa: PLC0415
     from madagents.settings import Settings  # noqa: PLC0415
     from madagents.state import Task  # noqa: PLC0415
 
@@ -209,7 +209,7 @@ def record_all() -> None:
         task = Task(text=text, seed=20261123, max_events=300)
         run_dir = Path(scratch) / "lq"
         start_run(task, run_dir, settings, ["madagents", "reproduce"], Driver(models=recorder))
-        Cassette(
+        lq = Cassette(
             source="scripted",
             note=SCRIPTED_NOTE,
             model="scripted",
@@ -217,24 +217,16 @@ def record_all() -> None:
             task=text,
             seed=task.seed,
             max_events=task.max_events,
-            turns=recorder.turns,
-            outputs=[summarize_run(run_dir)],
-        ).save(CASSETTES / "leptoquark_s1_reproduce.json")
+        )
+        record_cassette(CASSETTES / "leptoquark_s1_reproduce.json", recorder, lq, [run_dir])
 
         recorder = RecordingClient(ScriptedClient(tutor_script))
         inputs = iter(CHAT_INPUTS)
         run_dirs = drive_chat(
             Path(scratch) / "chat", recorder, settings, NullReporter(), Console(), lambda: next(inputs, None)
         )
-        Cassette(
-            source="scripted",
-            note=SCRIPTED_NOTE,
-            model="scripted",
-            entry="chat",
-            user_inputs=CHAT_INPUTS,
-            turns=recorder.turns,
-            outputs=[summarize_run(d) for d in run_dirs],
-        ).save(CASSETTES / "student_chat_drell_yan.json")
+        chat = Cassette(source="scripted", note=SCRIPTED_NOTE, model="scripted", entry="chat", user_inputs=CHAT_INPUTS)
+        record_cassette(CASSETTES / "student_chat_drell_yan.json", recorder, chat, run_dirs)
 
 
 if __name__ == "__main__":
