@@ -32,8 +32,9 @@ from madagents.prompts import load_prompt
 from madagents.rundir import RunDir
 from madagents.runner import Driver, checkpoint_serializer, start_run
 from madagents.settings import Settings
-from madagents.state import RunState
+from madagents.state import RunState, typed_results
 from madagents.workflow import Workflow
+from tools import analyze, pythia8_generate
 
 __all__ = ["SLASH_COMMANDS", "ChatSession", "ChatState"]
 
@@ -61,7 +62,8 @@ class ChatState(BaseModel):
     """The last workflow the tutor proposed."""
     runs: Annotated[list[str], operator.add] = Field(default_factory=list)
     """Run directories made in this session, relative to it."""
-    spend: Spend = Field(default_factory=Spend)
+    spend: Annotated[Spend, operator.add] = Field(default_factory=Spend)
+    """What the tutor spent; each turn adds its own."""
 
 
 @dataclass(slots=True)
@@ -131,16 +133,20 @@ def tutor(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
 
 
 def _run_summary(name: str, state: RunState) -> str:
-    generation, analysis, verdict = state.generation, state.analysis, state.verdict
-    if generation is None or analysis is None or verdict is None:  # start_run raises before this can happen
+    if state.verdict is None:  # start_run raises before this can happen
         return f"run {name} ended without results"
-    lines = [
-        f"run {name} succeeded: σ = {generation.sigma_pb:.4g} ± {generation.sigma_err_pb:.2g} pb, "
-        f"{generation.n_events} events, {analysis.n_selected} selected"
-    ]
-    lines += [
-        f"histogram {record.name}: {record.png_path} (highest bin at {record.peak})" for record in analysis.histograms
-    ]
+    lines = [f"run {name} succeeded"]
+    for step, generation in typed_results(state.plan, state.results, pythia8_generate.Result):
+        lines.append(
+            f"{step.id}: σ = {generation.sigma_pb:.4g} ± {generation.sigma_err_pb:.2g} pb, {generation.n_events} events"
+        )
+    for step, analysis in typed_results(state.plan, state.results, analyze.Result):
+        lines.append(f"{step.id}: {analysis.n_selected} events selected")
+        lines += [
+            f"histogram {record.name}: {record.png_path} (highest bin at {record.peak})"
+            for record in analysis.histograms
+        ]
+    verdict = state.verdict
     lines.append(f"physics gates: {sum(gate.passed for gate in verdict.gates)}/{len(verdict.gates)} passed")
     return "\n".join(lines)
 

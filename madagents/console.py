@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from madagents.state import RunState
+from madagents.state import RunState, typed_results
+from tools import analyze, pythia8_generate
 
 __all__ = ["RichReporter", "summary_table"]
 
@@ -59,12 +60,15 @@ def summary_table(state: RunState, run_dir: Path, seconds: float) -> Table:
     table = Table(title=f"{name}: results", show_header=False)
     table.add_column("quantity", style="bold")
     table.add_column("value")
-    generation, analysis = state.generation, state.analysis
-    if generation is not None and generation.sigma_pb is not None:
-        table.add_row("σ (generator)", f"{generation.sigma_pb:.5g} ± {generation.sigma_err_pb or 0:.2g} pb")
-        table.add_row("events", f"{generation.n_events} generated")
-    if analysis is not None and analysis.fiducial_sigma_pb is not None:
-        table.add_row("selected", f"{analysis.n_selected} (σ_fid = {analysis.fiducial_sigma_pb:.4g} pb)")
+    for step, generation in typed_results(state.plan, state.results, pythia8_generate.Result):
+        if generation.sigma_pb is not None:
+            table.add_row(f"σ ({step.id})", f"{generation.sigma_pb:.5g} ± {generation.sigma_err_pb or 0:.2g} pb")
+        table.add_row(f"events ({step.id})", f"{generation.n_events} generated")
+    for step, analysis in typed_results(state.plan, state.results, analyze.Result):
+        if analysis.fiducial_sigma_pb is not None:
+            table.add_row(
+                f"selected ({step.id})", f"{analysis.n_selected} (σ_fid = {analysis.fiducial_sigma_pb:.4g} pb)"
+            )
         for record in analysis.histograms:
             table.add_row(f"histogram {record.name}", f"{run_dir / record.png_path}\n{run_dir / record.json_path}")
     if state.verdict is not None:

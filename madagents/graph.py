@@ -1,12 +1,13 @@
-"""The agent topology: planner → installer → generator → analyst → reviewer, each step checkpointed.
+"""The agent topology: planner → installer → dispatcher ⇄ generator / analyst → reviewer, each step checkpointed.
 
-A role that fails sets ``error`` and the run ends there; the reviewer decides whether results are signed off and,
-when a model drives the roles, may send the generator's or the analyst's step back (bounded rounds).
+The dispatcher sends every plan step whose inputs are ready to its role at once (LangGraph ``Send``), so
+independent steps run in parallel, and comes back after each wave. A role that fails sets ``error`` and the run
+ends there; the reviewer decides whether results are signed off and, when a model drives the roles, may send
+steps back (their results are dropped and the dispatcher runs them again, bounded rounds).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -14,17 +15,19 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from madagents.agents import analyst, generator, installer, planner, reviewer
+from madagents.agents.dispatcher import dispatcher, route_ready_steps
 from madagents.agents.steps import traced
 from madagents.context import RunContext
 from madagents.state import RunState
 
 __all__ = ["NODES", "build_graph", "proceed_unless_failed", "route_after_reviewer"]
 
-NODES = ("planner", "installer", "generator", "analyst", "reviewer")
+NODES = ("planner", "installer", "dispatcher", "generator", "analyst", "reviewer")
+DISPATCHER = "dispatcher"
 
 
 def proceed_unless_failed(next_node: str) -> Callable[[RunState], str]:
-    """Router: go on to ``next_node`` unless the node before set ``error``."""
+    """Router: go on to ``next_node`` unless a node before set ``error``."""
 
     def route(state: RunState) -> str:
         return END if state.error is not None else next_node
@@ -34,9 +37,9 @@ def proceed_unless_failed(next_node: str) -> Callable[[RunState], str]:
 
 
 def route_after_reviewer(state: RunState) -> str:
-    """Back to the role the reviewer sent a step back to, otherwise the end."""
+    """Back to the dispatcher when the reviewer sent steps back, otherwise the end."""
     if state.error is None and state.send_back is not None:
-        return str(state.send_back.role)
+        return DISPATCHER
     return END
 
 
@@ -46,14 +49,16 @@ def build_graph(
     graph = StateGraph(RunState, context_schema=RunContext)
     graph.add_node("planner", traced("planner", planner))
     graph.add_node("installer", traced("installer", installer))
+    graph.add_node(DISPATCHER, dispatcher)
     graph.add_node("generator", traced("generator", generator))
     graph.add_node("analyst", traced("analyst", analyst))
     graph.add_node("reviewer", traced("reviewer", reviewer))
 
     graph.add_edge(START, "planner")
-    for node, next_node in itertools.pairwise(NODES):
-        graph.add_conditional_edges(node, proceed_unless_failed(next_node), {next_node: next_node, END: END})
-    graph.add_conditional_edges(
-        "reviewer", route_after_reviewer, {"generator": "generator", "analyst": "analyst", END: END}
-    )
+    graph.add_conditional_edges("planner", proceed_unless_failed("installer"), ["installer", END])
+    graph.add_conditional_edges("installer", proceed_unless_failed(DISPATCHER), [DISPATCHER, END])
+    graph.add_conditional_edges(DISPATCHER, route_ready_steps, ["generator", "analyst", "reviewer", END])
+    for role in ("generator", "analyst"):
+        graph.add_conditional_edges(role, proceed_unless_failed(DISPATCHER), [DISPATCHER, END])
+    graph.add_conditional_edges("reviewer", route_after_reviewer, [DISPATCHER, END])
     return graph.compile(checkpointer=checkpointer)

@@ -72,20 +72,21 @@ def build_image(name: str, on_line: Callable[[str], None]) -> None:
     if not script.is_file():
         msg = f"the {name} image ({IMAGES[name]}) is not built by madagents; see containers/{name}/README.md"
         raise RuntimeError(msg)
-    process = subprocess.Popen(
+    # the context manager closes the pipe, which a bare Popen leaves to the garbage collector (ResourceWarning)
+    with subprocess.Popen(
         ["bash", str(script)],
         cwd=REPO,
         env={**_build_env(), "MADAGENTS_VERSION": metadata.version("madagents"), "TOOLS_SHA256": tools_sha256()},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-    )
-    assert process.stdout is not None  # stdout=PIPE
-    tail: list[str] = []
-    for line in process.stdout:
-        on_line(line.rstrip("\n"))
-        tail = [*tail[-19:], line]
-    if process.wait() != 0:
+    ) as process:
+        assert process.stdout is not None  # stdout=PIPE
+        tail: list[str] = []
+        for line in process.stdout:
+            on_line(line.rstrip("\n"))
+            tail = [*tail[-19:], line]
+    if process.returncode != 0:
         msg = f"building the {name} image failed (exit code {process.returncode}):\n{''.join(tail)}"
         raise RuntimeError(msg)
 

@@ -8,8 +8,9 @@ from madagents.context import RunContext
 from madagents.llm.budget import Spend
 from madagents.reproduce import render_template
 from madagents.rundir import Provenance
-from madagents.state import Plan, Review, RunState, Verdict
-from tools import pythia8_generate
+from madagents.state import Plan, Review, RunState, Verdict, typed_results
+from tools import analyze, pythia8_generate
+from tools.contract import ToolResult
 
 __all__ = ["write_provenance", "write_report"]
 
@@ -22,9 +23,11 @@ def write_report(
         run_id=ctx.rundir.run_id,
         plan=plan,
         task=state.task,
-        generator_settings=plan.step_request(pythia8_generate.Request).settings,
-        generation=state.generation,
-        analysis=state.analysis,
+        pythia_steps=plan.steps_of(pythia8_generate.Request),
+        generations=[
+            (step, result) for step, result in typed_results(plan, state.results, ToolResult) if _is_sample(result)
+        ],
+        analyses=typed_results(plan, state.results, analyze.Result),
         verdict=verdict,
         assumptions=[*plan.assumptions, *state.assumptions],
         reviews=reviews,
@@ -36,7 +39,7 @@ def write_report(
 def write_provenance(ctx: RunContext, state: RunState, plan: Plan) -> None:
     """Versions, settings, seeds, command line and the hash of every artifact (written last)."""
     packages: dict[str, str] = {"madagents": metadata.version("madagents")}
-    for result in (state.environment, state.generation, state.analysis):
+    for result in [state.environment, *state.results.values()]:
         if result is not None:
             packages.update(result.versions)
     provenance = Provenance(
@@ -45,9 +48,14 @@ def write_provenance(ctx: RunContext, state: RunState, plan: Plan) -> None:
         command_line=ctx.command_line,
         sandbox=state.sandbox or ctx.sandbox.name,
         packages=dict(sorted(packages.items())),
-        generator_settings=plan.step_request(pythia8_generate.Request).settings,
+        generator_settings={step.id: request.settings for step, request in plan.steps_of(pythia8_generate.Request)},
         run_seed=plan.run_seed,
         derived_seeds=plan.derived_seeds,
         artifacts=ctx.rundir.artifacts(),
     )
     ctx.rundir.write_model("provenance.json", provenance)
+
+
+def _is_sample(result: ToolResult) -> bool:
+    """Results that produced events (and carry their count), as opposed to analyses."""
+    return not isinstance(result, analyze.Result) and hasattr(result, "n_events")

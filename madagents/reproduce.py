@@ -11,7 +11,7 @@ import jinja2
 
 from madagents.context import RunContext
 from madagents.rundir import RunDir
-from madagents.state import GateResult, Plan
+from madagents.state import GateResult, Plan, StepResult, typed_results
 from madagents.toolcall import call_tool
 from madagents.validation import load_hist
 from tools import analyze
@@ -47,15 +47,22 @@ def write_reproduce_script(rundir: RunDir, plan: Plan) -> Path:
     return path
 
 
-def verify_reproduction(ctx: RunContext, plan: Plan, analysis: analyze.Result) -> GateResult:
+PREFIX_STABLE_TOOLS = {"pythia8_generate", "analyze"}
+"""Tools whose first N events with the same seed are the events of a shorter run (Pythia8 draws in order)."""
+
+
+def verify_reproduction(ctx: RunContext, plan: Plan, results: dict[str, StepResult]) -> GateResult:
     """Execute reproduce.sh in a clean directory and compare its histograms with the run's.
 
-    For large runs only the first ``settings.verify_events`` events are regenerated; the run's own events are
-    then analysed up to the same count, so both sides hold exactly the same events.
+    For large runs of prefix-stable plans only the first ``settings.verify_events`` events are regenerated; the
+    run's own events are then analysed up to the same count, so both sides hold exactly the same events.
     """
-    n_check = min(plan.expectations.n_events, ctx.settings.verify_events)
+    n_check = plan.expectations.n_events
+    if all(step.request.tool in PREFIX_STABLE_TOOLS for step in plan.steps):
+        n_check = min(n_check, ctx.settings.verify_events)
+    events = ["env", f"EVENTS={n_check}"] if n_check < plan.expectations.n_events else ["env"]
     executed = ctx.sandbox.run(
-        ["env", f"EVENTS={n_check}", f"PYTHON={ctx.sandbox.python}", "bash", SCRIPT_NAME, f"{VERIFY_DIR}/reproduced"],
+        [*events, f"PYTHON={ctx.sandbox.python}", "bash", SCRIPT_NAME, f"{VERIFY_DIR}/reproduced"],
         timeout_s=ctx.settings.tool_timeout_s,
         log_path=f"{VERIFY_DIR}/reproduce.log",
     )
@@ -63,26 +70,30 @@ def verify_reproduction(ctx: RunContext, plan: Plan, analysis: analyze.Result) -
         tail = executed.output_tail.strip().splitlines()[-1:] or ["no output"]
         message = f"reproduce.sh failed (exit code {executed.exit_code}): {tail[0]}; see {VERIFY_DIR}/reproduce.log"
         return GateResult(gate="reproduce.sh", passed=False, message=message)
-    reference_dir = ctx.rundir.file(analyze.Request.model_fields["out_dir"].default)
-    if n_check < plan.expectations.n_events:
-        request = plan.step_request(analyze.Request).model_copy(
-            update={"max_events": n_check, "out_dir": f"{VERIFY_DIR}/original/hists"}
-        )
-        prefix, _ = call_tool(ctx, f"{VERIFY_DIR}/original", request, analyze.Result)
-        if not prefix.ok:
-            message = f"could not analyse the run's first {n_check} events: {prefix.error}"
-            return GateResult(gate="reproduce.sh", passed=False, message=message)
-        reference_dir = ctx.rundir.file(f"{VERIFY_DIR}/original/hists")
-    differences = [
-        difference
-        for record in analysis.histograms
-        if (
-            difference := _compare(
-                reference_dir / Path(record.json_path).name,
-                ctx.rundir.file(f"{VERIFY_DIR}/reproduced/{record.json_path}"),
+    differences = []
+    for step, analysis in typed_results(plan, results, analyze.Result):
+        request = step.request
+        if not isinstance(request, analyze.Request):
+            continue
+        reference_dir = ctx.rundir.file(request.out_dir)
+        if n_check < plan.expectations.n_events:
+            prefix_dir = f"{VERIFY_DIR}/original/{step.id}"
+            update = {"max_events": n_check, "out_dir": f"{prefix_dir}/hists"}
+            prefix, _ = call_tool(ctx, prefix_dir, request.model_copy(update=update), analyze.Result)
+            if not prefix.ok:
+                message = f"could not analyse the run's first {n_check} events: {prefix.error}"
+                return GateResult(gate="reproduce.sh", passed=False, message=message)
+            reference_dir = ctx.rundir.file(f"{prefix_dir}/hists")
+        differences += [
+            difference
+            for record in analysis.histograms
+            if (
+                difference := _compare(
+                    reference_dir / Path(record.json_path).name,
+                    ctx.rundir.file(f"{VERIFY_DIR}/reproduced/{record.json_path}"),
+                )
             )
-        )
-    ]
+        ]
     shutil.rmtree(ctx.rundir.file(f"{VERIFY_DIR}/reproduced/events"), ignore_errors=True)  # large, and redundant
     scope = "all" if n_check == plan.expectations.n_events else f"the first {n_check} of"
     message = "; ".join(differences) or f"identical histograms from {scope} {plan.expectations.n_events} events"

@@ -67,7 +67,7 @@ class Provenance(BaseModel):
     sandbox: str
     platform: str = Field(default_factory=platform.platform)
     packages: dict[str, str]
-    generator_settings: list[str]
+    generator_settings: dict[str, list[str]] = Field(description="Pythia8 settings of each Pythia8 step, by step id.")
     run_seed: int
     derived_seeds: dict[str, int]
     artifacts: list[FileRecord]

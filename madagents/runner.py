@@ -144,9 +144,13 @@ def _retry_failed_node(graph: Any, config: Any) -> Any:
 
 
 def _checkpoint_before(graph: Any, config: Any, node: str | None) -> str | None:
-    """Id of the latest checkpoint from which ``node`` (any node, if None) was about to run."""
+    """Id of the latest error-free checkpoint from which ``node`` (any node, if None) was about to run.
+
+    Error-free: after a failure in one of several parallel steps, the dispatcher still runs once with the error
+    set; resuming from there would only end the run again.
+    """
     for snapshot in graph.get_state_history(config):
-        if snapshot.next and (node is None or node in snapshot.next):
+        if snapshot.next and (node is None or node in snapshot.next) and snapshot.values.get("error") is None:
             return str(snapshot.config["configurable"]["checkpoint_id"])
     return None
 

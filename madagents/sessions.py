@@ -50,8 +50,9 @@ def summarize_run(run_dir: Path) -> RunSummary:
     if result_files:
         generation = json.loads(result_files[0].read_text())
         summary.n_events, summary.sigma_pb = generation.get("n_events"), generation.get("sigma_pb")
-    for hist_file in sorted(run_dir.glob("hists/*.json")):
-        summary.histograms[hist_file.stem] = _histogram_summary(hist_file)
+    hists = run_dir / "hists"
+    for hist_file in sorted(hists.rglob("*.json")):
+        summary.histograms[hist_file.relative_to(hists).with_suffix("").as_posix()] = _histogram_summary(hist_file)
     assumptions = run_dir / "assumptions.yaml"
     if assumptions.is_file():
         summary.assumption_topics = [entry["topic"] for entry in yaml.safe_load(assumptions.read_text()) or []]

@@ -10,13 +10,13 @@ import operator
 from enum import StrEnum
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from madagents.llm.budget import Spend
 from madagents.workflow import Workflow
 from tools import analyze, pythia8_generate
 from tools import environment as environment_tool
-from tools.contract import FileRecord, ToolRequest
+from tools.contract import FileRecord, ToolRequest, ToolResult
 
 __all__ = [
     "Assumption",
@@ -31,13 +31,20 @@ __all__ = [
     "RunState",
     "SendBack",
     "StepRequest",
+    "StepResult",
     "Task",
     "ToolCall",
     "Verdict",
+    "downstream",
+    "first_error",
+    "merge_results",
+    "result_type",
+    "typed_results",
 ]
 
 
 RequestT = TypeVar("RequestT", bound=ToolRequest)
+StepResultT = TypeVar("StepResultT", bound=ToolResult)
 
 
 class Role(StrEnum):
@@ -77,6 +84,18 @@ StepRequest = Annotated[
     pythia8_generate.Request | analyze.Request,
     Field(discriminator="tool"),
 ]
+StepResult = pythia8_generate.Result | analyze.Result
+"""Results are kept as the instances their tool returned, so the union needs no discriminator."""
+
+_RESULT_TYPES: dict[str, type[StepResult]] = {
+    "pythia8_generate": pythia8_generate.Result,
+    "analyze": analyze.Result,
+}
+
+
+def result_type(request: ToolRequest) -> type[StepResult]:
+    """The result model of the tool ``request`` runs."""
+    return _RESULT_TYPES[request.tool]
 
 
 class PlanStep(BaseModel):
@@ -86,6 +105,9 @@ class PlanStep(BaseModel):
     role: Literal[Role.GENERATOR, Role.ANALYST]
     description: str
     request: StepRequest
+    needs: list[str] = Field(
+        default_factory=list, description="Steps whose outputs this one reads; steps with none pending run in parallel."
+    )
 
 
 class PeakExpectation(BaseModel):
@@ -117,20 +139,50 @@ class Plan(BaseModel):
     assumptions: list[Assumption]
     required_packages: list[str] = Field(description="Packages the sandbox must provide.")
 
+    @model_validator(mode="after")
+    def _needs_are_earlier_steps(self) -> Plan:
+        # listing steps in dependency order makes every plan a DAG that the dispatcher can finish
+        seen: set[str] = set()
+        for step in self.steps:
+            unknown = [need for need in step.needs if need not in seen]
+            if unknown:
+                msg = f"step {step.id} needs {unknown}, which are not earlier steps of the plan"
+                raise ValueError(msg)
+            seen.add(step.id)
+        return self
+
     def step_request(self, kind: type[RequestT]) -> RequestT:
-        """The request of the plan's step that runs tool ``kind``."""
+        """The request of the plan's first step that runs tool ``kind``."""
         for step in self.steps:
             if isinstance(step.request, kind):
                 return step.request
         msg = f"plan has no {kind.__module__} step"
         raise LookupError(msg)
 
-    def step(self, role: Role) -> PlanStep:
+    def step(self, step_id: str) -> PlanStep:
         for step in self.steps:
-            if step.role == role:
+            if step.id == step_id:
                 return step
-        msg = f"plan has no {role} step"
+        msg = f"plan has no step {step_id}"
         raise LookupError(msg)
+
+    def steps_of(self, kind: type[RequestT]) -> list[tuple[PlanStep, RequestT]]:
+        """Every step that runs tool ``kind``, with its request typed."""
+        return [(step, step.request) for step in self.steps if isinstance(step.request, kind)]
+
+    def with_requests(self, requests: dict[str, StepRequest]) -> Plan:
+        """This plan with the requests of some steps replaced (a model-driven role corrected them)."""
+        steps = [step.model_copy(update={"request": requests.get(step.id, step.request)}) for step in self.steps]
+        return self.model_copy(update={"steps": steps})
+
+
+def downstream(plan: Plan, step_ids: set[str]) -> set[str]:
+    """``step_ids`` and every step that reads their outputs, directly or not."""
+    found = set(step_ids)
+    for step in plan.steps:  # steps come in dependency order
+        if found.intersection(step.needs):
+            found.add(step.id)
+    return found
 
 
 class ToolCall(BaseModel):
@@ -185,6 +237,29 @@ class Review(BaseModel):
     send_back: SendBack | None = None
 
 
+def typed_results(
+    plan: Plan | None, results: dict[str, StepResult], kind: type[StepResultT]
+) -> list[tuple[PlanStep, StepResultT]]:
+    """Finished steps whose result is a ``kind``, in plan order."""
+    steps = plan.steps if plan is not None else []
+    return [(step, result) for step in steps if isinstance(result := results.get(step.id), kind)]
+
+
+def merge_results(current: dict[str, StepResult], update: dict[str, StepResult | None]) -> dict[str, StepResult]:
+    """Results of parallel steps merge by step id; ``None`` drops a result (the step is to be redone)."""
+    merged = {**current, **update}
+    return {step_id: result for step_id, result in merged.items() if result is not None}
+
+
+def merge_requests(current: dict[str, StepRequest], update: dict[str, StepRequest]) -> dict[str, StepRequest]:
+    return {**current, **update}
+
+
+def first_error(current: str | None, update: str | None) -> str | None:
+    """The first failure stops the run; a parallel step failing later does not overwrite its reason."""
+    return current if current is not None else update
+
+
 class RunState(BaseModel):
     """Everything the graph knows about one run; checkpointed after every node."""
 
@@ -193,27 +268,29 @@ class RunState(BaseModel):
     task: Task | None = None
     """A request in prose, planned by the model (``madagents reproduce``, chat)."""
     plan: Plan | None = None
-    """Set by the planner."""
+    """Set by the planner; the dispatcher applies ``amended_requests`` to it."""
     sandbox: str | None = None
     """What runs the tools (backend, image), set by the installer."""
     environment: environment_tool.Result | None = None
     """What the installer found in the sandbox (package versions)."""
-    generation: pythia8_generate.Result | None = None
-    """Result of the generation step."""
-    analysis: analyze.Result | None = None
-    """Result of the analysis step."""
+    results: Annotated[dict[str, StepResult], merge_results] = Field(default_factory=dict)
+    """Result of each finished plan step, by step id."""
+    current_step: str | None = None
+    """In the input of a generator or analyst task (a LangGraph ``Send``): the step it runs. Never a state update."""
+    amended_requests: Annotated[dict[str, StepRequest], merge_requests] = Field(default_factory=dict)
+    """Requests a model-driven role ran instead of the planned ones, by step id."""
     tool_calls: Annotated[list[ToolCall], operator.add] = Field(default_factory=list)
     """Every tool call, in order."""
     artifacts: Annotated[list[FileRecord], operator.add] = Field(default_factory=list)
     """Every file the tools wrote, with hashes."""
     verdict: Verdict | None = None
     """The reviewer's gates and sign-off."""
-    error: str | None = None
+    error: Annotated[str | None, first_error] = None
     """Why the run stopped; set by the first node that fails."""
     assumptions: Annotated[list[Assumption], operator.add] = Field(default_factory=list)
     """Decisions the model-driven roles recorded with the record_assumption tool (beside the plan's own)."""
-    spend: Spend = Field(default_factory=Spend)
-    """Tokens, dollars, seconds and tool rounds used so far, checked against the budget."""
+    spend: Annotated[Spend, operator.add] = Field(default_factory=Spend)
+    """Tokens, dollars, seconds and tool rounds used so far; every node returns what it spent itself."""
     reviews: Annotated[list[Review], operator.add] = Field(default_factory=list)
     """Every round of the model-driven reviewer."""
     send_back: SendBack | None = None

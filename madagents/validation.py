@@ -11,9 +11,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from madagents.state import GateResult, Plan
+from madagents.state import GateResult, Plan, StepResult, typed_results
 from tools import analyze, pythia8_generate
 from tools.analysis_spec import HistogramSpec
+from tools.contract import FileRecord, ToolResult
 
 __all__ = [
     "count_events",
@@ -31,28 +32,56 @@ BR_TOLERANCE = 1e-3
 HEPMC_FOOTER = "HepMC::Asciiv3-END_EVENT_LISTING"
 
 
-def run_gates(
-    run_dir: Path, plan: Plan, generation: pythia8_generate.Result, analysis: analyze.Result
-) -> list[GateResult]:
-    return [
-        gate_event_counts(run_dir, plan, generation),
-        gate_cross_section(generation, analysis),
-        gate_branching_fractions(generation),
-        gate_fiducial(plan, analysis),
-        *gate_peaks(plan, analysis),
-        *gate_plots(run_dir, plan, analysis),
-    ]
+def run_gates(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> list[GateResult]:
+    """Every gate on every step of the plan; a step without a result is a failed gate."""
+    missing = [step.id for step in plan.steps if step.id not in results]
+    gates = [GateResult(gate=f"step {step_id}", passed=False, message="the step has no result") for step_id in missing]
+    producers = [step for step in plan.steps if any(record.n_events is not None for record in _files(results, step.id))]
+    for step in producers:
+        expected = getattr(step.request, "n_events", plan.expectations.n_events)
+        gates.append(gate_event_counts(run_dir, expected, results[step.id], _label(step.id, len(producers) > 1)))
+    gates += [gate_branching_fractions(result) for _, result in typed_results(plan, results, pythia8_generate.Result)]
+    analyses = typed_results(plan, results, analyze.Result)
+    for step, analysis in analyses:
+        request = step.request
+        if not isinstance(request, analyze.Request):
+            continue
+        label = _label(step.id, len(analyses) > 1)
+        generation = results.get(_producer(request.generation_result_path))
+        gates += [
+            gate_cross_section(generation, analysis, label),
+            gate_fiducial(plan, analysis, label),
+            *gate_peaks(plan, analysis, label),
+            *gate_plots(run_dir, request, analysis, label),
+        ]
+    return gates
+
+
+def _files(results: dict[str, StepResult], step_id: str) -> list[FileRecord]:
+    result = results.get(step_id)
+    return result.files if result is not None else []
+
+
+def _producer(result_path: str) -> str:
+    """The step id of ``steps/<id>/result.json``."""
+    return Path(result_path).parent.name
+
+
+def _label(step_id: str, several: bool) -> str:
+    """Gate names carry the step only when the plan has several steps of a kind."""
+    return f" ({step_id})" if several else ""
 
 
 def count_events(path: Path, kind: str) -> int:
-    """Events in a ROOT (TTree 'events') or HepMC3 ASCII file; raises ``ValueError`` if it is unreadable."""
+    """Events in a ROOT (TTree 'events' or 'Delphes') or HepMC3 ASCII file; raises ``ValueError`` if unreadable."""
     if kind == "root":
         import uproot  # noqa: PLC0415 - heavy, only needed here
 
         try:
             with uproot.open(path) as file:
+                tree = file["Delphes" if "Delphes" in file else "events"]
                 # Reading every branch decompresses every basket, so a truncated file fails here.
-                return len(file["events"].arrays())
+                return len(tree.arrays())
         except Exception as exc:
             msg = f"{path.name} cannot be read as ROOT ({type(exc).__name__}: {exc}); it is corrupt or truncated"
             raise ValueError(msg) from None
@@ -67,10 +96,11 @@ def count_events(path: Path, kind: str) -> int:
     return count
 
 
-def gate_event_counts(run_dir: Path, plan: Plan, generation: pythia8_generate.Result) -> GateResult:
-    expected = plan.expectations.n_events
+def gate_event_counts(run_dir: Path, expected: int, result: ToolResult, label: str = "") -> GateResult:
     problems, seen = [], []
-    for record in generation.files:
+    for record in result.files:
+        if record.n_events is None:
+            continue
         try:
             found = count_events(run_dir / record.path, record.kind)
         except (OSError, ValueError) as exc:
@@ -80,23 +110,22 @@ def gate_event_counts(run_dir: Path, plan: Plan, generation: pythia8_generate.Re
         if found != expected:
             problems.append(f"{record.path} holds {found} events, the run asked for {expected}")
     if not seen and not problems:
-        problems.append("the generation step listed no event files")
+        problems.append("the step listed no event files")
     message = "; ".join(problems) or f"{', '.join(seen)} (asked for {expected})"
-    return GateResult(gate="event count", passed=not problems, message=message)
+    return GateResult(gate=f"event count{label}", passed=not problems, message=message)
 
 
-def gate_cross_section(generation: pythia8_generate.Result, analysis: analyze.Result) -> GateResult:
-    sigma, error = generation.sigma_pb, generation.sigma_err_pb
+def gate_cross_section(generation: ToolResult | None, analysis: analyze.Result, label: str = "") -> GateResult:
+    gate = f"cross section{label}"
+    sigma, error = getattr(generation, "sigma_pb", None), getattr(generation, "sigma_err_pb", None)
     if sigma is None or error is None or not (math.isfinite(sigma) and math.isfinite(error)):
-        return GateResult(gate="cross section", passed=False, message=f"σ = {sigma} ± {error} pb is not finite")
+        return GateResult(gate=gate, passed=False, message=f"σ = {sigma} ± {error} pb is not finite")
     if sigma <= 0 or error <= 0:
-        return GateResult(
-            gate="cross section", passed=False, message=f"σ = {sigma} ± {error} pb: both must be positive"
-        )
+        return GateResult(gate=gate, passed=False, message=f"σ = {sigma} ± {error} pb: both must be positive")
     if analysis.sigma_pb != sigma or analysis.sigma_err_pb != error:
         message = f"plots show σ = {analysis.sigma_pb} ± {analysis.sigma_err_pb} pb, the generator {sigma} ± {error}"
-        return GateResult(gate="cross section", passed=False, message=message)
-    return GateResult(gate="cross section", passed=True, message=f"σ = {sigma:.5g} ± {error:.2g} pb, same in plots")
+        return GateResult(gate=gate, passed=False, message=message)
+    return GateResult(gate=gate, passed=True, message=f"σ = {sigma:.5g} ± {error:.2g} pb, same in plots")
 
 
 def gate_branching_fractions(generation: pythia8_generate.Result) -> GateResult:
@@ -109,23 +138,24 @@ def gate_branching_fractions(generation: pythia8_generate.Result) -> GateResult:
     return GateResult(gate="branching fractions", passed=True, message=f"sum of BRs = 1 within 1e-3 ({listed})")
 
 
-def gate_fiducial(plan: Plan, analysis: analyze.Result) -> GateResult:
+def gate_fiducial(plan: Plan, analysis: analyze.Result, label: str = "") -> GateResult:
+    gate = f"fiducial cross section{label}"
     fiducial, total = analysis.fiducial_sigma_pb, analysis.sigma_pb
     if fiducial is None or total is None:
-        return GateResult(gate="fiducial cross section", passed=False, message="no fiducial σ was computed")
+        return GateResult(gate=gate, passed=False, message="no fiducial σ was computed")
     limit = total * plan.expectations.channel_branching_fraction
     message = f"σ_fid = {fiducial:.5g} pb, σ × BR = {limit:.5g} pb"
-    return GateResult(gate="fiducial cross section", passed=0 <= fiducial <= limit * (1 + 1e-9), message=message)
+    return GateResult(gate=gate, passed=0 <= fiducial <= limit * (1 + 1e-9), message=message)
 
 
-def gate_peaks(plan: Plan, analysis: analyze.Result) -> list[GateResult]:
+def gate_peaks(plan: Plan, analysis: analyze.Result, label: str = "") -> list[GateResult]:
     records = {record.name: record for record in analysis.histograms}
     results = []
     for peak in plan.expectations.peaks:
         record = records.get(peak.histogram)
         if record is None or record.peak is None:
             message = f"histogram {peak.histogram} is missing or empty"
-            results.append(GateResult(gate=f"peak {peak.histogram}", passed=False, message=message))
+            results.append(GateResult(gate=f"peak {peak.histogram}{label}", passed=False, message=message))
             continue
         bin_width = (record.range[1] - record.range[0]) / record.bins
         distance = abs(record.peak - peak.mass_gev)
@@ -133,7 +163,7 @@ def gate_peaks(plan: Plan, analysis: analyze.Result) -> list[GateResult]:
             f"{peak.histogram} peaks at {record.peak:.2f} GeV; m({peak.particle}) = {peak.mass_gev:.4g} GeV, "
             f"allowed distance one bin ({bin_width:.3g} GeV)"
         )
-        results.append(GateResult(gate=f"peak {peak.histogram}", passed=distance <= bin_width, message=message))
+        results.append(GateResult(gate=f"peak {peak.histogram}{label}", passed=distance <= bin_width, message=message))
     return results
 
 
@@ -145,13 +175,13 @@ def load_hist(path: Path) -> Any:
     return hist.Hist(json.loads(path.read_text(), object_hook=uhi.io.json.object_hook))
 
 
-def gate_plots(run_dir: Path, plan: Plan, analysis: analyze.Result) -> list[GateResult]:
-    specs = {spec.name: spec for spec in plan.step_request(analyze.Request).analysis.histograms}
+def gate_plots(run_dir: Path, request: analyze.Request, analysis: analyze.Result, label: str = "") -> list[GateResult]:
+    specs = {spec.name: spec for spec in request.analysis.histograms}
     results = []
     for record in analysis.histograms:
         problems = _plot_problems(run_dir, record, specs.get(record.name), analysis)
         message = "; ".join(problems) or f"{record.bins} bins in {list(record.range)}, legend matches the data"
-        results.append(GateResult(gate=f"plot {record.name}", passed=not problems, message=message))
+        results.append(GateResult(gate=f"plot {record.name}{label}", passed=not problems, message=message))
     return results
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from madagents.context import RunContext
-from madagents.state import Plan, Role, RunState
+from madagents.state import PlanStep, RunState
 from madagents.toolcall import call_tool
 from tools import pythia8_generate
 
@@ -23,13 +23,13 @@ class Estimate:
     """Why the step must not run (declined, over budget, pilot failed)."""
 
 
-def estimate_generation(ctx: RunContext, state: RunState, plan: Plan) -> Estimate | None:
-    """Pilot-run the generation step, then ask (chat) or check the remaining wall-time budget (autonomous)."""
-    request = plan.step_request(pythia8_generate.Request)
+def estimate_generation(ctx: RunContext, state: RunState, step: PlanStep) -> Estimate | None:
+    """Pilot-run a Pythia8 step, then ask (chat) or check the remaining wall-time budget (autonomous)."""
+    request = step.request
     pilot_events = ctx.settings.pilot_events
-    if request.n_events <= PILOT_FACTOR * pilot_events:
+    if not isinstance(request, pythia8_generate.Request) or request.n_events <= PILOT_FACTOR * pilot_events:
         return None
-    pilot_dir = f"steps/{plan.step(Role.GENERATOR).id}-pilot"
+    pilot_dir = f"steps/{step.id}-pilot"
     pilot = request.model_copy(
         update={
             "n_events": pilot_events,

@@ -102,20 +102,24 @@ def run_agent(
     role: str,
     messages: list[BaseMessage],
     tools: list[AgentTool],
-    spend: Spend,
+    spent_before: Spend,
     *,
     on_token: TokenCallback | None = None,
 ) -> AgentOutcome:
-    """Run ``role``'s model with ``tools`` until it answers without calling a tool, or an ends-turn tool succeeds."""
+    """Run ``role``'s model with ``tools`` until it answers without calling a tool, or an ends-turn tool succeeds.
+
+    The budget is checked against ``spent_before`` plus this loop's spend; the outcome carries this loop's only.
+    """
     models = _require_models(ctx)
     by_name = {tool.name: tool for tool in tools}
     schemas = [tool.schema() for tool in tools]
-    spend = spend.model_copy(deep=True)
+    spend = Spend()
     started = time.monotonic()
     for _ in range(ctx.settings.llm.max_agent_turns):
         # the node's own seconds are added by the graph when it ends; here they count towards the check only
+        elapsed = Spend(seconds=time.monotonic() - started)
         try:
-            spend.model_copy(update={"seconds": spend.seconds + time.monotonic() - started}).check(ctx.settings.budget)
+            (spent_before + spend + elapsed).check(ctx.settings.budget)
         except BudgetExceededError as exc:
             raise BudgetExceededError(str(exc), spend) from None
         reply = models.complete(role=role, messages=messages, tools=schemas, on_token=on_token)

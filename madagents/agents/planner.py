@@ -62,7 +62,13 @@ def plan_workflow(workflow: Workflow) -> Plan:
         derived_seeds=seeds,
         steps=[
             PlanStep(id=GENERATE_STEP, role=Role.GENERATOR, description="Pythia8 events", request=generate),
-            PlanStep(id=ANALYZE_STEP, role=Role.ANALYST, description="Selection and histograms", request=analysis),
+            PlanStep(
+                id=ANALYZE_STEP,
+                role=Role.ANALYST,
+                description="Selection and histograms",
+                request=analysis,
+                needs=[GENERATE_STEP],
+            ),
         ],
         expectations=Expectations(
             n_events=workflow.events,

@@ -10,7 +10,8 @@ from madagents.agents.loop import AgentTool, ToolInputError, run_agent, start_me
 from madagents.context import RunContext
 from madagents.llm.budget import Spend
 from madagents.prompts import load_prompt
-from madagents.state import Plan, Review, Role, RunState, SendBack, Verdict
+from madagents.state import Plan, Review, Role, RunState, SendBack, Verdict, typed_results
+from tools import analyze
 
 __all__ = ["review_with_model"]
 
@@ -69,7 +70,11 @@ def review_with_model(ctx: RunContext, state: RunState, plan: Plan, verdict: Ver
         task=state.task.text if state.task else None,
         plan_summary=plan.summary,
         gates=verdict.gates,
-        histograms=state.analysis.histograms if state.analysis else [],
+        histograms=[
+            record
+            for _, analysis in typed_results(plan, state.results, analyze.Result)
+            for record in analysis.histograms
+        ],
         assumptions=[*plan.assumptions, *state.assumptions],
         round=round_number,
         max_rounds=ctx.settings.llm.max_review_rounds,

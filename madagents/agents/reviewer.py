@@ -5,7 +5,7 @@ The same review runs on demand on any run directory (``madagents validate RUN_DI
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
@@ -13,39 +13,27 @@ from pydantic import ValidationError
 from madagents.agents.review_agent import review_with_model
 from madagents.agents.steps import require_plan
 from madagents.context import RunContext
+from madagents.llm.budget import Spend
 from madagents.report import write_provenance, write_report
 from madagents.reproduce import verify_reproduction
-from madagents.rundir import RunDir
-from madagents.state import GateResult, Plan, Review, Role, RunState, Verdict
+from madagents.state import GateResult, Plan, Review, RunState, StepResult, Verdict, downstream, result_type
 from madagents.validation import run_gates
-from tools import analyze, pythia8_generate
 
 __all__ = ["review", "review_run_dir", "reviewer"]
 
-ResultT = TypeVar("ResultT", pythia8_generate.Result, analyze.Result)
 
-
-def review(
-    ctx: RunContext,
-    plan: Plan,
-    generation: pythia8_generate.Result,
-    analysis: analyze.Result,
-    *,
-    reproduce: bool = True,
-) -> Verdict:
+def review(ctx: RunContext, plan: Plan, results: dict[str, StepResult], *, reproduce: bool = True) -> Verdict:
     """Every physics gate, and the re-execution of reproduce.sh unless ``reproduce`` is False."""
-    gates = run_gates(ctx.rundir.path, plan, generation, analysis)
+    gates = run_gates(ctx.rundir.path, plan, results)
     if reproduce:
-        gates.append(verify_reproduction(ctx, plan, analysis))
+        gates.append(verify_reproduction(ctx, plan, results))
     return Verdict(signed_off=all(gate.passed for gate in gates), gates=gates)
 
 
 def reviewer(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Check every output against the plan's expectations before anything is presented as a result."""
     ctx, plan = runtime.context, require_plan(state)
-    if state.generation is None or state.analysis is None:
-        return {"error": "the reviewer got no generation or analysis result to review"}
-    verdict = review(ctx, plan, state.generation, state.analysis)
+    verdict = review(ctx, plan, state.results)
     update: dict[str, Any] = {"verdict": verdict, "send_back": None}
     reviews = state.reviews
     if ctx.models is not None:
@@ -57,7 +45,7 @@ def reviewer(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         failed = "; ".join(f"{gate.gate}: {gate.message}" for gate in verdict.failures())
         update["error"] = f"physics gates failed — {failed}"
     ctx.rundir.write_assumptions([*plan.assumptions, *state.assumptions])
-    write_report(ctx, state, plan, update["verdict"], reviews, update.get("spend", state.spend))
+    write_report(ctx, state, plan, update["verdict"], reviews, state.spend + update.get("spend", Spend()))
     write_provenance(ctx, state, plan)
     return update
 
@@ -70,7 +58,9 @@ def _model_decision(ctx: RunContext, state: RunState, model_review: Review, verd
     rounds_used = sum(1 for past in state.reviews if past.send_back is not None)
     back = model_review.send_back
     if back is not None and rounds_used < ctx.settings.llm.max_review_rounds:
-        return {"send_back": back, "verdict": signed_off_verdict}
+        plan = require_plan(state)
+        redo = downstream(plan, {step.id for step in plan.steps if step.role == back.role})
+        return {"send_back": back, "verdict": signed_off_verdict, "results": dict.fromkeys(redo)}
     reasons = "; ".join(back.reasons) if back else model_review.summary
     why = f"after {rounds_used} send-back rounds" if back else "without a decision"
     return {"verdict": signed_off_verdict, "error": f"the reviewer did not sign off ({why}): {reasons}"}
@@ -80,16 +70,14 @@ def review_run_dir(ctx: RunContext, *, reproduce: bool) -> Verdict:
     """Review a finished (or broken) run directory from its files alone; unreadable files are failed gates."""
     try:
         plan = ctx.rundir.read_model("plan.json", Plan)
-        generation = _step_result(ctx.rundir, plan, Role.GENERATOR, pythia8_generate.Result)
-        analysis = _step_result(ctx.rundir, plan, Role.ANALYST, analyze.Result)
+        results = {
+            step.id: ctx.rundir.read_model(f"steps/{step.id}/result.json", result_type(step.request))
+            for step in plan.steps
+        }
     except (OSError, ValidationError, LookupError) as exc:
         message = f"cannot read the run's plan and step results: {_first_line(exc)}"
         return Verdict(signed_off=False, gates=[GateResult(gate="run directory", passed=False, message=message)])
-    return review(ctx, plan, generation, analysis, reproduce=reproduce)
-
-
-def _step_result(rundir: RunDir, plan: Plan, role: Role, result_type: type[ResultT]) -> ResultT:
-    return rundir.read_model(f"steps/{plan.step(role).id}/result.json", result_type)
+    return review(ctx, plan, results, reproduce=reproduce)
 
 
 def _first_line(exc: Exception) -> str:

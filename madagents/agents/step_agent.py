@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from madagents.agents.loop import AgentTool, ToolInputError, assumption_tool, run_agent, start_messages
+from madagents.agents.steps import step_failed
 from madagents.context import RunContext
 from madagents.prompts import load_prompt
-from madagents.reproduce import write_reproduce_script
-from madagents.state import Assumption, AssumptionSource, Plan, Role, RunState, ToolCall
-from madagents.toolcall import ResultT, call_tool
+from madagents.state import Assumption, AssumptionSource, PlanStep, Role, RunState, ToolCall, result_type
+from madagents.toolcall import call_tool
 from tools.contract import ToolRequest
 
 __all__ = ["run_step_with_model"]
@@ -31,23 +31,15 @@ class _Attempts:
     last: tuple[ToolRequest, Any] | None = None
 
 
-def run_step_with_model(
-    ctx: RunContext,
-    state: RunState,
-    plan: Plan,
-    role: Role,
-    result_type: type[ResultT],
-    state_key: str,
-    briefing: str = "",
-) -> dict[str, Any]:
-    """Let ``role``'s model run its plan step; returns the state update like :func:`execute_step`."""
-    step = plan.step(role)
+def run_step_with_model(ctx: RunContext, state: RunState, step: PlanStep, briefing: str = "") -> dict[str, Any]:
+    """Let the step's role's model run it; returns the state update like :func:`execute_step`."""
+    role = Role(step.role)
     step_dir = f"steps/{step.id}"
     attempts = _Attempts()
     recorded: list[Assumption] = []
 
     def run_tool(request: ToolRequest) -> str:
-        result, call = call_tool(ctx, step_dir, request, result_type)
+        result, call = call_tool(ctx, step_dir, request, result_type(request))
         attempts.calls.append(call)
         attempts.last = (request, result)
         if not result.ok:
@@ -79,21 +71,14 @@ def run_step_with_model(
         update["error"] = f"the {role} ended without running step {step.id}: {outcome.final_text[:300]}"
         return update
     request, result = attempts.last
-    update |= {state_key: result, "artifacts": result.files}
+    update |= {"results": {step.id: result}, "artifacts": result.files}
     if not result.ok:
-        update["error"] = f"{role} step {step.id} ({request.tool}) failed: {result.error} (log: {step_dir}/log.txt)"
+        update["error"] = step_failed(step, result.error, f"{step_dir}/log.txt")
     if request != step.request:
-        update["plan"] = _amend(ctx, plan, step.id, request)
+        # the dispatcher rewrites plan.json and reproduce.sh: parallel steps may amend the plan at the same time
+        update["amended_requests"] = {step.id: request}
         update["assumptions"] = [*recorded, _amendment(role, step.id, step.request, request)]
     return update
-
-
-def _amend(ctx: RunContext, plan: Plan, step_id: str, request: ToolRequest) -> Plan:
-    steps = [step.model_copy(update={"request": request}) if step.id == step_id else step for step in plan.steps]
-    amended = plan.model_copy(update={"steps": steps})
-    ctx.rundir.write_model("plan.json", amended)
-    write_reproduce_script(ctx.rundir, amended)
-    return amended
 
 
 def _amendment(role: Role, step_id: str, planned: ToolRequest, executed: ToolRequest) -> Assumption:

@@ -8,12 +8,12 @@ from typing import Any, Protocol
 from langgraph.runtime import Runtime
 
 from madagents.context import RunContext
-from madagents.llm.budget import BudgetExceededError
+from madagents.llm.budget import BudgetExceededError, Spend
 from madagents.rundir import TraceEvent
-from madagents.state import Plan, Role, RunState
-from madagents.toolcall import ResultT, call_tool
+from madagents.state import Plan, PlanStep, RunState, result_type
+from madagents.toolcall import call_tool
 
-__all__ = ["NodeFunction", "execute_step", "require_plan", "traced"]
+__all__ = ["NodeFunction", "current_step", "execute_step", "require_plan", "step_failed", "traced"]
 
 
 def require_plan(state: RunState) -> Plan:
@@ -23,14 +23,25 @@ def require_plan(state: RunState) -> Plan:
     return state.plan
 
 
-def execute_step(ctx: RunContext, plan: Plan, role: Role, result_type: type[ResultT], state_key: str) -> dict[str, Any]:
-    """Run the plan's step for ``role`` and return the state update (result, tool call, artifacts, error)."""
-    step = plan.step(role)
-    result, call = call_tool(ctx, f"steps/{step.id}", step.request, result_type)
-    update: dict[str, Any] = {state_key: result, "tool_calls": [call], "artifacts": result.files}
+def current_step(state: RunState) -> PlanStep:
+    """The step a generator or analyst task was dispatched to run."""
+    if state.current_step is None:
+        msg = "a role task was started without a step; the dispatcher sends each one with its step id"
+        raise RuntimeError(msg)
+    return require_plan(state).step(state.current_step)
+
+
+def execute_step(ctx: RunContext, step: PlanStep) -> dict[str, Any]:
+    """Run ``step``'s tool and return the state update (result, tool call, artifacts, error)."""
+    result, call = call_tool(ctx, f"steps/{step.id}", step.request, result_type(step.request))
+    update: dict[str, Any] = {"results": {step.id: result}, "tool_calls": [call], "artifacts": result.files}
     if not result.ok:
-        update["error"] = f"{role} step {step.id} ({step.request.tool}) failed: {result.error} (log: {call.log_path})"
+        update["error"] = step_failed(step, result.error, call.log_path)
     return update
+
+
+def step_failed(step: PlanStep, error: str | None, log_path: str) -> str:
+    return f"{step.role} step {step.id} ({step.request.tool}) failed: {error} (log: {log_path})"
 
 
 class NodeFunction(Protocol):
@@ -50,10 +61,9 @@ def traced(name: str, node: NodeFunction) -> NodeFunction:
         try:
             update = node(state, runtime=runtime)
         except BudgetExceededError as exc:
-            update = {"error": f"budget: {exc}", "spend": exc.spend or state.spend}
+            update = {"error": f"budget: {exc}", "spend": exc.spend or Spend()}
         seconds = time.monotonic() - start
-        spend = update.get("spend", state.spend)
-        update["spend"] = spend.model_copy(update={"seconds": spend.seconds + seconds})
+        update["spend"] = update.get("spend", Spend()) + Spend(seconds=seconds)
         error = update.get("error")
         ctx.rundir.trace(TraceEvent(event="node_end", node=name, seconds=seconds, ok=error is None, error=error))
         ctx.reporter.node_finished(name, seconds, error)

@@ -49,6 +49,14 @@ class Spend(BaseModel):
     tool_rounds: int = 0
     seconds: float = 0.0
 
+    def __add__(self, other: Spend) -> Spend:
+        """Spends of different nodes (or parallel steps) add up."""
+        return Spend(
+            turns=[*self.turns, *other.turns],
+            tool_rounds=self.tool_rounds + other.tool_rounds,
+            seconds=self.seconds + other.seconds,
+        )
+
     @property
     def tokens(self) -> int:
         return sum(turn.input_tokens + turn.output_tokens for turn in self.turns)

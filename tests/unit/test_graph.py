@@ -1,13 +1,16 @@
 from __future__ import annotations
 
-import itertools
-
+import pytest
 from langgraph.graph import END
+from pydantic import ValidationError
 
-from madagents.graph import NODES, build_graph, proceed_unless_failed
-from madagents.state import RunState
+from madagents.agents.dispatcher import route_ready_steps
+from madagents.agents.planner import plan_workflow
+from madagents.graph import NODES, build_graph, proceed_unless_failed, route_after_reviewer
+from madagents.state import Plan, Role, RunState, SendBack, downstream, first_error, merge_results
 from madagents.workflow import load_workflow
 from tests.conftest import DRELL_YAN
+from tools import analyze, pythia8_generate
 
 
 def _state(**fields: object) -> RunState:
@@ -22,22 +25,71 @@ def test_router_ends_the_run_after_a_failure() -> None:
     assert proceed_unless_failed("generator")(_state(error="installer failed")) == END
 
 
-def test_graph_has_the_five_roles_in_order() -> None:
+def test_graph_wires_the_roles_through_the_dispatcher() -> None:
     graph = build_graph().get_graph()
     assert set(NODES) <= set(graph.nodes)
     edges = {(edge.source, edge.target) for edge in graph.edges}
-    for before, after in itertools.pairwise(NODES):
-        assert (before, after) in edges
-        assert (before, "__end__") in edges
-    assert ("__start__", "planner") in edges
-    assert ("reviewer", "__end__") in edges
+    assert {("__start__", "planner"), ("planner", "installer"), ("installer", "dispatcher")} <= edges
+    for role in ("generator", "analyst"):
+        assert ("dispatcher", role) in edges
+        assert (role, "dispatcher") in edges
+        assert (role, "__end__") in edges
+    assert {("dispatcher", "reviewer"), ("reviewer", "dispatcher"), ("reviewer", "__end__")} <= edges
 
 
-def test_reviewer_routes_back_to_the_role_it_sent_a_step_back_to() -> None:
-    from madagents.graph import route_after_reviewer  # noqa: PLC0415
-    from madagents.state import Role, SendBack  # noqa: PLC0415
+def _two_samples() -> Plan:
+    """Two independent generations, each with its own analysis."""
+    plan = plan_workflow(load_workflow(DRELL_YAN))
+    generate, analyse = plan.steps
+    other_generate = generate.model_copy(update={"id": "03-generate_b"})
+    other_analyse = analyse.model_copy(update={"id": "04-analyze_b", "needs": ["03-generate_b"]})
+    return plan.model_copy(update={"steps": [generate, analyse, other_generate, other_analyse]})
 
+
+def test_dispatcher_sends_every_ready_step_at_once() -> None:
+    plan = _two_samples()
+    first_wave = route_ready_steps(RunState(plan=plan))
+    assert isinstance(first_wave, list)
+    assert [(send.node, send.arg.current_step) for send in first_wave] == [
+        ("generator", "01-generate"),
+        ("generator", "03-generate_b"),
+    ]
+    generated = {"01-generate": pythia8_generate.Result(ok=True)}
+    second_wave = route_ready_steps(RunState(plan=plan, results=generated))
+    assert isinstance(second_wave, list)
+    assert [send.arg.current_step for send in second_wave] == ["02-analyze", "03-generate_b"]
+
+
+def test_dispatcher_hands_over_to_the_reviewer_when_every_step_is_done_and_stops_after_a_failure() -> None:
+    plan = _two_samples()
+    results = {step.id: analyze.Result(ok=True) for step in plan.steps}
+    assert route_ready_steps(RunState(plan=plan, results=results)) == "reviewer"
+    assert route_ready_steps(RunState(plan=plan, error="generator step 01-generate failed")) == END
+
+
+def test_a_plan_whose_step_needs_a_later_step_is_refused() -> None:
+    plan = plan_workflow(load_workflow(DRELL_YAN))
+    generate, analyse = plan.steps
+    with pytest.raises(ValidationError, match="not earlier steps"):
+        Plan.model_validate(plan.model_dump() | {"steps": [analyse.model_dump(), generate.model_dump()]})
+
+
+def test_results_of_parallel_steps_merge_and_none_drops_one() -> None:
+    first, second = pythia8_generate.Result(ok=True), analyze.Result(ok=True)
+    merged = merge_results(merge_results({}, {"a": first}), {"b": second})
+    assert merged == {"a": first, "b": second}
+    assert merge_results(merged, {"a": None}) == {"b": second}
+    assert first_error(first_error(None, "first"), "second") == "first"
+
+
+def test_sending_back_to_the_generator_redoes_the_steps_that_read_its_outputs() -> None:
+    plan = _two_samples()
+    assert downstream(plan, {"01-generate"}) == {"01-generate", "02-analyze"}
+    assert downstream(plan, {"01-generate", "03-generate_b"}) == {step.id for step in plan.steps}
+
+
+def test_reviewer_routes_back_to_the_dispatcher_after_a_send_back() -> None:
     back = SendBack(role=Role.ANALYST, reasons=["rebin"])
-    assert route_after_reviewer(RunState(send_back=back)) == "analyst"
+    assert route_after_reviewer(RunState(send_back=back)) == "dispatcher"
     assert route_after_reviewer(RunState()) == END
     assert route_after_reviewer(RunState(send_back=back, error="budget")) == END

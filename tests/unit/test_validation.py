@@ -18,7 +18,7 @@ from madagents.reproduce import verify_reproduction
 from madagents.rundir import RunDir
 from madagents.sandbox import LocalSandbox
 from madagents.settings import Settings
-from madagents.state import Plan
+from madagents.state import Plan, StepResult
 from madagents.validation import (
     gate_branching_fractions,
     gate_cross_section,
@@ -94,15 +94,29 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Plan, py
 
 
 def test_good_artifacts_pass_every_gate(run: tuple[Path, Plan, pythia8_generate.Result, analyze.Result]) -> None:
-    gates = run_gates(*run)
+    run_dir, plan, generation, analysis = run
+    gates = run_gates(run_dir, plan, _results(plan, generation, analysis))
     assert [gate.gate for gate in gates if not gate.passed] == []
     assert len(gates) == 6
+
+
+def _results(plan: Plan, generation: pythia8_generate.Result, analysis: analyze.Result) -> dict[str, StepResult]:
+    generate, analyse = plan.steps
+    return {generate.id: generation, analyse.id: analysis}
+
+
+def test_a_step_without_result_is_a_failed_gate(run: tuple) -> None:
+    run_dir, plan, generation, _ = run
+    gates = run_gates(run_dir, plan, {plan.steps[0].id: generation})
+    assert [(gate.gate, gate.message) for gate in gates if not gate.passed] == [
+        ("step 02-analyze", "the step has no result")
+    ]
 
 
 def test_event_count_differs_from_request(run: tuple) -> None:
     run_dir, plan, generation, _ = run
     _write_events(run_dir / "events/events.root", N - 1)
-    gate = gate_event_counts(run_dir, plan, generation)
+    gate = gate_event_counts(run_dir, plan.expectations.n_events, generation)
     assert not gate.passed
     assert "events/events.root holds 9 events, the run asked for 10" in gate.message
 
@@ -111,7 +125,7 @@ def test_truncated_root_file_is_a_failed_gate(run: tuple) -> None:
     run_dir, plan, generation, _ = run
     data = (run_dir / "events/events.root").read_bytes()
     (run_dir / "events/events.root").write_bytes(data[: len(data) // 2])
-    gate = gate_event_counts(run_dir, plan, generation)
+    gate = gate_event_counts(run_dir, plan.expectations.n_events, generation)
     assert not gate.passed
     assert "cannot be read as ROOT" in gate.message
 
@@ -120,7 +134,7 @@ def test_truncated_hepmc_file_is_a_failed_gate(run: tuple) -> None:
     run_dir, plan, generation, _ = run
     text = (run_dir / "events/events.hepmc3").read_text()
     (run_dir / "events/events.hepmc3").write_text(text.replace("HepMC::Asciiv3-END_EVENT_LISTING\n", ""))
-    gate = gate_event_counts(run_dir, plan, generation)
+    gate = gate_event_counts(run_dir, plan.expectations.n_events, generation)
     assert not gate.passed
     assert "events.hepmc3 has no HepMC3 end-of-listing line; it is truncated" in gate.message
 
@@ -182,7 +196,7 @@ def test_plot_legend_disagrees_with_data(run: tuple) -> None:
         info = PngImagePlugin.PngInfo()
         info.add_text("Description", json.dumps(shown))
         image.save(png, pnginfo=info)
-    (gate,) = gate_plots(run_dir, plan, analysis)
+    (gate,) = gate_plots(run_dir, plan.step_request(analyze.Request), analysis)
     assert not gate.passed
     assert "PNG legend" in gate.message
 
@@ -193,7 +207,7 @@ def test_plot_binning_disagrees_with_plan(run: tuple) -> None:
     spec = request.analysis.histograms[0].model_copy(update={"bins": 30})
     rebinned = request.model_copy(update={"analysis": request.analysis.model_copy(update={"histograms": [spec]})})
     analyze.run(rebinned)
-    (gate,) = gate_plots(run_dir, plan, analysis)
+    (gate,) = gate_plots(run_dir, plan.step_request(analyze.Request), analysis)
     assert not gate.passed
     assert "JSON has 30 bins in [60.0, 120.0], plan 60" in gate.message
 
@@ -203,15 +217,15 @@ def _context(run_dir: Path) -> RunContext:
 
 
 def test_reproduce_script_that_fails(run: tuple) -> None:
-    run_dir, plan, _, analysis = run
+    run_dir, plan, generation, analysis = run
     (run_dir / "reproduce.sh").write_text("echo 'step 01 failed: no pythia' >&2\nexit 3\n")
-    gate = verify_reproduction(_context(run_dir), plan, analysis)
+    gate = verify_reproduction(_context(run_dir), plan, _results(plan, generation, analysis))
     assert not gate.passed
     assert "reproduce.sh failed (exit code 3): step 01 failed: no pythia" in gate.message
 
 
 def test_reproduce_script_with_different_histograms(run: tuple) -> None:
-    run_dir, plan, _, analysis = run
+    run_dir, plan, generation, analysis = run
     other = run_dir / "other"
     _write_events(other / "events/events.root", N, muon_pt=40.0)
     (other / "steps/01-generate").mkdir(parents=True)
@@ -220,14 +234,14 @@ def test_reproduce_script_with_different_histograms(run: tuple) -> None:
     (run_dir / "reproduce.sh").write_text(
         f'mkdir -p "$1" && cp -r {other}/* "$1"/ && cd "$1" && "$PYTHON" -m tools.analyze request.json result.json\n'
     )
-    gate = verify_reproduction(_context(run_dir), plan, analysis)
+    gate = verify_reproduction(_context(run_dir), plan, _results(plan, generation, analysis))
     assert not gate.passed
     assert "m_mumu: 2 bins differ" in gate.message
 
 
 def test_reproduce_script_that_matches(run: tuple) -> None:
-    run_dir, plan, _, analysis = run
+    run_dir, plan, generation, analysis = run
     (run_dir / "reproduce.sh").write_text('mkdir -p "$1/hists" && cp hists/*.json "$1/hists/"\n')
-    gate = verify_reproduction(_context(run_dir), plan, analysis)
+    gate = verify_reproduction(_context(run_dir), plan, _results(plan, generation, analysis))
     assert gate.passed, gate.message
     assert "identical histograms from all 10 events" in gate.message
