@@ -26,6 +26,7 @@ from tools.analysis_spec import (
     parse_observable,
 )
 from tools.contract import RunPath, ToolRequest, ToolResult, atomic_path, package_versions, record_file, tool_main
+from tools.event_io import EventFileError, read_events
 from tools.final_state import pair_mass
 
 if TYPE_CHECKING:
@@ -42,7 +43,10 @@ __all__ = ["HistogramRecord", "Request", "Result", "main", "run"]
 
 class Request(ToolRequest):
     tool: Literal["analyze"] = "analyze"
-    events_path: RunPath = Field(default="events/events.root", description="ROOT file with the TTree 'events'.")
+    events_path: RunPath = Field(
+        default="events/events.root",
+        description="ROOT file with the particle-level TTree 'events' or a detector-level TTree 'Delphes'.",
+    )
     generation_result_path: RunPath = Field(description="Result JSON of the generation step (σ, events generated).")
     analysis: AnalysisSpec
     out_dir: RunPath = Field(default="hists")
@@ -201,41 +205,11 @@ def _needed_branches(analysis: AnalysisSpec) -> list[str]:
 
 
 def _read_events(request: Request) -> Any:
-    """The needed branches of the TTree ``events`` as an awkward array of records, one per event."""
-    import uproot  # noqa: PLC0415
-
-    path = Path(request.events_path)
-    if not path.is_file():
-        msg = f"events file {path} does not exist; run the generation step first"
-        raise _InputError(msg)
-    wanted = _needed_branches(request.analysis)
+    """The needed branches as an awkward array of records, one per event, from particle- or detector-level files."""
     try:
-        with uproot.open(path) as file:
-            if "events" not in file:
-                msg = f"{path} has no TTree 'events'; it holds {file.keys()}"
-                raise _InputError(msg)
-            tree = file["events"]
-            _check_branches(path, set(tree.keys()), wanted)
-            events = tree.arrays(wanted, entry_stop=request.max_events)
-    except _InputError:
-        raise
-    except Exception as exc:  # uproot reports a damaged file through many exception types
-        msg = f"{path} cannot be read as ROOT ({type(exc).__name__}: {exc}); it is corrupt or truncated"
-        raise _InputError(msg) from None
-    if len(events) == 0:
-        msg = f"the TTree 'events' in {path} holds no events"
-        raise _InputError(msg)
-    return events
-
-
-def _check_branches(path: Path, available: set[str], wanted: list[str]) -> None:
-    missing = [branch for branch in wanted if branch not in available]
-    if "jet_pt" in missing:
-        msg = "the events file has no jet branches; the generation step must cluster jets (generator jets setting)"
-        raise _InputError(msg)
-    if missing:
-        msg = f"{path} lacks the branches {missing} that the analysis needs; it has {sorted(available)}"
-        raise _InputError(msg)
+        return read_events(request.events_path, _needed_branches(request.analysis), max_events=request.max_events)
+    except EventFileError as exc:
+        raise _InputError(str(exc)) from None
 
 
 def _select(events: Any, selection: ObjectSelection) -> Any:
