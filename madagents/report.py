@@ -9,7 +9,7 @@ from madagents.llm.budget import Spend
 from madagents.reproduce import render_template
 from madagents.rundir import Provenance
 from madagents.state import Plan, Review, RunState, Verdict, typed_results
-from tools import analyze, pythia8_generate
+from tools import analyze, detector, pythia8_generate
 from tools.contract import ToolResult
 
 __all__ = ["write_provenance", "write_report"]
@@ -49,6 +49,7 @@ def write_provenance(ctx: RunContext, state: RunState, plan: Plan) -> None:
         sandbox=state.sandbox or ctx.sandbox.name,
         packages=dict(sorted(packages.items())),
         generator_settings={step.id: request.settings for step, request in plan.steps_of(pythia8_generate.Request)},
+        detector=_detector(plan),
         run_seed=plan.run_seed,
         derived_seeds=plan.derived_seeds,
         artifacts=ctx.rundir.artifacts(),
@@ -59,3 +60,11 @@ def write_provenance(ctx: RunContext, state: RunState, plan: Plan) -> None:
 def _is_sample(result: ToolResult) -> bool:
     """Results that produced events (and carry their count), as opposed to analyses."""
     return not isinstance(result, analyze.Result) and hasattr(result, "n_events")
+
+
+def _detector(plan: Plan) -> str:
+    simulations = [
+        f"{request.backend} (card {request.card.name if request.card else request.delphes_card}, seed {request.seed})"
+        for _, request in plan.steps_of(detector.Request)
+    ]
+    return ", ".join(simulations) or "none (particle level)"

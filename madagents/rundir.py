@@ -68,6 +68,7 @@ class Provenance(BaseModel):
     platform: str = Field(default_factory=platform.platform)
     packages: dict[str, str]
     generator_settings: dict[str, list[str]] = Field(description="Pythia8 settings of each Pythia8 step, by step id.")
+    detector: str = Field(description="Which detector simulation ran (backend and card), or 'none (particle level)'.")
     run_seed: int
     derived_seeds: dict[str, int]
     artifacts: list[FileRecord]

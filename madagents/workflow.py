@@ -14,14 +14,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from madagents.detector_cards import load_detector_card
 from madagents.errors import UserInputError
 from madagents.processes import CATALOGUE, ProcessChoice
 from tools.analysis_spec import AnalysisSpec
+from tools.detector_card import DetectorCard
 
 __all__ = [
     "NEW_PARTICLE",
     "Beams",
     "Checks",
+    "DetectorSpec",
     "GeneratorSettings",
     "PeakCheck",
     "ProcessSpec",
@@ -133,6 +136,32 @@ class GeneratorSettings(_Strict):
         return lines
 
 
+class DetectorSpec(_Strict):
+    """Detector simulation between generation and analysis; without it the analysis runs on particle level."""
+
+    backend: Literal["parametric", "delphes"] = Field(
+        default="parametric",
+        description="parametric: madagents' efficiency/resolution card (always available); delphes: DelphesHepMC3.",
+    )
+    card: str = Field(
+        default="atlas",
+        description="parametric: atlas, cms or the path of a YAML card; delphes: a Delphes .tcl card.",
+        examples=["atlas"],
+    )
+
+    @model_validator(mode="after")
+    def _card_exists(self) -> DetectorSpec:
+        if self.backend == "parametric":
+            load_detector_card(self.card)  # its ValueError names the shipped cards
+        elif not self.card.endswith(".tcl"):
+            msg = f"a Delphes card is a .tcl file such as delphes_card_ATLAS.tcl, not {self.card!r}"
+            raise ValueError(msg)
+        return self
+
+    def parametric_card(self) -> DetectorCard:
+        return load_detector_card(self.card)
+
+
 class PeakCheck(_Strict):
     histogram: str = Field(examples=["m_mumu"])
     particle: str = Field(
@@ -158,6 +187,7 @@ class Workflow(_Strict):
     beams: Beams
     process: ProcessSpec
     generator: GeneratorSettings = GeneratorSettings()
+    detector: DetectorSpec | None = Field(default=None, description="Detector simulation; none means particle level.")
     events: int = Field(gt=0, description="Number of events to generate.", examples=[10000])
     seed: int = Field(ge=1, lt=2**63, description="The one run seed; every other seed derives from it.", examples=[1])
     analysis: AnalysisSpec

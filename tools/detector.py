@@ -35,6 +35,7 @@ __all__ = [
     "Realised",
     "Request",
     "Result",
+    "detector_assumptions",
     "find_delphes",
     "main",
     "run",
@@ -166,7 +167,7 @@ def _parametric(request: Request, versions: dict[str, str]) -> Result:
         card=card.name,
         n_events=done,
         realised=realised,
-        assumptions=_assumptions(card, has_jets),
+        assumptions=detector_assumptions(card, has_jets),
         warnings=[] if has_jets else [f"{source} has no jets (the generator clustered none): no Jet branch written"],
         seed=request.seed,
         versions=versions,
@@ -218,7 +219,8 @@ def _batches(tree: Any, path: Path, size: int) -> Any:
         yield events
 
 
-def _assumptions(card: DetectorCard, has_jets: bool) -> list[str]:
+def detector_assumptions(card: DetectorCard, has_jets: bool) -> list[str]:
+    """What the parametric detector assumes, one line each ('topic: choice'), for the run's assumptions log."""
     soft = card.missing_et.soft_resolution_gev
     lines = [
         f"Detector response: madagents' parametric detector with card '{card.name}' ({card.source}); this is not "

@@ -22,13 +22,13 @@ from madagents.state import (
     Role,
     RunState,
 )
-from madagents.workflow import NEW_PARTICLE, PeakCheck, Workflow
-from tools import analyze, pythia8_generate
+from madagents.workflow import NEW_PARTICLE, DetectorSpec, PeakCheck, Workflow
+from tools import analyze, detector, pythia8_generate
 
-__all__ = ["derive_seed", "plan_workflow", "planner"]
+__all__ = ["derive_seed", "detector_request", "plan_workflow", "planner"]
 
 GENERATE_STEP = "01-generate"
-ANALYZE_STEP = "02-analyze"
+DETECTOR_STEP = "02-detector"
 SANDBOX_PACKAGES = ["pythia8mc", "pyhepmc", "uproot", "awkward", "numpy", "vector", "hist", "uhi", "mplhep"]
 MEV_PER_GEV = 1000.0
 
@@ -40,7 +40,7 @@ def derive_seed(run_seed: int, purpose: str) -> int:
 
 
 def plan_workflow(workflow: Workflow) -> Plan:
-    """The plan of a workflow: generate with Pythia8, then analyse; no model involved."""
+    """The plan of a workflow: generate with Pythia8, optionally simulate the detector, then analyse; no model."""
     seeds = {"pythia8": derive_seed(workflow.seed, "pythia8")}
     uses_jets = "jet" in workflow.analysis.collections()
     generate = pythia8_generate.Request(
@@ -50,26 +50,43 @@ def plan_workflow(workflow: Workflow) -> Plan:
         jets=pythia8_generate.JetDefinition() if uses_jets else None,
         resonances=list(CATALOGUE[workflow.process.name].resonances),
     )
+    steps = [PlanStep(id=GENERATE_STEP, role=Role.GENERATOR, description="Pythia8 events", request=generate)]
+    events_path = generate.root_path
+    if workflow.detector is not None:
+        seeds["detector"] = derive_seed(workflow.seed, "detector")
+        simulate = detector_request(workflow.detector, seeds["detector"], generate)
+        steps.append(
+            PlanStep(
+                id=DETECTOR_STEP,
+                role=Role.GENERATOR,
+                description=f"Detector simulation ({workflow.detector.backend}, card {workflow.detector.card})",
+                request=simulate,
+                needs=[GENERATE_STEP],
+            )
+        )
+        events_path = simulate.output_path
     analysis = analyze.Request(
+        events_path=events_path,
         generation_result_path=f"steps/{GENERATE_STEP}/result.json",
         analysis=workflow.analysis,
         process_label=process_label(workflow),
     )
+    steps.append(
+        PlanStep(
+            id=f"{len(steps) + 1:02d}-analyze",
+            role=Role.ANALYST,
+            description="Selection and histograms",
+            request=analysis,
+            needs=[steps[-1].id],
+        )
+    )
+    level = "detector level" if workflow.detector else "particle level"
     return Plan(
         workflow=workflow.name,
-        summary=f"{workflow.description or workflow.name}. {workflow.events} Pythia8 events, particle level.",
+        summary=f"{workflow.description or workflow.name}. {workflow.events} Pythia8 events, {level}.",
         run_seed=workflow.seed,
         derived_seeds=seeds,
-        steps=[
-            PlanStep(id=GENERATE_STEP, role=Role.GENERATOR, description="Pythia8 events", request=generate),
-            PlanStep(
-                id=ANALYZE_STEP,
-                role=Role.ANALYST,
-                description="Selection and histograms",
-                request=analysis,
-                needs=[GENERATE_STEP],
-            ),
-        ],
+        steps=steps,
         expectations=Expectations(
             n_events=workflow.events,
             peaks=[_peak(check, workflow) for check in workflow.checks.peaks],
@@ -80,6 +97,12 @@ def plan_workflow(workflow: Workflow) -> Plan:
         assumptions=assumptions(workflow),
         required_packages=[*SANDBOX_PACKAGES, *(["fastjet"] if uses_jets else [])],
     )
+
+
+def detector_request(spec: DetectorSpec, seed: int, generate: pythia8_generate.Request) -> detector.Request:
+    if spec.backend == "delphes":
+        return detector.Request(backend="delphes", seed=seed, delphes_card=spec.card, hepmc_path=generate.hepmc_path)
+    return detector.Request(seed=seed, card=spec.parametric_card(), events_path=generate.root_path)
 
 
 def pythia_settings(workflow: Workflow) -> list[str]:
@@ -150,13 +173,6 @@ FIXED_ASSUMPTIONS = (
         affects=["cross section normalisation"],
     ),
     Assumption(
-        topic="Object level",
-        choice="particle level: objects are stable generator particles, no detector simulation",
-        source=AssumptionSource.CONVENTION,
-        reason="the offline stack has no detector step in this workflow",
-        affects=["all histograms"],
-    ),
-    Assumption(
         topic="Lepton definition",
         choice="bare final-state leptons; FSR photons are not added back",
         source=AssumptionSource.CONVENTION,
@@ -165,6 +181,14 @@ FIXED_ASSUMPTIONS = (
     ),
 )
 """Choices every Pythia8 workflow of the offline stack makes."""
+
+PARTICLE_LEVEL = Assumption(
+    topic="Object level",
+    choice="particle level: objects are stable generator particles, no detector simulation",
+    source=AssumptionSource.CONVENTION,
+    reason="the workflow has no detector step",
+    affects=["all histograms"],
+)
 
 JET_ASSUMPTION = Assumption(
     topic="Jet definition",
@@ -187,6 +211,7 @@ def assumptions(workflow: Workflow) -> list[Assumption]:
             affects=["cross section", "all distributions"],
         ),
         *FIXED_ASSUMPTIONS,
+        *_detector_notes(workflow),
         *_process_notes(workflow),
         Assumption(
             topic="Random seed",
@@ -219,6 +244,36 @@ def assumptions(workflow: Workflow) -> list[Assumption]:
             )
         )
     return entries
+
+
+def _detector_notes(workflow: Workflow) -> list[Assumption]:
+    spec = workflow.detector
+    if spec is None:
+        return [PARTICLE_LEVEL]
+    if spec.backend == "delphes":
+        return [
+            Assumption(
+                topic="Object level",
+                choice=f"detector level: Delphes with card {spec.card}, RandomSeed from the run seed",
+                source=AssumptionSource.TASK,
+                reason="the workflow asks for Delphes",
+                affects=["all histograms", "fiducial cross section"],
+            )
+        ]
+    uses_jets = "jet" in workflow.analysis.collections()
+    notes = []
+    for line in detector.detector_assumptions(spec.parametric_card(), uses_jets):
+        topic, _, choice = line.partition(": ")
+        notes.append(
+            Assumption(
+                topic=topic,
+                choice=choice,
+                source=AssumptionSource.CONVENTION,
+                reason="madagents' parametric detector stands in for Delphes where Delphes is not installed",
+                affects=["all histograms", "fiducial cross section"],
+            )
+        )
+    return notes
 
 
 def _process_notes(workflow: Workflow) -> list[Assumption]:
