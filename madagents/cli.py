@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 class Backend(StrEnum):
     local = "local"
     docker = "docker"
+    dask = "dask"
 
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="An agentic collider-simulation assistant.")
@@ -44,6 +45,13 @@ def run(
     sandbox: Annotated[
         Backend | None, typer.Option(help="Where tools run (default: docker when a daemon answers).")
     ] = None,
+    chunks: Annotated[
+        int | None,
+        typer.Option(min=1, help="Generate in K seeded chunks in parallel, merged into one sample (Dask by default)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address of an existing cluster (default: a local cluster).")
+    ] = None,
 ) -> None:
     """Run a workflow through the agent graph (no LLM) and write a validated run directory."""
     from madagents import runner  # noqa: PLC0415 - keeps --help fast
@@ -51,15 +59,16 @@ def run(
     from madagents.llm.client import make_client  # noqa: PLC0415
     from madagents.workflow import load_workflow  # noqa: PLC0415
 
-    start, settings, reporter = time.monotonic(), _settings(sandbox), RichReporter(console)
+    start, reporter = time.monotonic(), RichReporter(console)
+    settings = _settings(sandbox, chunks=chunks, scheduler=scheduler)
     try:
         if resume:
-            _refuse_overrides(events=events, seed=seed, out=out, sandbox=sandbox)
+            _refuse_overrides(events=events, seed=seed, out=out, sandbox=sandbox, chunks=chunks, scheduler=scheduler)
             run_dir = _find_run(workflow, settings.runs_dir)
             driver, make_models = runner.Driver(reporter=reporter), functools.partial(make_client, settings.llm)
             state = runner.resume_run(run_dir, settings, sys.argv, driver, make_models)
         else:
-            spec = load_workflow(workflow, events=events, seed=seed)
+            spec = load_workflow(workflow, events=events, seed=seed, chunks=chunks)
             run_dir = out or runner.default_run_dir(settings, spec.name)
             state = runner.start_run(spec, run_dir, settings, sys.argv, runner.Driver(reporter=reporter))
     except (UserInputError, RunFailedError) as exc:
@@ -219,10 +228,18 @@ def _print_error(message: str) -> None:
     errors.print(f"[red]error:[/red] {escape(message)}", highlight=False)
 
 
-def _settings(sandbox: Backend | None) -> Settings:
+def _settings(sandbox: Backend | None, *, chunks: int | None = None, scheduler: str | None = None) -> Settings:
+    """Settings from the environment and the options; chunks or a scheduler run the tools on Dask by default."""
     from madagents.settings import Settings  # noqa: PLC0415 - pydantic-settings stays out of --help
 
-    return Settings() if sandbox is None else Settings(sandbox=sandbox.value)
+    settings = Settings()
+    if sandbox is None and (scheduler is not None or (chunks or 1) > 1):
+        sandbox = Backend.dask
+    if sandbox is not None:
+        settings = settings.model_copy(update={"sandbox": sandbox.value})
+    if scheduler is not None:
+        settings = settings.model_copy(update={"dask": settings.dask.model_copy(update={"scheduler": scheduler})})
+    return settings
 
 
 def _find_run(given: Path, runs_dir: Path) -> Path:

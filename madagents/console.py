@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from madagents.state import RunState, typed_results
-from tools import analyze, pythia8_generate
+from tools import analyze, merge_samples, pythia8_generate
 
 __all__ = ["RichReporter", "summary_table"]
 
@@ -60,7 +60,12 @@ def summary_table(state: RunState, run_dir: Path, seconds: float) -> Table:
     table = Table(title=f"{name}: results", show_header=False)
     table.add_column("quantity", style="bold")
     table.add_column("value")
+    merged = (
+        {need for step, _ in state.plan.steps_of(merge_samples.Request) for need in step.needs} if state.plan else set()
+    )
     for step, generation in typed_results(state.plan, state.results, pythia8_generate.Result):
+        if step.id in merged:  # a chunk: its merged sample is shown
+            continue
         if generation.sigma_pb is not None:
             table.add_row(f"σ ({step.id})", f"{generation.sigma_pb:.5g} ± {generation.sigma_err_pb or 0:.2g} pb")
         table.add_row(f"events ({step.id})", f"{generation.n_events} generated")

@@ -175,7 +175,14 @@ def _context(rundir: RunDir, settings: Settings, command_line: list[str], driver
     return RunContext(
         settings=settings,
         rundir=rundir,
-        sandbox=make_sandbox(settings.sandbox, rundir.path, settings.image, settings.docker),
+        sandbox=make_sandbox(
+            settings.sandbox,
+            rundir.path,
+            settings.image,
+            settings.docker,
+            settings.dask.scheduler,
+            settings.dask.workers,
+        ),
         command_line=command_line,
         reporter=driver.reporter,
         models=driver.models,
@@ -200,7 +207,10 @@ def _drive(
     if initial is None and rewind.is_file():
         config["configurable"]["checkpoint_id"] = rewind.read_text().strip()
         rewind.unlink()
-    with contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection:
+    with (
+        contextlib.closing(context.sandbox),
+        contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection,
+    ):
         graph = build_graph(SqliteSaver(connection, serde=checkpoint_serializer()))
         if initial is None and "checkpoint_id" not in config["configurable"]:
             config = _retry_failed_node(graph, config)

@@ -5,14 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from madagents.llm.budget import Budget
 from madagents.llm.client import LLMSettings
 from madagents.sandbox.docker import DockerLimits
 
-__all__ = ["Settings"]
+__all__ = ["DaskSettings", "Settings"]
+
+
+class DaskSettings(BaseModel):
+    """The Dask cluster of the dask backend (``--chunks``): an existing scheduler, or a local cluster."""
+
+    scheduler: str | None = Field(default=None, description="Address of a running scheduler, e.g. tcp://host:8786.")
+    workers: int = Field(default=2, gt=0, description="Workers of the local cluster started when no scheduler is set.")
 
 
 class Settings(BaseSettings):
@@ -21,9 +28,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MADAGENTS_", env_nested_delimiter="__", extra="forbid")
 
     runs_dir: Path = Field(default=Path("runs"), description="Where run directories are created by default.")
-    sandbox: Literal["auto", "local", "docker"] = Field(
-        default="auto", description="Backend that executes the tools; auto takes docker when a daemon answers."
+    sandbox: Literal["auto", "local", "docker", "dask"] = Field(
+        default="auto",
+        description="Backend that executes the tools; auto takes docker when a daemon answers; dask runs them on "
+        "the workers of a Dask cluster (as the local backend would).",
     )
+    dask: DaskSettings = Field(default_factory=DaskSettings, description="Cluster of the dask backend.")
     image: str = Field(default="madagents/hep:latest", description="Image of the docker backend.")
     docker: DockerLimits = Field(default_factory=DockerLimits, description="Limits of each tool container.")
     tool_timeout_s: float = Field(default=3600.0, gt=0, description="Wall-clock limit of one tool call.")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from madagents.llm.budget import Spend
 from madagents.workflow import Workflow
-from tools import analyze, detector, pythia8_generate
+from tools import analyze, detector, merge_samples, mg5_generate, pythia8_generate
 from tools import environment as environment_tool
 from tools.contract import FileRecord, ToolRequest, ToolResult
 
@@ -81,14 +81,16 @@ class Assumption(BaseModel):
 
 
 StepRequest = Annotated[
-    pythia8_generate.Request | detector.Request | analyze.Request,
+    mg5_generate.Request | pythia8_generate.Request | merge_samples.Request | detector.Request | analyze.Request,
     Field(discriminator="tool"),
 ]
-StepResult = pythia8_generate.Result | detector.Result | analyze.Result
+StepResult = mg5_generate.Result | pythia8_generate.Result | detector.Result | analyze.Result
 """Results are kept as the instances their tool returned, so the union needs no discriminator."""
 
 _RESULT_TYPES: dict[str, type[StepResult]] = {
+    "mg5_generate": mg5_generate.Result,
     "pythia8_generate": pythia8_generate.Result,
+    "merge_samples": pythia8_generate.Result,  # the merged chunks are one Pythia8 sample
     "detector": detector.Result,
     "analyze": analyze.Result,
 }

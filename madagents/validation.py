@@ -6,18 +6,20 @@ cannot be read is a failed gate, not an exception.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 from madagents.state import GateResult, Plan, StepResult, typed_results
-from tools import analyze, pythia8_generate
+from tools import analyze, mg5_generate, pythia8_generate
 from tools.analysis_spec import HistogramSpec
 from tools.contract import FileRecord, ToolResult
 
 __all__ = [
     "count_events",
+    "gate_banner_cross_section",
     "gate_branching_fractions",
     "gate_cross_section",
     "gate_event_counts",
@@ -30,6 +32,9 @@ __all__ = [
 
 BR_TOLERANCE = 1e-3
 HEPMC_FOOTER = "HepMC::Asciiv3-END_EVENT_LISTING"
+LHE_FOOTER = "</LesHouchesEvents>"
+SIGMA_AGREEMENT = 1e-6
+"""Relative agreement of σ between MG5's banner and Pythia8 showering its unweighted events (equal to 1e-15)."""
 
 
 def run_gates(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> list[GateResult]:
@@ -41,6 +46,9 @@ def run_gates(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> list
         expected = getattr(step.request, "n_events", plan.expectations.n_events)
         gates.append(gate_event_counts(run_dir, expected, results[step.id], _label(step.id, len(producers) > 1)))
     gates += [gate_branching_fractions(result) for _, result in typed_results(plan, results, pythia8_generate.Result)]
+    for step, shower in typed_results(plan, results, pythia8_generate.Result):
+        hard = [results.get(need) for need in step.needs]
+        gates += [gate_banner_cross_section(mg5, shower) for mg5 in hard if isinstance(mg5, mg5_generate.Result)]
     analyses = typed_results(plan, results, analyze.Result)
     for step, analysis in analyses:
         request = step.request
@@ -85,13 +93,18 @@ def count_events(path: Path, kind: str) -> int:
         except Exception as exc:
             msg = f"{path.name} cannot be read as ROOT ({type(exc).__name__}: {exc}); it is corrupt or truncated"
             raise ValueError(msg) from None
+    marker, footer, name = (
+        ("<event", LHE_FOOTER, "</LesHouchesEvents>")
+        if kind == "lhe"
+        else ("E ", HEPMC_FOOTER, "HepMC3 end-of-listing")
+    )
     count, last = 0, ""
-    with path.open(errors="replace") as stream:
+    with gzip.open(path, "rt", errors="replace") if path.suffix == ".gz" else path.open(errors="replace") as stream:
         for line in stream:
-            count += line.startswith("E ")
+            count += line.lstrip().startswith(marker) if kind == "lhe" else line.startswith(marker)
             last = line if line.strip() else last
-    if last.strip() != HEPMC_FOOTER:
-        msg = f"{path.name} has no HepMC3 end-of-listing line; it is truncated"
+    if last.strip() != footer:
+        msg = f"{path.name} has no {name} line; it is truncated"
         raise ValueError(msg)
     return count
 
@@ -126,6 +139,14 @@ def gate_cross_section(generation: ToolResult | None, analysis: analyze.Result, 
         message = f"plots show σ = {analysis.sigma_pb} ± {analysis.sigma_err_pb} pb, the generator {sigma} ± {error}"
         return GateResult(gate=gate, passed=False, message=message)
     return GateResult(gate=gate, passed=True, message=f"σ = {sigma:.5g} ± {error:.2g} pb, same in plots")
+
+
+def gate_banner_cross_section(mg5: mg5_generate.Result, shower: pythia8_generate.Result) -> GateResult:
+    """The σ Pythia8 reports for showered LHE events is the σ of MG5's banner: a mismatch means mixed-up files."""
+    banner, shown = mg5.sigma_pb, shower.sigma_pb
+    message = f"MG5 banner σ = {banner} pb, Pythia8 on its LHE events σ = {shown} pb"
+    agree = banner is not None and shown is not None and math.isclose(banner, shown, rel_tol=SIGMA_AGREEMENT)
+    return GateResult(gate="cross section vs banner", passed=agree, message=message)
 
 
 def gate_branching_fractions(generation: pythia8_generate.Result) -> GateResult:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from madagents.detector_cards import load_detector_card
 from madagents.errors import UserInputError
 from madagents.processes import CATALOGUE, ProcessChoice
+from tools import mg5_generate
 from tools.analysis_spec import AnalysisSpec
 from tools.detector_card import DetectorCard
 
@@ -26,6 +27,7 @@ __all__ = [
     "Checks",
     "DetectorSpec",
     "GeneratorSettings",
+    "Mg5Process",
     "PeakCheck",
     "ProcessSpec",
     "Workflow",
@@ -112,8 +114,51 @@ class ProcessSpec(_Strict):
         return first, second
 
 
+class Mg5Process(_Strict):
+    """The hard process as MadGraph5_aMC@NLO generates it; Pythia8 then showers its LHE events."""
+
+    model: str = Field(default="sm", description="UFO model, with an optional restriction.", examples=["sm"])
+    definitions: list[str] = Field(default_factory=list, description="MG5 multiparticle labels ('l+ = e+ mu+').")
+    processes: list[str] = Field(
+        min_length=1, description="MG5 process lines, decay chains included.", examples=[["p p > mu+ mu-"]]
+    )
+    run_card: dict[str, str | bool | int | float] = Field(
+        default_factory=dict,
+        description="run_card.dat entries besides beams, events and seed.",
+        examples=[{"mmll": 60}],
+    )
+    param_card: dict[str, float] = Field(
+        default_factory=dict, description="param_card.dat entries ('BLOCK ID': value).", examples=[{"mass 6": 172.5}]
+    )
+
+    @model_validator(mode="after")
+    def _valid_mg5_request(self) -> Mg5Process:
+        # the tool's own validation (no injected MG5 commands, reserved run-card keys) runs when the workflow loads
+        try:
+            self.request(seed=1, n_events=1, beam_energies_gev=(6500.0, 6500.0))
+        except ValidationError as exc:
+            raise ValueError("; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())) from None
+        return self
+
+    def request(self, *, seed: int, n_events: int, beam_energies_gev: tuple[float, float]) -> mg5_generate.Request:
+        ebeam1, ebeam2 = beam_energies_gev
+        return mg5_generate.Request(
+            model=self.model,
+            definitions=self.definitions,
+            processes=self.processes,
+            run_card={"ebeam1": ebeam1, "ebeam2": ebeam2, **self.run_card},
+            param_card=self.param_card,
+            seed=seed,
+            n_events=n_events,
+        )
+
+
 class GeneratorSettings(_Strict):
-    name: Literal["pythia8"] = "pythia8"
+    name: Literal["pythia8", "mg5"] = Field(
+        default="pythia8",
+        description="pythia8: Pythia8's own hard process; mg5: MadGraph5 hard process showered by Pythia8.",
+    )
+    mg5: Mg5Process | None = Field(default=None, description="The MG5 hard process, for name: mg5.")
     shower: bool = Field(default=True, description="Initial- and final-state parton showers.")
     mpi: bool = Field(default=True, description="Multiparton interactions (underlying event).")
     hadronisation: bool = True
@@ -125,6 +170,27 @@ class GeneratorSettings(_Strict):
     settings: list[str] = Field(
         default_factory=list, description="Extra Pythia8 lines, applied last.", examples=[["Tune:pp = 14"]]
     )
+    chunks: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Split generation into this many seeded chunks run in parallel, then merged; the chunk "
+        "seeds derive from the run seed, so a result depends on the number of chunks, never on the workers.",
+        examples=[4],
+    )
+
+    @model_validator(mode="after")
+    def _mg5_process_with_mg5(self) -> GeneratorSettings:
+        if self.name == "mg5" and self.mg5 is None:
+            msg = "generator name mg5 needs the MG5 process: add mg5: {processes: ['p p > mu+ mu-']}"
+            raise ValueError(msg)
+        if self.name == "pythia8" and self.mg5 is not None:
+            msg = "generator.mg5 is used with name: mg5 only; set name: mg5 or remove mg5"
+            raise ValueError(msg)
+        if self.name == "mg5" and self.chunks > 1:
+            msg = "chunks split Pythia8's own generation; for MG5 use its run_mode/cluster settings instead"
+            raise ValueError(msg)
+        return self
 
     @field_validator("settings")
     @classmethod
@@ -194,6 +260,13 @@ class Workflow(_Strict):
     checks: Checks = Checks()
 
     @model_validator(mode="after")
+    def _enough_events_per_chunk(self) -> Workflow:
+        if self.generator.chunks > self.events:
+            msg = f"generator.chunks = {self.generator.chunks} is more than the {self.events} events; lower it"
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
     def _checks_refer_to_histograms(self) -> Workflow:
         names = {spec.name for spec in self.analysis.histograms}
         for peak in self.checks.peaks:
@@ -206,8 +279,10 @@ class Workflow(_Strict):
         return self
 
 
-def load_workflow(path: Path, *, events: int | None = None, seed: int | None = None) -> Workflow:
-    """Read and validate a workflow file; ``events`` and ``seed`` override the file's values."""
+def load_workflow(
+    path: Path, *, events: int | None = None, seed: int | None = None, chunks: int | None = None
+) -> Workflow:
+    """Read and validate a workflow file; ``events``, ``seed`` and ``chunks`` override the file's values."""
     if not path.is_file():
         shipped = ", ".join(sorted(p.as_posix() for p in Path("workflows").glob("*.yaml"))) or "none found here"
         msg = f"workflow file {path} not found; give the path of a workflow YAML (shipped workflows: {shipped})"
@@ -230,6 +305,8 @@ def load_workflow(path: Path, *, events: int | None = None, seed: int | None = N
         data["events"] = events
     if seed is not None:
         data["seed"] = seed
+    if chunks is not None:
+        data["generator"] = {**(data.get("generator") or {}), "chunks": chunks}
     try:
         return Workflow.model_validate(data)
     except ValidationError as exc:

@@ -1,4 +1,4 @@
-"""Generate events with Pythia8: hard process, parton shower, hadronisation.
+"""Generate events with Pythia8: hard process, parton shower, hadronisation; or shower the events of an LHE file.
 
 Writes the events twice: as HepMC3 (beams plus final state, for other tools and detector simulation) and as a
 ROOT TTree of final-state objects (muons, electrons, optionally anti-kT jets, missing pT) for the analysis.
@@ -6,12 +6,14 @@ ROOT TTree of final-state objects (muons, electrons, optionally anti-kT jets, mi
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tools.contract import (
     FileRecord,
@@ -27,6 +29,8 @@ from tools.contract import (
 )
 from tools.final_state import BRANCHES, JetDefinition, final_state_columns, flatten_batch
 from tools.hepmc_writer import CrossSection, HepmcWriter, HepmcWriterError
+from tools.mg5_output import CrossSection as LheCrossSection
+from tools.mg5_output import count_lhe_events, init_cross_section, read_lhe_head
 
 __all__ = ["DecayChannel", "DecayTable", "JetDefinition", "Request", "Result", "main", "run"]
 
@@ -52,6 +56,12 @@ class Request(ToolRequest):
         default_factory=list, description="PDG ids whose decay tables are reported in the result."
     )
     batch_size: int = Field(default=100, gt=0, description="Events per batch; progress is reported per batch.")
+    lhe_path: RunPath | None = Field(
+        default=None,
+        description="Les Houches events to shower and hadronise (plain or .gz, e.g. from mg5_generate). The tool "
+        "sets Beams:frameType = 4 and Beams:LHEF itself; settings add the rest (matching, merging, tune).",
+        examples=["events/unweighted_events.lhe"],
+    )
 
     @field_validator("settings")
     @classmethod
@@ -63,6 +73,15 @@ class Request(ToolRequest):
                 if "/" in word or word.startswith("~"):
                     inside_run_dir(word)
         return lines
+
+    @model_validator(mode="after")
+    def _one_lhe_source(self) -> Request:
+        if self.lhe_path is not None:
+            own = [line for line in self.settings if line.split("=")[0].strip().lower() in LHE_SETTINGS]
+            if own:
+                msg = f"with lhe_path set, the tool sets the beams itself: drop {own} from settings"
+                raise ValueError(msg)
+        return self
 
 
 class DecayChannel(BaseModel):
@@ -80,12 +99,20 @@ class Result(ToolResult):
     n_events: int = 0
     n_tried: int = 0
     sigma_pb: float | None = Field(default=None, description="Pythia8 sigmaGen() in pb.")
-    sigma_err_pb: float | None = Field(default=None, description="Statistical error of sigmaGen() in pb.")
+    sigma_err_pb: float | None = Field(
+        default=None,
+        description="Statistical error of sigmaGen() in pb; for an LHE input the generator's error from <init> "
+        "(Pythia's own is the spread of the event weights, zero for unweighted events).",
+    )
     decay_tables: list[DecayTable] = Field(default_factory=list)
     generation_seconds: float = 0.0
 
 
 MB_TO_PB = 1e9
+LHE_SETTINGS = ("beams:frametype", "beams:lhef")
+"""Settings the tool owns when it reads an LHE file."""
+SIGMA_AGREEMENT = 1e-6
+"""For unweighted LHE events Pythia's sigmaGen() is their mean weight, i.e. the <init> σ (measured: equal to 1e-15)."""
 TRIES_PER_EVENT = 10.0
 """nextBatch retries failed events itself until the batch is full, giving up after this factor × the batch size."""
 
@@ -106,21 +133,27 @@ def run(request: Request) -> Result:
 def _run(request: Request, versions: dict[str, str]) -> Result:
     import pythia8mc as pythia8  # noqa: PLC0415 - heavy imports stay out of the request/result models
 
+    lhe = _lhe_input(request)
     pythia = pythia8.Pythia("", False)  # no banner; init() still prints its summary into the tool log
     _configure(pythia, request)
     decay_tables = [_decay_table(pythia, pdg_id) for pdg_id in request.resonances]
     start = time.perf_counter()
     with atomic_path(request.hepmc_path) as hepmc_tmp, atomic_path(request.root_path) as root_tmp:
-        hepmc_sha256 = _generate(pythia, request, hepmc_tmp, root_tmp)
+        hepmc_sha256 = _generate(pythia, request, hepmc_tmp, root_tmp, lhe)
     seconds = time.perf_counter() - start
     pythia.stat()
     info = pythia.infoPython()
+    sigma, sigma_err = _cross_section(info, lhe)[:2]
+    warnings = []
+    if lhe is not None and not math.isclose(sigma, lhe.value_pb, rel_tol=SIGMA_AGREEMENT):
+        warnings.append(f"Pythia's σ {sigma:.6g} pb differs from the LHE <init> σ {lhe.value_pb:.6g} pb")
     return Result(
         ok=True,
         n_events=request.n_events,
         n_tried=info.nTried(),
-        sigma_pb=info.sigmaGen() * MB_TO_PB,
-        sigma_err_pb=info.sigmaErr() * MB_TO_PB,
+        sigma_pb=sigma,
+        sigma_err_pb=sigma_err,
+        warnings=warnings,
         decay_tables=decay_tables,
         generation_seconds=seconds,
         seed=request.seed,
@@ -133,14 +166,38 @@ def _run(request: Request, versions: dict[str, str]) -> Result:
     )
 
 
+def _lhe_input(request: Request) -> LheCrossSection | None:
+    """The <init> cross section of the LHE input, once it is known to hold the requested number of events."""
+    if request.lhe_path is None:
+        return None
+    path = Path(request.lhe_path)
+    if not path.is_file():
+        msg = f"LHE file {path} not found in the run directory"
+        raise _PythiaError(msg)
+    try:
+        sigma = init_cross_section(read_lhe_head(path))
+        available = count_lhe_events(path)
+    except (ValueError, OSError, EOFError) as exc:
+        msg = f"cannot read the LHE file {path}: {exc}"
+        raise _PythiaError(msg) from None
+    if available < request.n_events:
+        msg = f"the LHE file {path} holds {available} events but {request.n_events} were requested"
+        raise _PythiaError(msg)
+    return sigma
+
+
 def _configure(pythia: Any, request: Request) -> None:
-    for line in request.settings:
+    lhe = [] if request.lhe_path is None else ["Beams:frameType = 4", f"Beams:LHEF = {request.lhe_path}"]
+    for line in [*lhe, *request.settings]:
         if not pythia.readString(line):
             msg = f"Pythia8 rejected setting '{line}'; check the spelling against the Pythia8 settings index"
             raise _PythiaError(msg)
     # after the user's lines, so that the request's seed wins and the log lists no events
     own = ["Random:setSeed = on", f"Random:seed = {request.seed}"]
-    own += [f"Next:{name} = 0" for name in ("numberShowEvent", "numberShowInfo", "numberShowProcess", "numberCount")]
+    own += [
+        f"Next:{name} = 0"
+        for name in ("numberShowEvent", "numberShowInfo", "numberShowProcess", "numberShowLHA", "numberCount")
+    ]
     for line in own:
         pythia.readString(line)
     if not pythia.init():
@@ -168,8 +225,12 @@ def _decay_table(pythia: Any, pdg_id: int) -> DecayTable:
     return DecayTable(pdg_id=pdg_id, channels=channels)
 
 
-def _generate(pythia: Any, request: Request, hepmc_tmp: Path, root_tmp: Path) -> str:
-    """Write both files; return the HepMC3 file's SHA-256."""
+def _generate(pythia: Any, request: Request, hepmc_tmp: Path, root_tmp: Path, lhe: LheCrossSection | None) -> str:
+    """Write both files; return the HepMC3 file's SHA-256.
+
+    LHE event weights are in pb; they are divided by the <init> unit weight (XMAXUP), so that unweighted events
+    weigh 1 as those of Pythia's own processes do (and MG5's NLO events ±1).
+    """
     import uproot  # noqa: PLC0415
 
     branches = {name: kind for name, kind in BRANCHES.items() if name != "jet" or request.jets}
@@ -181,10 +242,12 @@ def _generate(pythia: Any, request: Request, hepmc_tmp: Path, root_tmp: Path) ->
         while done < request.n_events:
             size = min(request.batch_size, request.n_events - done)
             marks = [time.perf_counter()]
-            events = _next_batch(pythia, size)
+            events = _next_batch(pythia, size, request.n_events)
             marks.append(time.perf_counter())
             batch = flatten_batch(events)
-            hepmc.write(batch, done, _cross_section(pythia.infoPython()))
+            if lhe is not None and lhe.unit_weight_pb > 0:
+                batch = dataclasses.replace(batch, weight=batch.weight / lhe.unit_weight_pb)
+            hepmc.write(batch, done, _cross_section(pythia.infoPython(), lhe))
             marks.append(time.perf_counter())
             tree.extend(final_state_columns(batch, request.lepton_pt_min_gev, request.jets, done))
             marks.append(time.perf_counter())
@@ -202,15 +265,26 @@ def _generate(pythia: Any, request: Request, hepmc_tmp: Path, root_tmp: Path) ->
     return hepmc.sha256
 
 
-def _cross_section(info: Any) -> CrossSection:
-    """The running estimate after the batch, which every event of the batch carries in the HepMC3 file."""
-    return info.sigmaGen() * MB_TO_PB, info.sigmaErr() * MB_TO_PB, info.nAccepted(), info.nTried()
+def _cross_section(info: Any, lhe: LheCrossSection | None) -> CrossSection:
+    """The running estimate after the batch, which every event of the batch carries in the HepMC3 file.
+
+    For an LHE input the error is the generator's, from <init>: Pythia's is the spread of the event weights.
+    """
+    error = info.sigmaErr() * MB_TO_PB if lhe is None else lhe.error_pb
+    return info.sigmaGen() * MB_TO_PB, error, info.nAccepted(), info.nTried()
 
 
-def _next_batch(pythia: Any, size: int) -> Any:
+def _next_batch(pythia: Any, size: int, wanted: int) -> Any:
     try:
         return pythia.nextBatch(size, TRIES_PER_EVENT)
     except RuntimeError as exc:  # raised only when the retries ran out
+        info = pythia.infoPython()
+        if info.atEndOfFile():
+            msg = (
+                f"Pythia8 failed to generate {size} events: the LHE file ended after {info.nAccepted()} "
+                f"accepted events, {wanted} requested"
+            )
+            raise _PythiaError(msg) from None
         msg = (
             f"Pythia8 failed to generate {size} events in {TRIES_PER_EVENT * size:.0f} tries ({exc}); "
             "the 'PYTHIA Error' lines of the tool log say why"

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from langgraph.runtime import Runtime
 
+from madagents.agents.chain import Chain, add_analysis, add_detector, add_generation, add_mg5_generation
 from madagents.agents.task_planner import choose_workflow
 from madagents.context import RunContext
 from madagents.processes import CATALOGUE
@@ -18,17 +19,13 @@ from madagents.state import (
     Expectations,
     PeakExpectation,
     Plan,
-    PlanStep,
-    Role,
     RunState,
 )
-from madagents.workflow import NEW_PARTICLE, DetectorSpec, PeakCheck, Workflow
-from tools import analyze, detector, pythia8_generate
+from madagents.workflow import NEW_PARTICLE, Mg5Process, PeakCheck, Workflow
+from tools import detector, pythia8_generate
 
-__all__ = ["derive_seed", "detector_request", "plan_workflow", "planner"]
+__all__ = ["derive_seed", "plan_workflow", "planner"]
 
-GENERATE_STEP = "01-generate"
-DETECTOR_STEP = "02-detector"
 SANDBOX_PACKAGES = ["pythia8mc", "pyhepmc", "uproot", "awkward", "numpy", "vector", "hist", "uhi", "mplhep"]
 MEV_PER_GEV = 1000.0
 
@@ -41,52 +38,35 @@ def derive_seed(run_seed: int, purpose: str) -> int:
 
 def plan_workflow(workflow: Workflow) -> Plan:
     """The plan of a workflow: generate with Pythia8, optionally simulate the detector, then analyse; no model."""
-    seeds = {"pythia8": derive_seed(workflow.seed, "pythia8")}
+    seeds = _seeds(workflow)
+    pythia_seeds = [seed for purpose, seed in seeds.items() if purpose.startswith("pythia8")]
     uses_jets = "jet" in workflow.analysis.collections()
     generate = pythia8_generate.Request(
         settings=pythia_settings(workflow),
         n_events=workflow.events,
-        seed=seeds["pythia8"],
+        seed=pythia_seeds[0],
         jets=pythia8_generate.JetDefinition() if uses_jets else None,
         resonances=list(CATALOGUE[workflow.process.name].resonances),
     )
-    steps = [PlanStep(id=GENERATE_STEP, role=Role.GENERATOR, description="Pythia8 events", request=generate)]
-    events_path = generate.root_path
+    chain = Chain()
+    mg5 = workflow.generator.mg5
+    if mg5 is not None:
+        half = workflow.beams.sqrt_s_gev / 2
+        hard_process = mg5.request(seed=seeds["mg5"], n_events=workflow.events, beam_energies_gev=(half, half))
+        add_mg5_generation(chain, hard_process, generate)
+    else:
+        add_generation(chain, generate, pythia_seeds)
     if workflow.detector is not None:
-        seeds["detector"] = derive_seed(workflow.seed, "detector")
-        simulate = detector_request(workflow.detector, seeds["detector"], generate)
-        steps.append(
-            PlanStep(
-                id=DETECTOR_STEP,
-                role=Role.GENERATOR,
-                description=f"Detector simulation ({workflow.detector.backend}, card {workflow.detector.card})",
-                request=simulate,
-                needs=[GENERATE_STEP],
-            )
-        )
-        events_path = simulate.output_path
-    analysis = analyze.Request(
-        events_path=events_path,
-        generation_result_path=f"steps/{GENERATE_STEP}/result.json",
-        analysis=workflow.analysis,
-        process_label=process_label(workflow),
-    )
-    steps.append(
-        PlanStep(
-            id=f"{len(steps) + 1:02d}-analyze",
-            role=Role.ANALYST,
-            description="Selection and histograms",
-            request=analysis,
-            needs=[steps[-1].id],
-        )
-    )
+        add_detector(chain, workflow.detector, seeds["detector"], generate)
+    add_analysis(chain, workflow, process_label(workflow))
     level = "detector level" if workflow.detector else "particle level"
+    chunks = f" in {workflow.generator.chunks} chunks" if workflow.generator.chunks > 1 else ""
     return Plan(
         workflow=workflow.name,
-        summary=f"{workflow.description or workflow.name}. {workflow.events} Pythia8 events, {level}.",
+        summary=f"{workflow.description or workflow.name}. {workflow.events} Pythia8 events{chunks}, {level}.",
         run_seed=workflow.seed,
         derived_seeds=seeds,
-        steps=steps,
+        steps=chain.steps,
         expectations=Expectations(
             n_events=workflow.events,
             peaks=[_peak(check, workflow) for check in workflow.checks.peaks],
@@ -99,17 +79,24 @@ def plan_workflow(workflow: Workflow) -> Plan:
     )
 
 
-def detector_request(spec: DetectorSpec, seed: int, generate: pythia8_generate.Request) -> detector.Request:
-    if spec.backend == "delphes":
-        return detector.Request(backend="delphes", seed=seed, delphes_card=spec.card, hepmc_path=generate.hepmc_path)
-    return detector.Request(seed=seed, card=spec.parametric_card(), events_path=generate.root_path)
+def _seeds(workflow: Workflow) -> dict[str, int]:
+    """Seed of every stochastic step: Pythia8 (one per chunk) and the detector, all from the run seed."""
+    chunks = workflow.generator.chunks
+    purposes = ["pythia8"] if chunks == 1 else [f"pythia8:chunk{index}/{chunks}" for index in range(1, chunks + 1)]
+    if workflow.generator.mg5 is not None:
+        purposes.insert(0, "mg5")
+    if workflow.detector is not None:
+        purposes.append("detector")
+    return {purpose: derive_seed(workflow.seed, purpose) for purpose in purposes}
 
 
 def pythia_settings(workflow: Workflow) -> list[str]:
     beam_a, beam_b = (_BEAM_IDS[name] for name in workflow.beams.particles)
     gen = workflow.generator
-    lines = [f"Beams:idA = {beam_a}", f"Beams:idB = {beam_b}", f"Beams:eCM = {workflow.beams.sqrt_s_gev:g}"]
-    lines += CATALOGUE[workflow.process.name].settings(workflow.process.choice())
+    lines = []
+    if gen.mg5 is None:  # an LHE file brings its own beams and hard process
+        lines += [f"Beams:idA = {beam_a}", f"Beams:idB = {beam_b}", f"Beams:eCM = {workflow.beams.sqrt_s_gev:g}"]
+        lines += CATALOGUE[workflow.process.name].settings(workflow.process.choice())
     lines += [
         f"PartonLevel:ISR = {_on(gen.shower)}",
         f"PartonLevel:FSR = {_on(gen.shower)}",
@@ -126,7 +113,8 @@ def process_label(workflow: Workflow) -> str:
 
     products = "".join(Particle.from_pdgid(pdg).latex_name for pdg in sorted(workflow.process.pdg_ids()))
     reaction = CATALOGUE[workflow.process.name].latex.format(products=products)
-    return f"Pythia8 ${reaction}$, √s = {workflow.beams.sqrt_s_gev / 1000:g} TeV"
+    generator = "MG5 + Pythia8" if workflow.generator.mg5 is not None else "Pythia8"
+    return f"{generator} ${reaction}$, √s = {workflow.beams.sqrt_s_gev / 1000:g} TeV"
 
 
 _BEAM_IDS = {"p": 2212, "pbar": -2212}
@@ -212,10 +200,11 @@ def assumptions(workflow: Workflow) -> list[Assumption]:
         ),
         *FIXED_ASSUMPTIONS,
         *_detector_notes(workflow),
-        *_process_notes(workflow),
+        *(_mg5_notes(workflow.generator.mg5) if workflow.generator.mg5 else _process_notes(workflow)),
         Assumption(
             topic="Random seed",
-            choice=f"run seed {workflow.seed}; Pythia8 Random:seed {derive_seed(workflow.seed, 'pythia8')}",
+            choice=f"run seed {workflow.seed}; "
+            + "; ".join(f"{purpose}: {seed}" for purpose, seed in _seeds(workflow).items()),
             source=AssumptionSource.TASK,
             reason="every stochastic step gets a seed derived from the one run seed (SHA-256 of seed and purpose)",
             affects=["all events"],
@@ -274,6 +263,34 @@ def _detector_notes(workflow: Workflow) -> list[Assumption]:
             )
         )
     return notes
+
+
+def _mg5_notes(mg5: Mg5Process) -> list[Assumption]:
+    pdf = mg5.run_card.get("pdlabel")
+    return [
+        Assumption(
+            topic="Hard process",
+            choice=f"MadGraph5_aMC@NLO, model {mg5.model}: " + "; ".join(mg5.processes),
+            source=AssumptionSource.TASK,
+            reason="the workflow names the MG5 process; Pythia8 showers its LHE events (Beams:frameType = 4)",
+            affects=["cross section", "all distributions"],
+        ),
+        Assumption(
+            topic="Hard-process PDF",
+            choice=str(pdf) if pdf else "nn23lo1 (MG5's built-in set, no LHAPDF)",
+            source=AssumptionSource.TASK if pdf else AssumptionSource.DEFAULT,
+            reason="given in run_card" if pdf else "no pdlabel in the run card; with LHAPDF set pdlabel and lhaid",
+            affects=["cross section"],
+        ),
+        Assumption(
+            topic="MG5 generation cuts",
+            choice="the default LO run card (e.g. ptl > 10 GeV, |η_l| < 2.5, ΔR_ll > 0.4) plus "
+            + (", ".join(f"{key} = {value}" for key, value in mg5.run_card.items()) or "nothing else"),
+            source=AssumptionSource.DEFAULT,
+            reason="σ is the cross section inside these cuts; the analysis cuts must be tighter to be unbiased",
+            affects=["cross section", "fiducial cross section"],
+        ),
+    ]
 
 
 def _process_notes(workflow: Workflow) -> list[Assumption]:

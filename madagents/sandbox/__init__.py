@@ -21,7 +21,7 @@ __all__ = [
     "resolve_backend",
 ]
 
-BACKENDS = ("local", "docker")
+BACKENDS = ("local", "docker", "dask")
 
 
 def resolve_backend(requested: str) -> str:
@@ -29,8 +29,8 @@ def resolve_backend(requested: str) -> str:
 
     Raises ``SandboxUnavailableError`` (saying how to start one) when docker is asked for and no daemon answers.
     """
-    if requested == "local":
-        return requested
+    if requested in ("local", "dask"):
+        return requested  # dask is checked when its cluster starts (ensure_ready), with the fix in the message
     try:
         docker_client()
     except RuntimeError as exc:
@@ -40,11 +40,17 @@ def resolve_backend(requested: str) -> str:
     return "docker"
 
 
-def make_sandbox(backend: str, workdir: Path, image: str, limits: DockerLimits) -> Sandbox:
+def make_sandbox(
+    backend: str, workdir: Path, image: str, limits: DockerLimits, scheduler: str | None = None, workers: int = 2
+) -> Sandbox:
     """The sandbox for a resolved ``backend``; raises ``ValueError`` for a name that is not a backend."""
     if backend == "local":
         return LocalSandbox(workdir)
     if backend == "docker":
         return DockerSandbox(workdir, image, limits)
+    if backend == "dask":
+        from madagents.sandbox.dask import DaskSandbox  # noqa: PLC0415 - dask loads slowly, only this backend needs it
+
+        return DaskSandbox(workdir, scheduler, workers)
     msg = f"unknown sandbox backend {backend!r}; available: {', '.join(BACKENDS)}"
     raise ValueError(msg)

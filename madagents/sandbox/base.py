@@ -99,3 +99,6 @@ class Sandbox(ABC):
     @abstractmethod
     def describe(self) -> str:
         """What exactly runs the tools (for provenance)."""
+
+    def close(self) -> None:  # noqa: B027 - a hook with nothing to do for most backends, not an abstract method
+        """Release what the backend started (a cluster, clients); a no-op unless the backend holds something."""

@@ -18,8 +18,21 @@ from madagents.sandbox.base import ExecResult, OutputHandler, OutputLog, Sandbox
 
 __all__ = ["ENV_ALLOWLIST", "LocalSandbox"]
 
-ENV_ALLOWLIST = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
-"""Host variables a tool may see; everything else (API keys, tokens) is dropped."""
+ENV_ALLOWLIST = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "MG5_PATH",
+    "DELPHES_PATH",
+    "LHAPDF_DATA_PATH",
+)
+"""Host variables a tool may see (where MG5, Delphes and LHAPDF sets are installed); everything else (API keys,
+tokens) is dropped."""
 
 
 class LocalSandbox(Sandbox):

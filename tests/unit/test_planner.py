@@ -9,7 +9,7 @@ from madagents.rundir import RunDir
 from madagents.state import AssumptionSource, Role
 from madagents.workflow import load_workflow
 from tests.conftest import DRELL_YAN, WorkflowWriter
-from tools import analyze, pythia8_generate
+from tools import analyze, detector, merge_samples, mg5_generate, pythia8_generate
 
 
 def test_plan_is_generate_then_analyse_with_derived_seed() -> None:
@@ -74,3 +74,43 @@ def test_reproduce_script_is_valid_bash_and_embeds_the_requests(tmp_path: Path) 
     assert "python3" in text
     assert '-m "tools.${tool}"' in text
     assert script.stat().st_mode & 0o111
+
+
+def test_chunks_get_their_own_seeds_and_a_merge_step_the_analysis_reads() -> None:
+    plan = plan_workflow(load_workflow(DRELL_YAN, events=1001, chunks=4, seed=7))
+    chunks = plan.steps_of(pythia8_generate.Request)
+    assert [request.n_events for _, request in chunks] == [251, 250, 250, 250]
+    assert [request.seed for _, request in chunks] == [derive_seed(7, f"pythia8:chunk{i}/4") for i in range(1, 5)]
+    assert len({request.root_path for _, request in chunks}) == 4  # no two chunks write the same file
+    merge_step, merge = plan.steps_of(merge_samples.Request)[0]
+    assert merge_step.needs == [step.id for step, _ in chunks]
+    assert plan.steps[-1].needs == [merge_step.id]
+    assert plan.step_request(analyze.Request).generation_result_path == f"steps/{merge_step.id}/result.json"
+    assert merge.root_path == plan.step_request(analyze.Request).events_path
+
+
+def test_mg5_generator_plans_mg5_then_the_lhe_shower(write_workflow: WorkflowWriter) -> None:
+    generator = {"name": "mg5", "mg5": {"processes": ["p p > mu+ mu-"], "run_card": {"mmll": 60}}}
+    plan = plan_workflow(load_workflow(write_workflow(generator=generator), seed=3))
+    hard_process, shower = plan.step_request(mg5_generate.Request), plan.step_request(pythia8_generate.Request)
+    assert [(step.request.tool, step.needs) for step in plan.steps] == [
+        ("mg5_generate", []),
+        ("pythia8_generate", [plan.steps[0].id]),
+        ("analyze", [plan.steps[1].id]),
+    ]
+    assert hard_process.seed == derive_seed(3, "mg5") != shower.seed
+    assert hard_process.run_card == {"ebeam1": 6500.0, "ebeam2": 6500.0, "mmll": 60}
+    assert shower.lhe_path == hard_process.lhe_path
+    # the LHE file brings beams and hard process: none of the Pythia8 process settings remain
+    assert not [line for line in shower.settings if line.startswith(("Beams:", "WeakSingleBoson", "PhaseSpace"))]
+    topics = {assumption.topic for assumption in plan.assumptions}
+    assert {"Hard process", "Hard-process PDF", "MG5 generation cuts"} <= topics
+
+
+def test_detector_step_sits_between_generation_and_analysis(write_workflow: WorkflowWriter) -> None:
+    plan = plan_workflow(load_workflow(write_workflow(detector={"card": "cms"}), seed=3))
+    simulate = plan.step_request(detector.Request)
+    assert simulate.card is not None
+    assert simulate.card.name == "cms"
+    assert simulate.seed == derive_seed(3, "detector")
+    assert plan.step_request(analyze.Request).events_path == simulate.output_path

@@ -129,3 +129,28 @@ def test_generator_setting_without_equals(write_workflow: WorkflowWriter) -> Non
     path = write_workflow(generator={"settings": ["Tune:pp 14"]})
     with pytest.raises(UserInputError, match=r"'Tune:pp 14' is not of the form 'Group:key = value'"):
         load_workflow(path)
+
+
+@pytest.mark.parametrize(
+    ("generator", "message"),
+    [
+        ({"name": "mg5"}, "generator name mg5 needs the MG5 process"),
+        ({"name": "mg5", "mg5": {"processes": ["p p > mu+ mu-; shell rm -rf ~"]}}, "contains ';'"),
+        ({"name": "mg5", "mg5": {"processes": ["p p > mu+ mu-"], "run_card": {"iseed": 3}}}, "set by the request"),
+        ({"name": "mg5", "mg5": {"processes": ["p p > mu+ mu-"]}, "chunks": 2}, "run_mode/cluster"),
+        ({"chunks": 200}, "more than the 100 events"),
+    ],
+)
+def test_generator_mistakes_are_explained(write_workflow: WorkflowWriter, generator: dict, message: str) -> None:
+    with pytest.raises(UserInputError, match=message):
+        load_workflow(write_workflow(generator=generator, events=100))
+
+
+def test_unknown_detector_card_names_the_shipped_ones(write_workflow: WorkflowWriter) -> None:
+    with pytest.raises(UserInputError, match="atlas, cms"):
+        load_workflow(write_workflow(detector={"card": "lhcb"}))
+
+
+def test_every_shipped_workflow_loads() -> None:
+    for path in sorted(DRELL_YAN.parent.glob("*.yaml")):
+        assert load_workflow(path).name == path.stem

@@ -1,0 +1,105 @@
+"""The steps of a workflow's simulation chain: generation (in seeded chunks or not), detector, analysis.
+
+Each function appends its steps to the plan under construction and returns what the next link reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from madagents.state import PlanStep, Role
+from madagents.workflow import DetectorSpec, Workflow
+from tools import analyze, detector, merge_samples, mg5_generate, pythia8_generate
+
+__all__ = ["Chain", "add_analysis", "add_detector", "add_generation", "add_mg5_generation", "chunk_sizes"]
+
+
+@dataclass(slots=True)
+class Chain:
+    """Steps planned so far, and where the sample they produce lies."""
+
+    steps: list[PlanStep] = field(default_factory=list)
+    sample_result: str = ""
+    """result.json of the step that produced the sample (its σ and event count)."""
+    events_path: str = ""
+    """ROOT file of final-state objects the next step reads."""
+
+    def add(self, name: str, role: Role, description: str, request: object, needs: list[str]) -> str:
+        number = int(self.steps[-1].id[:2]) + 1 if self.steps else 1
+        step = PlanStep.model_validate(
+            {"id": f"{number:02d}-{name}", "role": role, "description": description, "request": request, "needs": needs}
+        )
+        self.steps.append(step)
+        return step.id
+
+
+def chunk_sizes(events: int, chunks: int) -> list[int]:
+    """``events`` split into ``chunks`` sizes that differ by at most one, the larger first."""
+    base, extra = divmod(events, chunks)
+    return [base + (index < extra) for index in range(chunks)]
+
+
+def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds: list[int]) -> None:
+    """One Pythia8 step, or one per chunk seed and a merge step that combines the chunks into one sample."""
+    if len(chunk_seeds) == 1:
+        step_id = chain.add("generate", Role.GENERATOR, "Pythia8 events", request, [])
+        chain.sample_result, chain.events_path = f"steps/{step_id}/result.json", request.root_path
+        return
+    chunk_ids: list[str] = []
+    for index, (size, seed) in enumerate(
+        zip(chunk_sizes(request.n_events, len(chunk_seeds)), chunk_seeds, strict=True)
+    ):
+        chunk = request.model_copy(
+            update={
+                "n_events": size,
+                "seed": seed,
+                "hepmc_path": f"events/chunks/c{index + 1}.hepmc3",
+                "root_path": f"events/chunks/c{index + 1}.root",
+            }
+        )
+        number = len(chain.steps) + 1 if not chunk_ids else int(chain.steps[-1].id[:2])
+        step = PlanStep(
+            id=f"{number:02d}-generate_c{index + 1}",
+            role=Role.GENERATOR,
+            description=f"Pythia8 events, chunk {index + 1} of {len(chunk_seeds)}",
+            request=chunk,
+        )
+        chain.steps.append(step)
+        chunk_ids.append(step.id)
+    merge = merge_samples.Request(
+        chunk_results=[f"steps/{step_id}/result.json" for step_id in chunk_ids],
+        root_path=request.root_path,
+        hepmc_path=request.hepmc_path,
+    )
+    step_id = chain.add("merge", Role.GENERATOR, f"Merge the {len(chunk_ids)} chunks into one sample", merge, chunk_ids)
+    chain.sample_result, chain.events_path = f"steps/{step_id}/result.json", request.root_path
+
+
+def add_mg5_generation(chain: Chain, hard_process: mg5_generate.Request, shower: pythia8_generate.Request) -> None:
+    """MG5 writes the hard process as LHE events; Pythia8 showers and hadronises them."""
+    mg5_id = chain.add("mg5", Role.GENERATOR, "MadGraph5 hard process (LHE events)", hard_process, [])
+    shower = shower.model_copy(update={"lhe_path": hard_process.lhe_path})
+    step_id = chain.add(
+        "shower", Role.GENERATOR, "Pythia8 shower and hadronisation of the LHE events", shower, [mg5_id]
+    )
+    chain.sample_result, chain.events_path = f"steps/{step_id}/result.json", shower.root_path
+
+
+def add_detector(chain: Chain, spec: DetectorSpec, seed: int, generate: pythia8_generate.Request) -> None:
+    if spec.backend == "delphes":
+        request = detector.Request(backend="delphes", seed=seed, delphes_card=spec.card, hepmc_path=generate.hepmc_path)
+    else:
+        request = detector.Request(seed=seed, card=spec.parametric_card(), events_path=generate.root_path)
+    description = f"Detector simulation ({spec.backend}, card {spec.card})"
+    chain.add("detector", Role.GENERATOR, description, request, [chain.steps[-1].id])
+    chain.events_path = request.output_path
+
+
+def add_analysis(chain: Chain, workflow: Workflow, process_label: str) -> None:
+    request = analyze.Request(
+        events_path=chain.events_path,
+        generation_result_path=chain.sample_result,
+        analysis=workflow.analysis,
+        process_label=process_label,
+    )
+    chain.add("analyze", Role.ANALYST, "Selection and histograms", request, [chain.steps[-1].id])
