@@ -71,3 +71,13 @@ def test_the_merged_sample_holds_every_event_with_the_combined_cross_section(run
 def test_the_number_of_workers_does_not_change_the_histograms(runs: tuple[Path, Path]) -> None:
     two, one = runs
     assert (two / "hists/m_mumu.json").read_text() == (one / "hists/m_mumu.json").read_text()
+
+
+def test_the_chunks_ran_at_the_same_time(runs: tuple[Path, Path]) -> None:
+    """The dispatcher sends both chunk steps at once (LangGraph Send); both start before either ends."""
+    events = [json.loads(line) for line in (runs[0] / "trace.jsonl").read_text().splitlines()]
+    calls = [event for event in events if event["event"] == "tool_call" and "generate_c" in event["step_dir"]]
+    intervals = [(call["time"] - call["seconds"], call["time"]) for call in calls]
+    assert len(intervals) == CHUNKS
+    first, second = sorted(intervals)
+    assert second[0] < first[1], intervals
