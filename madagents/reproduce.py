@@ -70,34 +70,49 @@ def verify_reproduction(ctx: RunContext, plan: Plan, results: dict[str, StepResu
         tail = executed.output_tail.strip().splitlines()[-1:] or ["no output"]
         message = f"reproduce.sh failed (exit code {executed.exit_code}): {tail[0]}; see {VERIFY_DIR}/reproduce.log"
         return GateResult(gate="reproduce.sh", passed=False, message=message)
-    differences = []
-    for step, analysis in typed_results(plan, results, analyze.Result):
-        request = step.request
-        if not isinstance(request, analyze.Request):
-            continue
-        reference_dir = ctx.rundir.file(request.out_dir)
-        if n_check < plan.expectations.n_events:
-            prefix_dir = f"{VERIFY_DIR}/original/{step.id}"
-            update = {"max_events": n_check, "out_dir": f"{prefix_dir}/hists"}
-            prefix, _ = call_tool(ctx, prefix_dir, request.model_copy(update=update), analyze.Result)
-            if not prefix.ok:
-                message = f"could not analyse the run's first {n_check} events: {prefix.error}"
-                return GateResult(gate="reproduce.sh", passed=False, message=message)
-            reference_dir = ctx.rundir.file(f"{prefix_dir}/hists")
-        differences += [
-            difference
-            for record in analysis.histograms
-            if (
-                difference := _compare(
-                    reference_dir / Path(record.json_path).name,
-                    ctx.rundir.file(f"{VERIFY_DIR}/reproduced/{record.json_path}"),
-                )
-            )
+    if n_check < plan.expectations.n_events:
+        pairs, error = _prefix_pairs(ctx, plan, results, n_check)
+        if error is not None:
+            return GateResult(gate="reproduce.sh", passed=False, message=error)
+    else:
+        # every histogram any step wrote (analyses, and the ML tools' plots) must come out the same
+        pairs = [
+            (ctx.rundir.file(record.path), ctx.rundir.file(f"{VERIFY_DIR}/reproduced/{record.path}"))
+            for result in results.values()
+            for record in result.files
+            if record.kind == "hist-json"
         ]
+    if not pairs:
+        return GateResult(gate="reproduce.sh", passed=False, message="the run wrote no histograms to compare")
+    differences = [difference for reference, reproduced in pairs if (difference := _compare(reference, reproduced))]
     shutil.rmtree(ctx.rundir.file(f"{VERIFY_DIR}/reproduced/events"), ignore_errors=True)  # large, and redundant
     scope = "all" if n_check == plan.expectations.n_events else f"the first {n_check} of"
     message = "; ".join(differences) or f"identical histograms from {scope} {plan.expectations.n_events} events"
     return GateResult(gate="reproduce.sh", passed=not differences, message=message)
+
+
+def _prefix_pairs(
+    ctx: RunContext, plan: Plan, results: dict[str, StepResult], n_check: int
+) -> tuple[list[tuple[Path, Path]], str | None]:
+    """Histograms of the run's first ``n_check`` events (analysed again) beside the reproduced ones."""
+    pairs = []
+    for step, analysis in typed_results(plan, results, analyze.Result):
+        request = step.request
+        if not isinstance(request, analyze.Request):
+            continue
+        prefix_dir = f"{VERIFY_DIR}/original/{step.id}"
+        update = {"max_events": n_check, "out_dir": f"{prefix_dir}/hists"}
+        prefix, _ = call_tool(ctx, prefix_dir, request.model_copy(update=update), analyze.Result)
+        if not prefix.ok:
+            return [], f"could not analyse the run's first {n_check} events: {prefix.error}"
+        pairs += [
+            (
+                ctx.rundir.file(f"{prefix_dir}/hists/{Path(record.json_path).name}"),
+                ctx.rundir.file(f"{VERIFY_DIR}/reproduced/{record.json_path}"),
+            )
+            for record in analysis.histograms
+        ]
+    return pairs, None
 
 
 def _compare(reference: Path, reproduced: Path) -> str | None:
