@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
@@ -27,7 +27,7 @@ from madagents.agents.loop import AgentTool, ToolInputError, run_agent
 from madagents.context import Reporter
 from madagents.errors import RunFailedError, UserInputError
 from madagents.llm.budget import Spend
-from madagents.llm.client import ModelClient, TokenCallback
+from madagents.llm.client import ModelAccessError, ModelClient, TokenCallback
 from madagents.prompts import load_prompt
 from madagents.rundir import RunDir
 from madagents.runner import Driver, checkpoint_serializer, start_run
@@ -124,6 +124,13 @@ def tutor(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
     ctx = _tool_context(chat)
     outcome = run_agent(ctx, "tutor", [system, *state.messages], tools, state.spend, on_token=chat.on_token)
     new_messages = outcome.messages[1 + len(state.messages) :]
+    if outcome.out_of_turns:
+        stopped = (
+            f"(The tutor stopped after {chat.settings.llm.max_agent_turns} tool calls without an answer; "
+            "ask again, perhaps more specifically.)"
+        )
+        chat.reporter.note(stopped)
+        new_messages.append(AIMessage(content=stopped))
     return {
         "messages": new_messages,
         "workflow": proposal[-1] if proposal else None,
@@ -206,7 +213,11 @@ def chat_loop(session: ChatSession, read_input: Callable[[], str | None], show: 
         if text.startswith("/"):
             show(_slash(session, text))
             continue
-        session.say(text)
+        try:
+            session.say(text)
+        except ModelAccessError as exc:  # the session stays usable: the student may try again or /quit
+            show(f"error: {exc}")
+            continue
         show("")  # the streamed answer ends without a newline
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, InvalidToolCall, SystemMessage, ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ValidationError
 
@@ -80,6 +80,8 @@ class AgentOutcome:
     """A tool with ``ends_turn`` succeeded."""
     final_text: str = ""
     assumptions: list[Assumption] = field(default_factory=list)
+    out_of_turns: bool = False
+    """The model was still calling tools when ``max_agent_turns`` ran out."""
 
 
 def assumption_tool(role: str, collected: list[Assumption]) -> AgentTool:
@@ -128,6 +130,12 @@ def run_agent(
             reply = reply.model_copy(update={"content": " "})
         messages.append(reply)
         spend.turns.append(_account(ctx, models, role, reply))
+        if reply.invalid_tool_calls:
+            # arguments that are not JSON (e.g. cut off): the model is told so and may call again
+            spend.tool_rounds += len(reply.invalid_tool_calls)
+            messages += [_invalid_call_answer(call) for call in reply.invalid_tool_calls]
+            if not reply.tool_calls:
+                continue
         if not reply.tool_calls:
             return AgentOutcome(messages, spend, finished=False, final_text=reply.text)
         finished = False
@@ -148,7 +156,16 @@ def run_agent(
             finished = finished or (succeeded and by_name.get(call["name"], _NO_TOOL).ends_turn)
         if finished:
             return AgentOutcome(messages, spend, finished=True)
-    return AgentOutcome(messages, spend, finished=False)
+    return AgentOutcome(messages, spend, finished=False, out_of_turns=True)
+
+
+def _invalid_call_answer(call: InvalidToolCall) -> ToolMessage:
+    name = call["name"] or "the tool"
+    return ToolMessage(
+        content=f"Error: the arguments of {name} are not a valid JSON object ({call['error'] or 'unparsable'}); "
+        "call it again with complete JSON",
+        tool_call_id=call["id"] or name,
+    )
 
 
 def start_messages(system: str, user: str) -> list[BaseMessage]:

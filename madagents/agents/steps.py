@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 
 from madagents.context import RunContext
 from madagents.llm.budget import BudgetExceededError, Spend
+from madagents.llm.client import ModelAccessError
 from madagents.rundir import TraceEvent
 from madagents.state import Plan, PlanStep, RunState, result_type
 from madagents.toolcall import call_tool
@@ -62,6 +63,8 @@ def traced(name: str, node: NodeFunction) -> NodeFunction:
             update = node(state, runtime=runtime)
         except BudgetExceededError as exc:
             update = {"error": f"budget: {exc}", "spend": exc.spend or Spend()}
+        except ModelAccessError as exc:
+            update = {"error": f"model: {exc}"}
         seconds = time.monotonic() - start
         update["spend"] = update.get("spend", Spend()) + Spend(seconds=seconds)
         error = update.get("error")

@@ -90,6 +90,8 @@ def _canonical_message(message: BaseMessage) -> dict[str, Any]:
         entry["tool_calls"] = [
             {"name": call["name"], "args": call["args"], "id": call["id"]} for call in message.tool_calls
         ]
+    if isinstance(message, AIMessage) and message.invalid_tool_calls:
+        entry["invalid_tool_calls"] = _invalid_calls(message)
     if isinstance(message, ToolMessage):
         entry["tool_call_id"] = message.tool_call_id
     return entry
@@ -97,11 +99,21 @@ def _canonical_message(message: BaseMessage) -> dict[str, Any]:
 
 def response_to_dict(message: AIMessage) -> dict[str, Any]:
     usage = message.usage_metadata or {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
-    return {
+    response = {
         "content": message.text,
         "tool_calls": [{"name": call["name"], "args": call["args"], "id": call["id"]} for call in message.tool_calls],
         "usage": {"input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"]},
     }
+    if message.invalid_tool_calls:  # arguments that were not JSON: kept, so a replay sees the same broken call
+        response["invalid_tool_calls"] = _invalid_calls(message)
+    return response
+
+
+def _invalid_calls(message: AIMessage) -> list[dict[str, Any]]:
+    return [
+        {"name": call["name"], "args": call["args"], "id": call["id"], "error": call["error"]}
+        for call in message.invalid_tool_calls
+    ]
 
 
 def response_from_dict(data: dict[str, Any]) -> AIMessage:
@@ -109,6 +121,7 @@ def response_from_dict(data: dict[str, Any]) -> AIMessage:
     return AIMessage(
         content=data.get("content", ""),
         tool_calls=[{**call, "type": "tool_call"} for call in data.get("tool_calls", [])],
+        invalid_tool_calls=[{**call, "type": "invalid_tool_call"} for call in data.get("invalid_tool_calls", [])],
         usage_metadata={**usage, "total_tokens": usage["input_tokens"] + usage["output_tokens"]},
     )
 

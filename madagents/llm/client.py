@@ -16,7 +16,15 @@ from pydantic import BaseModel, Field, SecretStr
 from madagents.errors import UserInputError
 from madagents.llm.budget import Price
 
-__all__ = ["LLMSettings", "MissingAPIKeyError", "ModelClient", "OpenAIClient", "ToolSchema", "make_client"]
+__all__ = [
+    "LLMSettings",
+    "MissingAPIKeyError",
+    "ModelAccessError",
+    "ModelClient",
+    "OpenAIClient",
+    "ToolSchema",
+    "make_client",
+]
 
 ToolSchema = dict[str, Any]
 """An OpenAI function-tool definition (``{"type": "function", "function": {...}}``)."""
@@ -80,6 +88,10 @@ class ModelClient(Protocol):
     ) -> AIMessage: ...
 
 
+class ModelAccessError(Exception):
+    """The model endpoint could not be reached or refused the request; the message names the setting to check."""
+
+
 class OpenAIClient:
     """``ChatOpenAI`` per role; no client is created before the first call."""
 
@@ -114,6 +126,21 @@ class OpenAIClient:
         tools: Sequence[ToolSchema],
         on_token: TokenCallback | None = None,
     ) -> AIMessage:
+        import openai  # noqa: PLC0415 - loaded with langchain-openai
+
+        try:
+            return self._complete(role, messages, tools, on_token)
+        except openai.APIError as exc:
+            msg = (
+                f"the model endpoint {self.settings.base_url or 'of the OpenAI API'} failed for the {role} "
+                f"({type(exc).__name__}: {exc}); check MADAGENTS_LLM__BASE_URL, the model name and the key, "
+                "then resume the run"
+            )
+            raise ModelAccessError(msg) from None
+
+    def _complete(
+        self, role: str, messages: Sequence[BaseMessage], tools: Sequence[ToolSchema], on_token: TokenCallback | None
+    ) -> AIMessage:
         model = self._chat_model(role)
         runnable = model.bind_tools(list(tools)) if tools else model
         if on_token is None:
@@ -129,6 +156,7 @@ class OpenAIClient:
         return AIMessage(
             content=merged.content,
             tool_calls=merged.tool_calls,
+            invalid_tool_calls=merged.invalid_tool_calls,
             usage_metadata=merged.usage_metadata,
             response_metadata=merged.response_metadata,
         )

@@ -1,0 +1,64 @@
+"""The tool-calling loop with a scripted model: broken tool-call JSON goes back to the model as an error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from pydantic import BaseModel
+
+from madagents.agents.loop import AgentTool, run_agent, start_messages
+from madagents.context import RunContext
+from madagents.llm.budget import Spend
+from madagents.llm.cassette import response_from_dict, response_to_dict
+from madagents.rundir import RunDir
+from madagents.sandbox import LocalSandbox
+from madagents.settings import Settings
+
+BROKEN = AIMessage(
+    content="",
+    invalid_tool_calls=[
+        {"type": "invalid_tool_call", "name": "echo", "args": '{"text": "cut of', "id": "c1", "error": "truncated"}
+    ],
+)
+VALID = AIMessage(content="", tool_calls=[{"type": "tool_call", "name": "echo", "args": {"text": "hi"}, "id": "c2"}])
+
+
+class EchoArgs(BaseModel):
+    text: str
+
+
+class ScriptedModel:
+    """Answers with the given replies in turn and keeps every request it saw."""
+
+    def __init__(self, replies: list[AIMessage]) -> None:
+        self.replies = replies
+        self.requests: list[list[BaseMessage]] = []
+
+    def model_name(self, role: str) -> str:  # noqa: ARG002 - one model for every role
+        return "scripted"
+
+    def complete(self, *, role: str, messages: Sequence[BaseMessage], tools: Any, on_token: Any = None) -> AIMessage:  # noqa: ARG002
+        self.requests.append(list(messages))
+        return self.replies[len(self.requests) - 1]
+
+
+def test_a_tool_call_with_broken_json_is_answered_with_an_error_and_the_model_may_retry(tmp_path: Path) -> None:
+    model = ScriptedModel([BROKEN, VALID])
+    ctx = RunContext(Settings(), RunDir(tmp_path), LocalSandbox(tmp_path), ["test"], models=model)
+    echo = AgentTool("echo", "Echo the text.", EchoArgs, lambda args: args.text, ends_turn=True)
+    outcome = run_agent(ctx, "planner", start_messages("system", "go"), [echo], Spend())
+    assert outcome.finished
+    answer = model.requests[1][-1]
+    assert isinstance(answer, ToolMessage)
+    assert answer.tool_call_id == "c1"
+    assert "not a valid JSON object (truncated)" in str(answer.content)
+    assert outcome.spend.tool_rounds == 2
+
+
+def test_cassettes_keep_broken_tool_calls() -> None:
+    restored = response_from_dict(response_to_dict(BROKEN))
+    assert restored.invalid_tool_calls == BROKEN.invalid_tool_calls
+    assert restored.tool_calls == []
