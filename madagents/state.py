@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from madagents.llm.budget import Spend
 from madagents.workflow import Workflow
-from tools import analyze, detector, merge_samples, mg5_generate, pythia8_generate
+from tools import analyze, cfm_generator, classifier_test, detector, merge_samples, mg5_generate, pythia8_generate
 from tools import environment as environment_tool
 from tools.contract import FileRecord, ToolRequest, ToolResult
 
@@ -81,10 +81,23 @@ class Assumption(BaseModel):
 
 
 StepRequest = Annotated[
-    mg5_generate.Request | pythia8_generate.Request | merge_samples.Request | detector.Request | analyze.Request,
+    mg5_generate.Request
+    | pythia8_generate.Request
+    | merge_samples.Request
+    | detector.Request
+    | cfm_generator.Request
+    | analyze.Request
+    | classifier_test.Request,
     Field(discriminator="tool"),
 ]
-StepResult = mg5_generate.Result | pythia8_generate.Result | detector.Result | analyze.Result
+StepResult = (
+    mg5_generate.Result
+    | pythia8_generate.Result
+    | detector.Result
+    | cfm_generator.Result
+    | analyze.Result
+    | classifier_test.Result
+)
 """Results are kept as the instances their tool returned, so the union needs no discriminator."""
 
 _RESULT_TYPES: dict[str, type[StepResult]] = {
@@ -92,7 +105,9 @@ _RESULT_TYPES: dict[str, type[StepResult]] = {
     "pythia8_generate": pythia8_generate.Result,
     "merge_samples": pythia8_generate.Result,  # the merged chunks are one Pythia8 sample
     "detector": detector.Result,
+    "cfm_generator": cfm_generator.Result,
     "analyze": analyze.Result,
+    "classifier_test": classifier_test.Result,
 }
 
 

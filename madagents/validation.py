@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from madagents.state import GateResult, Plan, StepResult, typed_results
-from tools import analyze, mg5_generate, pythia8_generate
+from tools import analyze, cfm_generator, classifier_test, mg5_generate, pythia8_generate
 from tools.analysis_spec import HistogramSpec
 from tools.contract import FileRecord, ToolResult
 
@@ -21,9 +21,11 @@ __all__ = [
     "count_events",
     "gate_banner_cross_section",
     "gate_branching_fractions",
+    "gate_classifier",
     "gate_cross_section",
     "gate_event_counts",
     "gate_fiducial",
+    "gate_generated_fiducial",
     "gate_peaks",
     "gate_plots",
     "load_hist",
@@ -33,6 +35,8 @@ __all__ = [
 BR_TOLERANCE = 1e-3
 HEPMC_FOOTER = "HepMC::Asciiv3-END_EVENT_LISTING"
 LHE_FOOTER = "</LesHouchesEvents>"
+GENERATED_PULL_MAX = 3.0
+"""Standard deviations by which a generator's fiducial σ may differ from its training sample's."""
 SIGMA_AGREEMENT = 1e-6
 """Relative agreement of σ between MG5's banner and Pythia8 showering its unweighted events (equal to 1e-15)."""
 
@@ -49,6 +53,8 @@ def run_gates(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> list
     for step, shower in typed_results(plan, results, pythia8_generate.Result):
         hard = [results.get(need) for need in step.needs]
         gates += [gate_banner_cross_section(mg5, shower) for mg5 in hard if isinstance(mg5, mg5_generate.Result)]
+    gates += [gate_classifier(step.id, test) for step, test in typed_results(plan, results, classifier_test.Result)]
+    gates += _generated_vs_sample(plan, results)
     analyses = typed_results(plan, results, analyze.Result)
     for step, analysis in analyses:
         request = step.request
@@ -147,6 +153,43 @@ def gate_banner_cross_section(mg5: mg5_generate.Result, shower: pythia8_generate
     message = f"MG5 banner σ = {banner} pb, Pythia8 on its LHE events σ = {shown} pb"
     agree = banner is not None and shown is not None and math.isclose(banner, shown, rel_tol=SIGMA_AGREEMENT)
     return GateResult(gate="cross section vs banner", passed=agree, message=message)
+
+
+def gate_classifier(step_id: str, test: classifier_test.Result) -> GateResult:
+    """Generated events pass only if a classifier cannot tell them from the sample they were learnt from."""
+    return GateResult(gate=f"classifier test ({step_id})", passed=test.compatible is True, message=test.message)
+
+
+def _generated_vs_sample(plan: Plan, results: dict[str, StepResult]) -> list[GateResult]:
+    """Each analysis of generated events against the analysis of the sample the generator learnt from."""
+    by_events = {
+        step.request.events_path: result
+        for step, result in typed_results(plan, results, analyze.Result)
+        if isinstance(step.request, analyze.Request)
+    }
+    gates = []
+    for step, learn in plan.steps_of(cfm_generator.Request):
+        sample, generated = by_events.get(learn.events_path), by_events.get(learn.output_path)
+        if sample is not None and generated is not None:
+            gates.append(gate_generated_fiducial(step.id, sample, generated))
+    return gates
+
+
+def gate_generated_fiducial(step_id: str, sample: analyze.Result, generated: analyze.Result) -> GateResult:
+    """The fiducial σ of generated events agrees with the sample's within their statistical errors."""
+    gate = f"fiducial σ of generated events ({step_id})"
+    a, da, b, db = (
+        sample.fiducial_sigma_pb,
+        sample.fiducial_sigma_err_pb,
+        generated.fiducial_sigma_pb,
+        generated.fiducial_sigma_err_pb,
+    )
+    if a is None or da is None or b is None or db is None:
+        return GateResult(gate=gate, passed=False, message="a fiducial σ is missing")
+    error = math.hypot(da, db)
+    pull = abs(a - b) / error if error > 0 else math.inf
+    message = f"sample {a:.5g} ± {da:.2g} pb, generated {b:.5g} ± {db:.2g} pb: {pull:.1f} σ apart (allowed 3)"
+    return GateResult(gate=gate, passed=pull <= GENERATED_PULL_MAX, message=message)
 
 
 def gate_branching_fractions(generation: pythia8_generate.Result) -> GateResult:

@@ -27,6 +27,7 @@ __all__ = [
     "Checks",
     "DetectorSpec",
     "GeneratorSettings",
+    "MLGeneratorSpec",
     "Mg5Process",
     "PeakCheck",
     "ProcessSpec",
@@ -228,6 +229,16 @@ class DetectorSpec(_Strict):
         return load_detector_card(self.card)
 
 
+class MLGeneratorSpec(_Strict):
+    """A conditional flow-matching generator learns the sample's leading object pair and generates new events;
+    a classifier two-sample test then compares them with the sample, and the same analysis runs on both."""
+
+    collection: Literal["muon", "electron"] = Field(default="muon", description="Its two leading objects are learnt.")
+    n_events: int = Field(gt=0, le=10_000_000, description="Events to generate.", examples=[5000])
+    epochs: int = Field(default=150, gt=0, le=100_000, description="Training passes of the flow.", examples=[150])
+    classifier_epochs: int = Field(default=30, gt=0, le=100_000, description="Training passes of the classifier.")
+
+
 class PeakCheck(_Strict):
     histogram: str = Field(examples=["m_mumu"])
     particle: str = Field(
@@ -254,6 +265,9 @@ class Workflow(_Strict):
     process: ProcessSpec
     generator: GeneratorSettings = GeneratorSettings()
     detector: DetectorSpec | None = Field(default=None, description="Detector simulation; none means particle level.")
+    ml_generator: MLGeneratorSpec | None = Field(
+        default=None, description="Learn the sample with a flow-matching generator and test what it generates."
+    )
     events: int = Field(gt=0, description="Number of events to generate.", examples=[10000])
     seed: int = Field(ge=1, lt=2**63, description="The one run seed; every other seed derives from it.", examples=[1])
     analysis: AnalysisSpec

@@ -8,10 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from madagents.state import PlanStep, Role
-from madagents.workflow import DetectorSpec, Workflow
-from tools import analyze, detector, merge_samples, mg5_generate, pythia8_generate
+from madagents.workflow import DetectorSpec, MLGeneratorSpec, Workflow
+from tools import analyze, cfm_generator, classifier_test, detector, merge_samples, mg5_generate, pythia8_generate
 
-__all__ = ["Chain", "add_analysis", "add_detector", "add_generation", "add_mg5_generation", "chunk_sizes"]
+__all__ = [
+    "Chain",
+    "add_analysis",
+    "add_detector",
+    "add_generation",
+    "add_mg5_generation",
+    "add_ml_generator",
+    "chunk_sizes",
+]
 
 
 @dataclass(slots=True)
@@ -21,6 +29,8 @@ class Chain:
     steps: list[PlanStep] = field(default_factory=list)
     sample_result: str = ""
     """result.json of the step that produced the sample (its σ and event count)."""
+    sample_step: str = ""
+    """The step that wrote ``events_path`` (the detector, if any, else the generator)."""
     events_path: str = ""
     """ROOT file of final-state objects the next step reads."""
 
@@ -43,7 +53,11 @@ def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds:
     """One Pythia8 step, or one per chunk seed and a merge step that combines the chunks into one sample."""
     if len(chunk_seeds) == 1:
         step_id = chain.add("generate", Role.GENERATOR, "Pythia8 events", request, [])
-        chain.sample_result, chain.events_path = f"steps/{step_id}/result.json", request.root_path
+        chain.sample_result, chain.events_path, chain.sample_step = (
+            f"steps/{step_id}/result.json",
+            request.root_path,
+            step_id,
+        )
         return
     chunk_ids: list[str] = []
     for index, (size, seed) in enumerate(
@@ -72,7 +86,11 @@ def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds:
         hepmc_path=request.hepmc_path,
     )
     step_id = chain.add("merge", Role.GENERATOR, f"Merge the {len(chunk_ids)} chunks into one sample", merge, chunk_ids)
-    chain.sample_result, chain.events_path = f"steps/{step_id}/result.json", request.root_path
+    chain.sample_result, chain.events_path, chain.sample_step = (
+        f"steps/{step_id}/result.json",
+        request.root_path,
+        step_id,
+    )
 
 
 def add_mg5_generation(chain: Chain, hard_process: mg5_generate.Request, shower: pythia8_generate.Request) -> None:
@@ -82,7 +100,11 @@ def add_mg5_generation(chain: Chain, hard_process: mg5_generate.Request, shower:
     step_id = chain.add(
         "shower", Role.GENERATOR, "Pythia8 shower and hadronisation of the LHE events", shower, [mg5_id]
     )
-    chain.sample_result, chain.events_path = f"steps/{step_id}/result.json", shower.root_path
+    chain.sample_result, chain.events_path, chain.sample_step = (
+        f"steps/{step_id}/result.json",
+        shower.root_path,
+        step_id,
+    )
 
 
 def add_detector(chain: Chain, spec: DetectorSpec, seed: int, generate: pythia8_generate.Request) -> None:
@@ -91,8 +113,8 @@ def add_detector(chain: Chain, spec: DetectorSpec, seed: int, generate: pythia8_
     else:
         request = detector.Request(seed=seed, card=spec.parametric_card(), events_path=generate.root_path)
     description = f"Detector simulation ({spec.backend}, card {spec.card})"
-    chain.add("detector", Role.GENERATOR, description, request, [chain.steps[-1].id])
-    chain.events_path = request.output_path
+    step_id = chain.add("detector", Role.GENERATOR, description, request, [chain.sample_step])
+    chain.events_path, chain.sample_step = request.output_path, step_id
 
 
 def add_analysis(chain: Chain, workflow: Workflow, process_label: str) -> None:
@@ -102,4 +124,47 @@ def add_analysis(chain: Chain, workflow: Workflow, process_label: str) -> None:
         analysis=workflow.analysis,
         process_label=process_label,
     )
-    chain.add("analyze", Role.ANALYST, "Selection and histograms", request, [chain.steps[-1].id])
+    chain.add("analyze", Role.ANALYST, "Selection and histograms", request, [_producer(chain)])
+
+
+def add_ml_generator(
+    chain: Chain, spec: MLGeneratorSpec, seeds: dict[str, int], workflow: Workflow, label: str
+) -> None:
+    """A flow-matching generator trained on the sample, the same analysis of its events, and a classifier test.
+
+    The analysis of the sample, the generator's training and, after it, the generated events' analysis and the
+    classifier test need only their inputs, so the dispatcher runs them side by side.
+    """
+    sample, sample_result = _producer(chain), chain.sample_result
+    learn = cfm_generator.Request(
+        events_path=chain.events_path,
+        generation_result_path=sample_result,
+        collection=spec.collection,
+        n_events=spec.n_events,
+        training=cfm_generator.Request.model_fields["training"].default.model_copy(update={"epochs": spec.epochs}),
+        seed=seeds["cfm"],
+    )
+    learn_id = chain.add("cfm", Role.GENERATOR, "Flow-matching generator trained on the sample", learn, [sample])
+    generated = analyze.Request(
+        events_path=learn.output_path,
+        generation_result_path=f"steps/{learn_id}/result.json",
+        analysis=workflow.analysis,
+        process_label=f"CFM generator trained on {label}",
+        out_dir="hists/generated",
+    )
+    chain.add("analyze_generated", Role.ANALYST, "The same selection on generated events", generated, [learn_id])
+    test = classifier_test.Request(
+        generated_path=learn.output_path,
+        reference_path=chain.events_path,
+        collection=spec.collection,
+        training=classifier_test.Request.model_fields["training"].default.model_copy(
+            update={"epochs": spec.classifier_epochs}
+        ),
+        seed=seeds["classifier"],
+    )
+    chain.add("classifier", Role.ANALYST, "Classifier two-sample test, generated vs sample", test, [learn_id, sample])
+
+
+def _producer(chain: Chain) -> str:
+    """The step that wrote the events the next analysis reads."""
+    return chain.sample_step

@@ -8,7 +8,14 @@ from typing import Any
 import yaml
 from langgraph.runtime import Runtime
 
-from madagents.agents.chain import Chain, add_analysis, add_detector, add_generation, add_mg5_generation
+from madagents.agents.chain import (
+    Chain,
+    add_analysis,
+    add_detector,
+    add_generation,
+    add_mg5_generation,
+    add_ml_generator,
+)
 from madagents.agents.task_planner import choose_workflow
 from madagents.context import RunContext
 from madagents.processes import CATALOGUE
@@ -59,6 +66,8 @@ def plan_workflow(workflow: Workflow) -> Plan:
     if workflow.detector is not None:
         add_detector(chain, workflow.detector, seeds["detector"], generate)
     add_analysis(chain, workflow, process_label(workflow))
+    if workflow.ml_generator is not None:
+        add_ml_generator(chain, workflow.ml_generator, seeds, workflow, process_label(workflow))
     level = "detector level" if workflow.detector else "particle level"
     chunks = f" in {workflow.generator.chunks} chunks" if workflow.generator.chunks > 1 else ""
     return Plan(
@@ -87,6 +96,8 @@ def _seeds(workflow: Workflow) -> dict[str, int]:
         purposes.insert(0, "mg5")
     if workflow.detector is not None:
         purposes.append("detector")
+    if workflow.ml_generator is not None:
+        purposes += ["cfm", "classifier"]
     return {purpose: derive_seed(workflow.seed, purpose) for purpose in purposes}
 
 
