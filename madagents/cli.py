@@ -57,7 +57,7 @@ def run(
     from madagents import runner  # noqa: PLC0415 - keeps --help fast
     from madagents.console import RichReporter, summary_table  # noqa: PLC0415
     from madagents.llm.client import make_client  # noqa: PLC0415
-    from madagents.workflow import load_workflow  # noqa: PLC0415
+    from madagents.workflow import load_any_workflow  # noqa: PLC0415
 
     start, reporter = time.monotonic(), RichReporter(console)
     settings = _settings(sandbox, chunks=chunks, scheduler=scheduler)
@@ -68,7 +68,7 @@ def run(
             driver, make_models = runner.Driver(reporter=reporter), functools.partial(make_client, settings.llm)
             state = runner.resume_run(run_dir, settings, sys.argv, driver, make_models)
         else:
-            spec = load_workflow(workflow, events=events, seed=seed, chunks=chunks)
+            spec = load_any_workflow(workflow, events=events, seed=seed, chunks=chunks)
             run_dir = out or runner.default_run_dir(settings, spec.name)
             state = runner.start_run(spec, run_dir, settings, sys.argv, runner.Driver(reporter=reporter))
     except (UserInputError, RunFailedError) as exc:

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from madagents.state import RunState, typed_results
-from tools import analyze, merge_samples, pythia8_generate
+from tools import amplitude_surrogate, analyze, merge_samples, pythia8_generate
 
 __all__ = ["RichReporter", "summary_table"]
 
@@ -76,6 +76,10 @@ def summary_table(state: RunState, run_dir: Path, seconds: float) -> Table:
             )
         for record in analysis.histograms:
             table.add_row(f"histogram {record.name}", f"{run_dir / record.png_path}\n{run_dir / record.json_path}")
+    for step, surrogate in typed_results(state.plan, state.results, amplitude_surrogate.Result):
+        if surrogate.metrics is not None:
+            within = f"{surrogate.metrics.fraction_within_1pct:.1%} of held-out points within 1 %"
+            table.add_row(f"surrogate ({step.id})", within)
     if state.verdict is not None:
         passed = sum(gate.passed for gate in state.verdict.gates)
         table.add_row("physics gates", f"{passed}/{len(state.verdict.gates)} passed")

@@ -87,7 +87,10 @@ def verify_reproduction(ctx: RunContext, plan: Plan, results: dict[str, StepResu
     differences = [difference for reference, reproduced in pairs if (difference := _compare(reference, reproduced))]
     shutil.rmtree(ctx.rundir.file(f"{VERIFY_DIR}/reproduced/events"), ignore_errors=True)  # large, and redundant
     scope = "all" if n_check == plan.expectations.n_events else f"the first {n_check} of"
-    message = "; ".join(differences) or f"identical histograms from {scope} {plan.expectations.n_events} events"
+    same = f"identical histograms from {scope} {plan.expectations.n_events} events"
+    if plan.expectations.n_events == 0:  # e.g. a surrogate: no events, but its plots
+        same = f"{len(pairs)} identical histograms"
+    message = "; ".join(differences) or same
     return GateResult(gate="reproduce.sh", passed=not differences, message=message)
 
 

@@ -25,7 +25,7 @@ from madagents.rundir import RunDir, RunInfo
 from madagents.sandbox import SandboxUnavailableError, make_sandbox, resolve_backend
 from madagents.settings import Settings
 from madagents.state import RunState, Task
-from madagents.workflow import Workflow
+from madagents.workflow import AnyWorkflow, SurrogateWorkflow, Workflow
 
 __all__ = [
     "Driver",
@@ -59,7 +59,7 @@ class Driver:
 
 
 def start_run(
-    request: Workflow | Task, out: Path, settings: Settings, command_line: list[str], driver: Driver | None = None
+    request: AnyWorkflow | Task, out: Path, settings: Settings, command_line: list[str], driver: Driver | None = None
 ) -> RunState:
     """Run a workflow (no model) or a task (model-driven) in a new run directory.
 
@@ -73,14 +73,14 @@ def start_run(
     rundir = RunDir.create(out)
     info = RunInfo(
         run_id=rundir.run_id,
-        workflow=request.name if isinstance(request, Workflow) else TASK_RUN,
+        workflow=request.name if isinstance(request, Workflow | SurrogateWorkflow) else TASK_RUN,
         sandbox=settings.sandbox,
         command_line=command_line,
         started=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     rundir.set_status("running")
     rundir.write_model("run.json", info)
-    if isinstance(request, Workflow):
+    if isinstance(request, Workflow | SurrogateWorkflow):
         rundir.write_text("workflow.json", request.model_dump_json(indent=2))
         initial = RunState(workflow=request)
     else:

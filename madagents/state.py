@@ -13,8 +13,17 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from madagents.llm.budget import Spend
-from madagents.workflow import Workflow
-from tools import analyze, cfm_generator, classifier_test, detector, merge_samples, mg5_generate, pythia8_generate
+from madagents.workflow import AnyWorkflow
+from tools import (
+    amplitude_surrogate,
+    analyze,
+    cfm_generator,
+    classifier_test,
+    detector,
+    merge_samples,
+    mg5_generate,
+    pythia8_generate,
+)
 from tools import environment as environment_tool
 from tools.contract import FileRecord, ToolRequest, ToolResult
 
@@ -82,6 +91,7 @@ class Assumption(BaseModel):
 
 StepRequest = Annotated[
     mg5_generate.Request
+    | amplitude_surrogate.Request
     | pythia8_generate.Request
     | merge_samples.Request
     | detector.Request
@@ -92,6 +102,7 @@ StepRequest = Annotated[
 ]
 StepResult = (
     mg5_generate.Result
+    | amplitude_surrogate.Result
     | pythia8_generate.Result
     | detector.Result
     | cfm_generator.Result
@@ -102,6 +113,7 @@ StepResult = (
 
 _RESULT_TYPES: dict[str, type[StepResult]] = {
     "mg5_generate": mg5_generate.Result,
+    "amplitude_surrogate": amplitude_surrogate.Result,
     "pythia8_generate": pythia8_generate.Result,
     "merge_samples": pythia8_generate.Result,  # the merged chunks are one Pythia8 sample
     "detector": detector.Result,
@@ -141,7 +153,11 @@ class Expectations(BaseModel):
     n_events: int
     peaks: list[PeakExpectation] = Field(default_factory=list)
     channel_branching_fraction: float = Field(
-        description="Product of branching fractions of the selected channel not already in the generator's σ."
+        default=1.0,
+        description="Product of branching fractions of the selected channel not already in the generator's σ.",
+    )
+    surrogate_fraction_within_1pct_min: float | None = Field(
+        default=None, description="Share of held-out points an amplitude surrogate must predict within 1 %."
     )
 
 
@@ -281,7 +297,7 @@ def first_error(current: str | None, update: str | None) -> str | None:
 class RunState(BaseModel):
     """Everything the graph knows about one run; checkpointed after every node."""
 
-    workflow: Workflow | None = None
+    workflow: AnyWorkflow | None = None
     """The validated request this run executes: given (``madagents run``) or chosen by the planner from ``task``."""
     task: Task | None = None
     """A request in prose, planned by the model (``madagents reproduce``, chat)."""

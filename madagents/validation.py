@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from madagents.state import GateResult, Plan, StepResult, typed_results
-from tools import analyze, cfm_generator, classifier_test, mg5_generate, pythia8_generate
+from tools import amplitude_surrogate, analyze, cfm_generator, classifier_test, mg5_generate, pythia8_generate
 from tools.analysis_spec import HistogramSpec
 from tools.contract import FileRecord, ToolResult
 
@@ -28,6 +28,7 @@ __all__ = [
     "gate_generated_fiducial",
     "gate_peaks",
     "gate_plots",
+    "gate_surrogate",
     "load_hist",
     "run_gates",
 ]
@@ -35,6 +36,8 @@ __all__ = [
 BR_TOLERANCE = 1e-3
 HEPMC_FOOTER = "HepMC::Asciiv3-END_EVENT_LISTING"
 LHE_FOOTER = "</LesHouchesEvents>"
+PULL_STD_RANGE = (0.5, 1.5)
+"""Spread of (prediction − truth)/σ_predicted that counts as calibrated uncertainties."""
 GENERATED_PULL_MAX = 3.0
 """Standard deviations by which a generator's fiducial σ may differ from its training sample's."""
 SIGMA_AGREEMENT = 1e-6
@@ -55,6 +58,9 @@ def run_gates(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> list
         gates += [gate_banner_cross_section(mg5, shower) for mg5 in hard if isinstance(mg5, mg5_generate.Result)]
     gates += [gate_classifier(step.id, test) for step, test in typed_results(plan, results, classifier_test.Result)]
     gates += _generated_vs_sample(plan, results)
+    minimum = plan.expectations.surrogate_fraction_within_1pct_min
+    for step, surrogate in typed_results(plan, results, amplitude_surrogate.Result):
+        gates.append(gate_surrogate(step.id, surrogate, minimum or 0.0))
     analyses = typed_results(plan, results, analyze.Result)
     for step, analysis in analyses:
         request = step.request
@@ -190,6 +196,21 @@ def gate_generated_fiducial(step_id: str, sample: analyze.Result, generated: ana
     pull = abs(a - b) / error if error > 0 else math.inf
     message = f"sample {a:.5g} ± {da:.2g} pb, generated {b:.5g} ± {db:.2g} pb: {pull:.1f} σ apart (allowed 3)"
     return GateResult(gate=gate, passed=pull <= GENERATED_PULL_MAX, message=message)
+
+
+def gate_surrogate(step_id: str, surrogate: amplitude_surrogate.Result, minimum: float) -> GateResult:
+    """Accuracy on held-out points, and predicted uncertainties that are neither too small nor too large."""
+    gate = f"surrogate accuracy ({step_id})"
+    metrics = surrogate.metrics
+    if metrics is None:
+        return GateResult(gate=gate, passed=False, message="the surrogate reported no metrics")
+    calibrated = PULL_STD_RANGE[0] <= metrics.pull_std <= PULL_STD_RANGE[1]
+    message = (
+        f"{metrics.fraction_within_1pct:.1%} of {metrics.n_test} held-out points within 1 % (required "
+        f"{minimum:.0%}); median error {metrics.relative_error_quantiles.get('50', math.nan):.2%}; pulls "
+        f"{metrics.pull_mean:+.2f} ± {metrics.pull_std:.2f} (calibrated: std in {list(PULL_STD_RANGE)})"
+    )
+    return GateResult(gate=gate, passed=metrics.fraction_within_1pct >= minimum and calibrated, message=message)
 
 
 def gate_branching_fractions(generation: pythia8_generate.Result) -> GateResult:

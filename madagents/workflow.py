@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -17,12 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from madagents.detector_cards import load_detector_card
 from madagents.errors import UserInputError
 from madagents.processes import CATALOGUE, ProcessChoice
-from tools import mg5_generate
+from tools import amplitude_surrogate, mg5_generate
 from tools.analysis_spec import AnalysisSpec
 from tools.detector_card import DetectorCard
 
 __all__ = [
     "NEW_PARTICLE",
+    "AnyWorkflow",
     "Beams",
     "Checks",
     "DetectorSpec",
@@ -31,11 +32,14 @@ __all__ = [
     "Mg5Process",
     "PeakCheck",
     "ProcessSpec",
+    "SurrogateWorkflow",
     "Workflow",
+    "load_any_workflow",
     "load_workflow",
 ]
 
 BEAM_PDG = {"p": 2212, "pbar": -2212}
+WorkflowT = TypeVar("WorkflowT", bound=BaseModel)
 NEW_PARTICLE = "new"
 """Peak checks name the process's new particle (e.g. a leptoquark) by this word: it has no PDG name."""
 
@@ -293,9 +297,48 @@ class Workflow(_Strict):
         return self
 
 
+class SurrogateChecks(_Strict):
+    fraction_within_1pct_min: float = Field(
+        default=0.85, gt=0.0, le=1.0, description="Share of held-out points the surrogate must get within 1 %."
+    )
+
+
+class SurrogateWorkflow(_Strict):
+    """Train a neural surrogate of a squared matrix element on amplitudes from a real amplitude code (ufoamp)."""
+
+    kind: Literal["amplitude_surrogate"]
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", examples=["ml_amplitudes"])
+    description: str = ""
+    seed: int = Field(ge=1, lt=2**63, description="The one run seed; the training seed derives from it.")
+    surrogate: amplitude_surrogate.Request = Field(description="Process, phase space, network and training.")
+    checks: SurrogateChecks = SurrogateChecks()
+
+    @field_validator("surrogate", mode="before")
+    @classmethod
+    def _seed_from_the_run(cls, value: Any) -> Any:
+        if isinstance(value, dict) and ("seed" in value or "out_dir" in value):
+            msg = "surrogate.seed and surrogate.out_dir are set by madagents (from the run seed); remove them"
+            raise ValueError(msg)
+        return value
+
+
+AnyWorkflow = Workflow | SurrogateWorkflow
+
+
 def load_workflow(
     path: Path, *, events: int | None = None, seed: int | None = None, chunks: int | None = None
 ) -> Workflow:
+    """Read and validate an event-simulation workflow (see :func:`load_any_workflow` for the other kinds)."""
+    workflow = load_any_workflow(path, events=events, seed=seed, chunks=chunks)
+    if not isinstance(workflow, Workflow):
+        msg = f"{path} is a {workflow.kind} workflow; this needs an event-simulation workflow"
+        raise UserInputError(msg)
+    return workflow
+
+
+def load_any_workflow(
+    path: Path, *, events: int | None = None, seed: int | None = None, chunks: int | None = None
+) -> AnyWorkflow:
     """Read and validate a workflow file; ``events``, ``seed`` and ``chunks`` override the file's values."""
     if not path.is_file():
         shipped = ", ".join(sorted(p.as_posix() for p in Path("workflows").glob("*.yaml"))) or "none found here"
@@ -315,14 +358,20 @@ def load_workflow(
     if not isinstance(data, dict):
         msg = f"{path} must be a YAML mapping with keys such as name, beams, process, events, analysis"
         raise UserInputError(msg)
+    if data.get("kind") == "amplitude_surrogate":
+        return _validated(SurrogateWorkflow, path, {**data, **({"seed": seed} if seed is not None else {})})
     if events is not None:
         data["events"] = events
     if seed is not None:
         data["seed"] = seed
     if chunks is not None:
         data["generator"] = {**(data.get("generator") or {}), "chunks": chunks}
+    return _validated(Workflow, path, data)
+
+
+def _validated(kind: type[WorkflowT], path: Path, data: dict[str, Any]) -> WorkflowT:
     try:
-        return Workflow.model_validate(data)
+        return kind.model_validate(data)
     except ValidationError as exc:
         raise UserInputError(describe_errors(path, exc)) from None
 

@@ -26,12 +26,13 @@ from madagents.state import (
     Expectations,
     PeakExpectation,
     Plan,
+    Role,
     RunState,
 )
-from madagents.workflow import NEW_PARTICLE, Mg5Process, PeakCheck, Workflow
+from madagents.workflow import NEW_PARTICLE, AnyWorkflow, Mg5Process, PeakCheck, SurrogateWorkflow, Workflow
 from tools import detector, pythia8_generate
 
-__all__ = ["derive_seed", "plan_workflow", "planner"]
+__all__ = ["derive_seed", "plan_surrogate", "plan_workflow", "planner"]
 
 SANDBOX_PACKAGES = ["pythia8mc", "pyhepmc", "uproot", "awkward", "numpy", "vector", "hist", "uhi", "mplhep"]
 MEV_PER_GEV = 1000.0
@@ -43,8 +44,10 @@ def derive_seed(run_seed: int, purpose: str) -> int:
     return int.from_bytes(digest[:8], "big") % pythia8_generate.MAX_PYTHIA_SEED + 1
 
 
-def plan_workflow(workflow: Workflow) -> Plan:
+def plan_workflow(workflow: AnyWorkflow) -> Plan:
     """The plan of a workflow: generate with Pythia8, optionally simulate the detector, then analyse; no model."""
+    if isinstance(workflow, SurrogateWorkflow):
+        return plan_surrogate(workflow)
     seeds = _seeds(workflow)
     pythia_seeds = [seed for purpose, seed in seeds.items() if purpose.startswith("pythia8")]
     uses_jets = "jet" in workflow.analysis.collections()
@@ -86,6 +89,52 @@ def plan_workflow(workflow: Workflow) -> Plan:
         assumptions=assumptions(workflow),
         required_packages=[*SANDBOX_PACKAGES, *(["fastjet"] if uses_jets else [])],
     )
+
+
+def plan_surrogate(workflow: SurrogateWorkflow) -> Plan:
+    """One step: amplitudes from ufoamp, a heteroscedastic network trained on them, its accuracy on held-out points."""
+    seed = derive_seed(workflow.seed, "surrogate")
+    train = workflow.surrogate.model_copy(update={"seed": seed})
+    chain = Chain()
+    chain.add("surrogate", Role.GENERATOR, f"Neural surrogate of |M|² for {train.process}", train, [])
+    return Plan(
+        workflow=workflow.name,
+        summary=f"{workflow.description or workflow.name}. {train.n_points} phase-space points of {train.process}.",
+        run_seed=workflow.seed,
+        derived_seeds={"surrogate": seed},
+        steps=chain.steps,
+        expectations=Expectations(
+            n_events=0, surrogate_fraction_within_1pct_min=workflow.checks.fraction_within_1pct_min
+        ),
+        assumptions=SURROGATE_ASSUMPTIONS,
+        required_packages=["torch", "ufoamp", "ufo-sm", "numpy", "hist", "mplhep"],
+    )
+
+
+SURROGATE_ASSUMPTIONS = [
+    Assumption(
+        topic="Amplitude code",
+        choice="ufoamp tree-level helicity amplitudes from the Standard Model UFO (ufo-sm), summed over helicities "
+        "and colours, averaged over initial states",
+        source=AssumptionSource.CONVENTION,
+        reason="a real amplitude code from PyPI; the surrogate is only as right as its training amplitudes",
+        affects=["all metrics"],
+    ),
+    Assumption(
+        topic="Phase space",
+        choice="RAMBO points at fixed or uniformly sampled √ŝ, massless pairs with 2pᵢ·pⱼ ≥ y_min ŝ",
+        source=AssumptionSource.CONVENTION,
+        reason="keeps the soft and collinear poles, where |M|² diverges, out of the regression",
+        affects=["all metrics"],
+    ),
+    Assumption(
+        topic="Uncertainty model",
+        choice="heteroscedastic Gaussian (β-NLL) on standardised log |M|²: the network predicts a mean and a width",
+        source=AssumptionSource.CONVENTION,
+        reason="gives a per-point uncertainty whose calibration the pull distribution checks",
+        affects=["pulls", "coverage"],
+    ),
+]
 
 
 def _seeds(workflow: Workflow) -> dict[str, int]:
