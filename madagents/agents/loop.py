@@ -125,7 +125,7 @@ def run_agent(
         except BudgetExceededError as exc:
             raise BudgetExceededError(str(exc), spend) from None
         reply = models.complete(role=role, messages=messages, tools=schemas, on_token=on_token)
-        if not reply.content and reply.tool_calls:
+        if not reply.content and (reply.tool_calls or reply.invalid_tool_calls):
             # some OpenAI-compatible servers reject an assistant turn with tool calls and no content
             reply = reply.model_copy(update={"content": " "})
         messages.append(reply)

@@ -88,6 +88,10 @@ class ModelClient(Protocol):
     ) -> AIMessage: ...
 
 
+ERROR_CHARS = 300
+"""A server's error can quote the whole request; the start says what went wrong."""
+
+
 class ModelAccessError(Exception):
     """The model endpoint could not be reached or refused the request; the message names the setting to check."""
 
@@ -133,7 +137,7 @@ class OpenAIClient:
         except openai.APIError as exc:
             msg = (
                 f"the model endpoint {self.settings.base_url or 'of the OpenAI API'} failed for the {role} "
-                f"({type(exc).__name__}: {exc}); check MADAGENTS_LLM__BASE_URL, the model name and the key, "
+                f"({type(exc).__name__}: {str(exc)[:ERROR_CHARS]}); check MADAGENTS_LLM__BASE_URL, the model name and the key, "
                 "then resume the run"
             )
             raise ModelAccessError(msg) from None
