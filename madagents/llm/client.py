@@ -137,8 +137,8 @@ class OpenAIClient:
         except openai.APIError as exc:
             msg = (
                 f"the model endpoint {self.settings.base_url or 'of the OpenAI API'} failed for the {role} "
-                f"({type(exc).__name__}: {str(exc)[:ERROR_CHARS]}); check MADAGENTS_LLM__BASE_URL, the model name and the key, "
-                "then resume the run"
+                f"({type(exc).__name__}: {str(exc)[:ERROR_CHARS]}); check MADAGENTS_LLM__BASE_URL, the model name "
+                "and the key, then resume the run"
             )
             raise ModelAccessError(msg) from None
 
