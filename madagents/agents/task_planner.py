@@ -21,11 +21,12 @@ from madagents.agents.loop import (
     start_messages,
 )
 from madagents.context import RunContext
+from madagents.input_errors import describe_errors
 from madagents.llm.budget import Spend
 from madagents.processes import CATALOGUE
 from madagents.prompts import load_prompt
 from madagents.state import Assumption, Role, RunState, Task
-from madagents.workflow import Workflow, describe_errors
+from madagents.workflow import Workflow
 from tools.analysis_spec import OBSERVABLE_HELP
 
 __all__ = ["TaskPlanning", "choose_workflow"]
@@ -106,6 +107,6 @@ class _Submissions:
             raise AgentGaveUpError(msg)
 
     def invalid(self, exc: ValidationError) -> str:
-        problems = describe_errors(Path("workflow"), exc)
+        problems = describe_errors(Path("workflow"), exc, Workflow)
         self.count_attempt(f"; last error: {problems}")
         return problems

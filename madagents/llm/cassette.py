@@ -14,7 +14,7 @@ from typing import Any, Literal
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from pydantic import BaseModel, Field
 
-from madagents.llm.client import ModelClient, TokenCallback, ToolSchema
+from madagents.llm.client import ModelAccessError, ModelClient, TokenCallback, ToolSchema
 from madagents.llm.redact import redact
 
 __all__ = [
@@ -48,7 +48,10 @@ class RunSummary(BaseModel):
 class CassetteTurn(BaseModel):
     role: str
     request: dict[str, Any] = Field(description="Messages and tool names sent (canonical form).")
-    response: dict[str, Any] = Field(description="The model's message: content, tool_calls, usage.")
+    response: dict[str, Any] = Field(
+        default_factory=dict, description="The model's message: content, tool_calls, usage."
+    )
+    error: str | None = Field(default=None, description="The endpoint's failure instead of a response.")
 
 
 class Cassette(BaseModel):
@@ -148,8 +151,12 @@ class RecordingClient:
         tools: Sequence[ToolSchema],
         on_token: TokenCallback | None = None,
     ) -> AIMessage:
-        reply = self.inner.complete(role=role, messages=messages, tools=tools, on_token=on_token)
         request = canonical_request(messages, tools)
+        try:
+            reply = self.inner.complete(role=role, messages=messages, tools=tools, on_token=on_token)
+        except ModelAccessError as exc:  # part of the session: a replay fails at the same request, the same way
+            self.turns.append(CassetteTurn(role=role, request=request, error=str(exc)))
+            raise
         self.turns.append(CassetteTurn(role=role, request=request, response=response_to_dict(reply)))
         return reply
 
@@ -179,6 +186,8 @@ class ReplayClient:
             turn = self.cassette.turns[index]
             if turn.role == role and turn.request == request:
                 self._used.add(index)
+                if turn.error is not None:
+                    raise ModelAccessError(turn.error)
                 reply = response_from_dict(turn.response)
                 if on_token is not None and reply.text:
                     on_token(reply.text)

@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from pydantic import BaseModel
 
 from madagents.agents.loop import AgentTool, run_agent, start_messages
 from madagents.context import RunContext
 from madagents.llm.budget import Spend
-from madagents.llm.cassette import response_from_dict, response_to_dict
+from madagents.llm.cassette import Cassette, RecordingClient, ReplayClient, response_from_dict, response_to_dict
+from madagents.llm.client import ModelAccessError
 from madagents.rundir import RunDir
 from madagents.sandbox import LocalSandbox
 from madagents.settings import Settings
@@ -62,3 +64,19 @@ def test_cassettes_keep_broken_tool_calls() -> None:
     restored = response_from_dict(response_to_dict(BROKEN))
     assert restored.invalid_tool_calls == BROKEN.invalid_tool_calls
     assert restored.tool_calls == []
+
+
+def test_an_endpoint_failure_is_recorded_and_replayed_as_the_same_failure() -> None:
+    class Failing(ScriptedModel):
+        def complete(
+            self, *, role: str, messages: Sequence[BaseMessage], tools: Any, on_token: Any = None
+        ) -> AIMessage:  # noqa: ARG002
+            raise ModelAccessError("context length exceeded")
+
+    recorder = RecordingClient(Failing([]))
+    messages = start_messages("system", "go")
+    with pytest.raises(ModelAccessError):
+        recorder.complete(role="planner", messages=messages, tools=[])
+    cassette = Cassette(source="recorded", note="", model="m", entry="reproduce", turns=recorder.turns)
+    with pytest.raises(ModelAccessError, match="context length exceeded"):
+        ReplayClient(cassette).complete(role="planner", messages=messages, tools=[])

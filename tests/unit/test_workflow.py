@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from madagents.errors import UserInputError
-from madagents.workflow import load_workflow
+from madagents.workflow import load_any_workflow, load_workflow
 from tests.conftest import DRELL_YAN, WorkflowWriter
 
 
@@ -153,4 +153,9 @@ def test_unknown_detector_card_names_the_shipped_ones(write_workflow: WorkflowWr
 
 def test_every_shipped_workflow_loads() -> None:
     for path in sorted(DRELL_YAN.parent.glob("*.yaml")):
-        assert load_workflow(path).name == path.stem
+        assert load_any_workflow(path).name == path.stem
+
+
+def test_a_surrogate_workflow_is_refused_where_events_are_needed() -> None:
+    with pytest.raises(UserInputError, match="is a amplitude_surrogate workflow"):
+        load_workflow(DRELL_YAN.parent / "ml_amplitudes.yaml")
