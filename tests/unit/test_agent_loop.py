@@ -67,13 +67,12 @@ def test_cassettes_keep_broken_tool_calls() -> None:
 
 
 def test_an_endpoint_failure_is_recorded_and_replayed_as_the_same_failure() -> None:
-    class Failing(ScriptedModel):
-        def complete(
-            self, *, role: str, messages: Sequence[BaseMessage], tools: Any, on_token: Any = None
-        ) -> AIMessage:  # noqa: ARG002
-            raise ModelAccessError("context length exceeded")
+    class Unreachable(ScriptedModel):
+        def complete(self, **_: Any) -> AIMessage:
+            msg = "context length exceeded"
+            raise ModelAccessError(msg)
 
-    recorder = RecordingClient(Failing([]))
+    recorder = RecordingClient(Unreachable([]))
     messages = start_messages("system", "go")
     with pytest.raises(ModelAccessError):
         recorder.complete(role="planner", messages=messages, tools=[])
