@@ -1,6 +1,7 @@
 """The steps of a workflow's simulation chain: generation (in seeded chunks or not), detector, analysis.
 
-Each function appends its steps to the plan under construction and returns what the next link reads.
+Each function appends its steps to the plan under construction and points the chain at the sample they produce,
+which the next link reads.
 """
 
 from __future__ import annotations
@@ -34,13 +35,28 @@ class Chain:
     events_path: str = ""
     """ROOT file of final-state objects the next step reads."""
 
+    def next_number(self) -> int:
+        """Number of the next step id; steps that run side by side (chunks) share one."""
+        return int(self.steps[-1].id[:2]) + 1 if self.steps else 1
+
     def add(self, name: str, role: Role, description: str, request: object, needs: list[str]) -> str:
-        number = int(self.steps[-1].id[:2]) + 1 if self.steps else 1
         step = PlanStep.model_validate(
-            {"id": f"{number:02d}-{name}", "role": role, "description": description, "request": request, "needs": needs}
+            {
+                "id": f"{self.next_number():02d}-{name}",
+                "role": role,
+                "description": description,
+                "request": request,
+                "needs": needs,
+            }
         )
         self.steps.append(step)
         return step.id
+
+    def produced(self, step_id: str, events_path: str, *, with_cross_section: bool = True) -> None:
+        """``step_id`` wrote the sample the next step reads; its result holds σ unless it only transformed events."""
+        self.sample_step, self.events_path = step_id, events_path
+        if with_cross_section:
+            self.sample_result = f"steps/{step_id}/result.json"
 
 
 def chunk_sizes(events: int, chunks: int) -> list[int]:
@@ -52,14 +68,10 @@ def chunk_sizes(events: int, chunks: int) -> list[int]:
 def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds: list[int]) -> None:
     """One Pythia8 step, or one per chunk seed and a merge step that combines the chunks into one sample."""
     if len(chunk_seeds) == 1:
-        step_id = chain.add("generate", Role.GENERATOR, "Pythia8 events", request, [])
-        chain.sample_result, chain.events_path, chain.sample_step = (
-            f"steps/{step_id}/result.json",
-            request.root_path,
-            step_id,
-        )
+        chain.produced(chain.add("generate", Role.GENERATOR, "Pythia8 events", request, []), request.root_path)
         return
     chunk_ids: list[str] = []
+    number = chain.next_number()
     for index, (size, seed) in enumerate(
         zip(chunk_sizes(request.n_events, len(chunk_seeds)), chunk_seeds, strict=True)
     ):
@@ -71,7 +83,6 @@ def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds:
                 "root_path": f"events/chunks/c{index + 1}.root",
             }
         )
-        number = len(chain.steps) + 1 if not chunk_ids else int(chain.steps[-1].id[:2])
         step = PlanStep(
             id=f"{number:02d}-generate_c{index + 1}",
             role=Role.GENERATOR,
@@ -86,11 +97,7 @@ def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds:
         hepmc_path=request.hepmc_path,
     )
     step_id = chain.add("merge", Role.GENERATOR, f"Merge the {len(chunk_ids)} chunks into one sample", merge, chunk_ids)
-    chain.sample_result, chain.events_path, chain.sample_step = (
-        f"steps/{step_id}/result.json",
-        request.root_path,
-        step_id,
-    )
+    chain.produced(step_id, request.root_path)
 
 
 def add_mg5_generation(chain: Chain, hard_process: mg5_generate.Request, shower: pythia8_generate.Request) -> None:
@@ -100,11 +107,7 @@ def add_mg5_generation(chain: Chain, hard_process: mg5_generate.Request, shower:
     step_id = chain.add(
         "shower", Role.GENERATOR, "Pythia8 shower and hadronisation of the LHE events", shower, [mg5_id]
     )
-    chain.sample_result, chain.events_path, chain.sample_step = (
-        f"steps/{step_id}/result.json",
-        shower.root_path,
-        step_id,
-    )
+    chain.produced(step_id, shower.root_path)
 
 
 def add_detector(chain: Chain, spec: DetectorSpec, seed: int, generate: pythia8_generate.Request) -> None:
@@ -114,7 +117,7 @@ def add_detector(chain: Chain, spec: DetectorSpec, seed: int, generate: pythia8_
         request = detector.Request(seed=seed, card=spec.parametric_card(), events_path=generate.root_path)
     description = f"Detector simulation ({spec.backend}, card {spec.card})"
     step_id = chain.add("detector", Role.GENERATOR, description, request, [chain.sample_step])
-    chain.events_path, chain.sample_step = request.output_path, step_id
+    chain.produced(step_id, request.output_path, with_cross_section=False)  # σ stays the generator's
 
 
 def add_analysis(chain: Chain, workflow: Workflow, process_label: str) -> None:
