@@ -3,7 +3,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from madagents.agents.planner import derive_seed, plan_workflow
+from madagents.agents.planner import plan_workflow
+from madagents.agents.seeds import derive_seed
 from madagents.reproduce import write_reproduce_script
 from madagents.rundir import RunDir
 from madagents.state import AssumptionSource, Role

@@ -1,0 +1,200 @@
+"""What a plan assumes where the workflow is silent: every choice a physicist would want listed, with its source."""
+
+from __future__ import annotations
+
+from madagents.agents.seeds import run_seeds
+from madagents.processes import CATALOGUE
+from madagents.state import Assumption, AssumptionSource
+from madagents.workflow import Mg5Process, Workflow
+from tools import detector
+
+__all__ = ["SURROGATE_ASSUMPTIONS", "assumptions"]
+
+
+SURROGATE_ASSUMPTIONS = [
+    Assumption(
+        topic="Amplitude code",
+        choice="ufoamp tree-level helicity amplitudes from the Standard Model UFO (ufo-sm), summed over helicities "
+        "and colours, averaged over initial states",
+        source=AssumptionSource.CONVENTION,
+        reason="a real amplitude code from PyPI; the surrogate is only as right as its training amplitudes",
+        affects=["all metrics"],
+    ),
+    Assumption(
+        topic="Phase space",
+        choice="RAMBO points at fixed or uniformly sampled √ŝ, massless pairs with 2pᵢ·pⱼ ≥ y_min ŝ",
+        source=AssumptionSource.CONVENTION,
+        reason="keeps the soft and collinear poles, where |M|² diverges, out of the regression",
+        affects=["all metrics"],
+    ),
+    Assumption(
+        topic="Uncertainty model",
+        choice="heteroscedastic Gaussian (β-NLL) on standardised log |M|²: the network predicts a mean and a width",
+        source=AssumptionSource.CONVENTION,
+        reason="gives a per-point uncertainty whose calibration the pull distribution checks",
+        affects=["pulls", "coverage"],
+    ),
+]
+
+
+FIXED_ASSUMPTIONS = (
+    Assumption(
+        topic="Tune",
+        choice="Monash 2013 (Pythia8 default)",
+        source=AssumptionSource.DEFAULT,
+        reason="the workflow names no tune",
+        affects=["underlying event", "hadronisation", "isolation"],
+    ),
+    Assumption(
+        topic="Perturbative order",
+        choice="LO matrix element with parton shower; σ is the LO cross section",
+        source=AssumptionSource.CONVENTION,
+        reason="Pythia8's built-in hard processes are LO; K-factors are not applied",
+        affects=["cross section normalisation"],
+    ),
+    Assumption(
+        topic="Lepton definition",
+        choice="bare final-state leptons; FSR photons are not added back",
+        source=AssumptionSource.CONVENTION,
+        reason="the workflow gives only kinematic cuts; bare leptons shift lepton-pair masses slightly low",
+        affects=["lepton pT", "lepton-pair mass"],
+    ),
+)
+"""Choices every Pythia8 workflow of the offline stack makes."""
+
+PARTICLE_LEVEL = Assumption(
+    topic="Object level",
+    choice="particle level: objects are stable generator particles, no detector simulation",
+    source=AssumptionSource.CONVENTION,
+    reason="the workflow has no detector step",
+    affects=["all histograms"],
+)
+
+JET_ASSUMPTION = Assumption(
+    topic="Jet definition",
+    choice="anti-kT R = 0.4 from visible final-state particles, isolated leptons excluded, pT > 20 GeV",
+    source=AssumptionSource.CONVENTION,
+    reason="the LHC experiments' standard jet definition",
+    affects=["jets", "b-tagging"],
+)
+
+
+def assumptions(workflow: Workflow) -> list[Assumption]:
+    """The choices behind the plan that a physicist would want listed."""
+    gen, process = workflow.generator, workflow.process
+    entries = [
+        Assumption(
+            topic="PDF set",
+            choice=gen.pdf or "NNPDF2.3 QCD+QED LO (Pythia8 default)",
+            source=AssumptionSource.TASK if gen.pdf else AssumptionSource.DEFAULT,
+            reason="given by the workflow" if gen.pdf else "no PDF named; Pythia8's built-in set needs no LHAPDF",
+            affects=["cross section", "all distributions"],
+        ),
+        *FIXED_ASSUMPTIONS,
+        *_detector_notes(workflow),
+        *(_mg5_notes(workflow.generator.mg5) if workflow.generator.mg5 else _process_notes(workflow)),
+        Assumption(
+            topic="Random seed",
+            choice=f"run seed {workflow.seed}; "
+            + "; ".join(f"{purpose}: {seed}" for purpose, seed in run_seeds(workflow).items()),
+            source=AssumptionSource.TASK,
+            reason="every stochastic step gets a seed derived from the one run seed (SHA-256 of seed and purpose)",
+            affects=["all events"],
+        ),
+    ]
+    if process.mass_min_gev is not None:
+        entries.append(
+            Assumption(
+                topic="Generator-level mass cut",
+                choice=f"m̂ > {process.mass_min_gev:g} GeV (PhaseSpace:mHatMin)",
+                source=AssumptionSource.TASK,
+                reason="the task's m_ll cut is applied to the hard process, before shower and cuts",
+                affects=["cross section", "low-mass tail"],
+            )
+        )
+    if "jet" in workflow.analysis.collections():
+        entries.append(JET_ASSUMPTION)
+    if gen.settings:
+        entries.append(
+            Assumption(
+                topic="Extra generator settings",
+                choice="; ".join(gen.settings),
+                source=AssumptionSource.USER,
+                reason="given in the workflow's generator.settings and applied last, overriding the plan",
+                affects=["all events"],
+            )
+        )
+    return entries
+
+
+def _detector_notes(workflow: Workflow) -> list[Assumption]:
+    spec = workflow.detector
+    if spec is None:
+        return [PARTICLE_LEVEL]
+    if spec.backend == "delphes":
+        return [
+            Assumption(
+                topic="Object level",
+                choice=f"detector level: Delphes with card {spec.card}, RandomSeed from the run seed",
+                source=AssumptionSource.TASK,
+                reason="the workflow asks for Delphes",
+                affects=["all histograms", "fiducial cross section"],
+            )
+        ]
+    uses_jets = "jet" in workflow.analysis.collections()
+    notes = []
+    for line in detector.detector_assumptions(spec.parametric_card(), uses_jets):
+        topic, _, choice = line.partition(": ")
+        notes.append(
+            Assumption(
+                topic=topic,
+                choice=choice,
+                source=AssumptionSource.CONVENTION,
+                reason="madagents' parametric detector stands in for Delphes where Delphes is not installed",
+                affects=["all histograms", "fiducial cross section"],
+            )
+        )
+    return notes
+
+
+def _mg5_notes(mg5: Mg5Process) -> list[Assumption]:
+    pdf = mg5.run_card.get("pdlabel")
+    return [
+        Assumption(
+            topic="Hard process",
+            choice=f"MadGraph5_aMC@NLO, model {mg5.model}: " + "; ".join(mg5.processes),
+            source=AssumptionSource.TASK,
+            reason="the workflow names the MG5 process; Pythia8 showers its LHE events (Beams:frameType = 4)",
+            affects=["cross section", "all distributions"],
+        ),
+        Assumption(
+            topic="Hard-process PDF",
+            choice=str(pdf) if pdf else "nn23lo1 (MG5's built-in set, no LHAPDF)",
+            source=AssumptionSource.TASK if pdf else AssumptionSource.DEFAULT,
+            reason="given in run_card" if pdf else "no pdlabel in the run card; with LHAPDF set pdlabel and lhaid",
+            affects=["cross section"],
+        ),
+        Assumption(
+            topic="MG5 generation cuts",
+            choice="the default LO run card (e.g. ptl > 10 GeV, |η_l| < 2.5, ΔR_ll > 0.4) plus "
+            + (", ".join(f"{key} = {value}" for key, value in mg5.run_card.items()) or "nothing else"),
+            source=AssumptionSource.DEFAULT,
+            reason="σ is the cross section inside these cuts; the analysis cuts must be tighter to be unbiased",
+            affects=["cross section", "fiducial cross section"],
+        ),
+    ]
+
+
+def _process_notes(workflow: Workflow) -> list[Assumption]:
+    """The catalogue recipe's own choices, e.g. which decay channels are open and what σ includes."""
+    process = workflow.process
+    return [
+        Assumption(
+            topic=note.topic,
+            choice=note.choice,
+            source=AssumptionSource(note.source),
+            reason=note.reason,
+            affects=list(note.affects),
+        )
+        for note in CATALOGUE[process.name].notes(process.choice())
+    ]
