@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,7 @@ def _label(step_id: str, several: bool) -> str:
 
 
 def count_events(path: Path, kind: str) -> int:
-    """Events in a ROOT (TTree 'events' or 'Delphes') or HepMC3 ASCII file; raises ``ValueError`` if unreadable."""
+    """Events in a ROOT (TTree 'events' or 'Delphes'), LHE or HepMC3 file; raises ``ValueError`` if unreadable."""
     if kind == "root":
         import uproot  # noqa: PLC0415 - heavy, only needed here
 
@@ -105,15 +106,19 @@ def count_events(path: Path, kind: str) -> int:
         except Exception as exc:
             msg = f"{path.name} cannot be read as ROOT ({type(exc).__name__}: {exc}); it is corrupt or truncated"
             raise ValueError(msg) from None
-    marker, footer, name = (
-        ("<event", LHE_FOOTER, "</LesHouchesEvents>")
-        if kind == "lhe"
-        else ("E ", HEPMC_FOOTER, "HepMC3 end-of-listing")
-    )
+    if kind == "lhe":
+        return _count_listed(
+            path, lambda line: line.lstrip().startswith(("<event>", "<event ")), LHE_FOOTER, LHE_FOOTER
+        )
+    return _count_listed(path, lambda line: line.startswith("E "), HEPMC_FOOTER, "HepMC3 end-of-listing")
+
+
+def _count_listed(path: Path, is_event: Callable[[str], bool], footer: str, name: str) -> int:
+    """Events of a text event file (plain or gzipped) that must end with ``footer``; else it is truncated."""
     count, last = 0, ""
     with gzip.open(path, "rt", errors="replace") if path.suffix == ".gz" else path.open(errors="replace") as stream:
         for line in stream:
-            count += line.lstrip().startswith(marker) if kind == "lhe" else line.startswith(marker)
+            count += is_event(line)
             last = line if line.strip() else last
     if last.strip() != footer:
         msg = f"{path.name} has no {name} line; it is truncated"

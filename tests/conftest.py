@@ -16,6 +16,14 @@ from madagents.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 DRELL_YAN = REPO / "workflows" / "drell_yan.yaml"
+DRELL_YAN_PYTHIA = [
+    "Beams:eCM = 13000",
+    "WeakSingleBoson:ffbar2gmZ = on",
+    "23:onMode = off",
+    "23:onIfMatch = 13 -13",
+    "PhaseSpace:mHatMin = 60",
+]
+"""Pythia8 settings of a small Drell–Yan sample for tool tests (Z/γ* → μμ, m̂ > 60 GeV)."""
 
 WorkflowWriter = Callable[..., Path]
 

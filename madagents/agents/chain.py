@@ -39,10 +39,13 @@ class Chain:
         """Number of the next step id; steps that run side by side (chunks) share one."""
         return int(self.steps[-1].id[:2]) + 1 if self.steps else 1
 
-    def add(self, name: str, role: Role, description: str, request: object, needs: list[str]) -> str:
+    def add(
+        self, name: str, role: Role, description: str, request: object, needs: list[str], number: int | None = None
+    ) -> str:
+        """Append a step; ``number`` gives it the id number of steps it runs beside (default: the next one)."""
         step = PlanStep.model_validate(
             {
-                "id": f"{self.next_number():02d}-{name}",
+                "id": f"{number or self.next_number():02d}-{name}",
                 "role": role,
                 "description": description,
                 "request": request,
@@ -83,14 +86,8 @@ def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds:
                 "root_path": f"events/chunks/c{index + 1}.root",
             }
         )
-        step = PlanStep(
-            id=f"{number:02d}-generate_c{index + 1}",
-            role=Role.GENERATOR,
-            description=f"Pythia8 events, chunk {index + 1} of {len(chunk_seeds)}",
-            request=chunk,
-        )
-        chain.steps.append(step)
-        chunk_ids.append(step.id)
+        description = f"Pythia8 events, chunk {index + 1} of {len(chunk_seeds)}"
+        chunk_ids.append(chain.add(f"generate_c{index + 1}", Role.GENERATOR, description, chunk, [], number))
     merge = merge_samples.Request(
         chunk_results=[f"steps/{step_id}/result.json" for step_id in chunk_ids],
         root_path=request.root_path,

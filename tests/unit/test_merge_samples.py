@@ -17,19 +17,13 @@ import pytest
 import uproot
 from pydantic import ValidationError
 
+from tests.conftest import DRELL_YAN_PYTHIA
 from tools import merge_samples
 from tools.merge_samples import Request, combine_cross_sections
 from tools.pythia8_generate import JetDefinition, Result
 from tools.pythia8_generate import Request as GenerateRequest
 from tools.pythia8_generate import run as generate
 
-DRELL_YAN = [
-    "Beams:eCM = 13000",
-    "WeakSingleBoson:ffbar2gmZ = on",
-    "23:onMode = off",
-    "23:onIfMatch = 13 -13",
-    "PhaseSpace:mHatMin = 60",
-]
 N_EVENTS = 60
 CHUNKS = ["steps/01-generate_c1/result.json", "steps/01-generate_c2/result.json"]
 JET_CHUNKS = ["steps/01-generate_c3/result.json", "steps/01-generate_c4/result.json"]
@@ -39,7 +33,7 @@ FOOTER = "HepMC::Asciiv3-END_EVENT_LISTING"
 def _chunk(index: int, seed: int, n_events: int = N_EVENTS, **changes: Any) -> None:
     """Generate chunk ``index`` in the current directory and store its result as its step would."""
     request = GenerateRequest(
-        settings=DRELL_YAN,
+        settings=DRELL_YAN_PYTHIA,
         n_events=n_events,
         seed=seed,
         resonances=[23],

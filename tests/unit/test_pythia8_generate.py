@@ -21,19 +21,12 @@ import pyhepmc
 import pytest
 import uproot
 
-from tests.conftest import REPO
+from tests.conftest import DRELL_YAN_PYTHIA, REPO
 from tools import hepmc_writer
 from tools.contract import PROGRESS_PREFIX, sha256_file
 from tools.hepmc_writer import HepmcWriter
 from tools.pythia8_generate import JetDefinition, Request, Result, run
 
-DRELL_YAN = [
-    "Beams:eCM = 13000",
-    "WeakSingleBoson:ffbar2gmZ = on",
-    "23:onMode = off",
-    "23:onIfMatch = 13 -13",
-    "PhaseSpace:mHatMin = 60",
-]
 TTBAR = ["Beams:eCM = 13000", "Top:gg2ttbar = on", "Top:qqbar2ttbar = on"]
 N_EVENTS = 150
 BATCH = 40  # does not divide N_EVENTS: the last batch is a partial one
@@ -64,7 +57,7 @@ def generate(directory: Path, request: Request) -> Run:
 
 
 def drell_yan(**changes: Any) -> Request:
-    fields: dict[str, Any] = {"settings": DRELL_YAN, "n_events": N_EVENTS, "seed": SEED, "batch_size": BATCH}
+    fields: dict[str, Any] = {"settings": DRELL_YAN_PYTHIA, "n_events": N_EVENTS, "seed": SEED, "batch_size": BATCH}
     return Request(**(fields | changes))
 
 
@@ -217,7 +210,7 @@ def test_isolated_muons_are_kept_out_of_the_jets(tmp_path: Path) -> None:
 
 
 def test_a_rejected_setting_is_named_in_the_error(tmp_path: Path) -> None:
-    outcome = generate(tmp_path, drell_yan(settings=[*DRELL_YAN, "WeakSingleBoson:ffbar2gmZZ = on"]))
+    outcome = generate(tmp_path, drell_yan(settings=[*DRELL_YAN_PYTHIA, "WeakSingleBoson:ffbar2gmZZ = on"]))
     assert not outcome.result.ok
     assert outcome.result.error is not None
     assert "'WeakSingleBoson:ffbar2gmZZ = on'" in outcome.result.error

@@ -15,17 +15,10 @@ import uproot
 from madagents.sandbox import LocalSandbox, SandboxUnavailableError
 from madagents.sandbox import dask as dask_backend
 from madagents.sandbox.dask import DaskSandbox
+from tests.conftest import DRELL_YAN_PYTHIA
 from tools.pythia8_generate import Request, Result
 
 pytest.importorskip("distributed")
-
-DRELL_YAN = [
-    "Beams:eCM = 13000",
-    "WeakSingleBoson:ffbar2gmZ = on",
-    "23:onMode = off",
-    "23:onIfMatch = 13 -13",
-    "PhaseSpace:mHatMin = 60",
-]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +105,7 @@ def test_commands_from_two_threads_run_in_parallel(sandbox: DaskSandbox) -> None
 def _generate(sandbox: LocalSandbox | DaskSandbox, directory: str) -> tuple[Result, ak.Array]:
     run_dir = sandbox.workdir / directory
     run_dir.mkdir(parents=True)
-    request = Request(settings=DRELL_YAN, n_events=40, seed=321, batch_size=15)
+    request = Request(settings=DRELL_YAN_PYTHIA, n_events=40, seed=321, batch_size=15)
     (run_dir / "request.json").write_text(request.model_dump_json())
     command = [sandbox.python, "-m", "tools.pythia8_generate", "request.json", "result.json"]
     executed = sandbox.run(command, timeout_s=120, log_path=f"{directory}/log.txt", cwd=directory)
