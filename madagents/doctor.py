@@ -16,8 +16,12 @@ from tools.contract import NOT_INSTALLED
 __all__ = ["Check", "run_checks"]
 
 PACKAGES = {"Pythia8": "pythia8mc", "ROOT": "root", "torch": "torch"}
-PROGRAMS = {"MG5_aMC": "mg5_aMC", "Delphes": "DelphesHepMC3", "LHAPDF": "lhapdf-config"}
 FULL_IMAGE_HINT = "use the hep-full image (containers/hep-full/)"
+PROGRAMS = {  # label: (program, how to get it); the tools find MG5 and Delphes through their *_PATH settings too
+    "MG5_aMC": ("mg5_aMC", f"set MG5_PATH to an MG5_aMC directory, or {FULL_IMAGE_HINT}"),
+    "Delphes": ("DelphesHepMC3", f"set DELPHES_PATH to a Delphes build, or {FULL_IMAGE_HINT}"),
+    "LHAPDF": ("lhapdf-config", FULL_IMAGE_HINT),
+}
 
 
 class Check(BaseModel):
@@ -58,7 +62,7 @@ def _docker_checks(settings: Settings) -> tuple[list[Check], str]:
 def _sandbox_checks(settings: Settings, backend: str) -> list[Check]:
     """Versions of the physics programs, looked up inside the sandbox itself."""
     request = environment.Request(
-        packages=[], optional_packages=list(PACKAGES.values()), programs=list(PROGRAMS.values())
+        packages=[], optional_packages=list(PACKAGES.values()), programs=[program for program, _ in PROGRAMS.values()]
     )
     with tempfile.TemporaryDirectory(prefix="madagents-doctor-") as scratch:
         workdir = Path(scratch)
@@ -89,8 +93,8 @@ def _sandbox_checks(settings: Settings, backend: str) -> list[Check]:
             name=label,
             ok=result.programs[program] is not None,
             detail=result.programs[program] or "not found",
-            fix=FULL_IMAGE_HINT,
+            fix=fix,
         )
-        for label, program in PROGRAMS.items()
+        for label, (program, fix) in PROGRAMS.items()
     ]
     return checks

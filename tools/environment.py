@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from typing import Literal
 
 from pydantic import Field
 
 from tools.contract import NOT_INSTALLED, ToolRequest, ToolResult, package_versions, tool_main
+from tools.detector import DELPHES_EXECUTABLE, find_delphes
+from tools.mg5_run import Mg5Error, find_mg5
 
 __all__ = ["Request", "Result", "main", "run"]
 
@@ -32,8 +35,21 @@ def run(request: Request) -> Result:
     versions = package_versions(*request.packages, *request.optional_packages)
     missing = [name for name in request.packages if versions[name] == NOT_INSTALLED]
     error = f"missing packages: {', '.join(missing)}" if missing else None
-    programs = {name: shutil.which(name) for name in request.programs}
+    programs = {name: locate(name) for name in request.programs}
     return Result(ok=not missing, error=error, versions=versions, missing=missing, programs=programs)
+
+
+def locate(program: str) -> str | None:
+    """Where the tools would find ``program``: MG5 and Delphes honour ``MG5_PATH`` and ``DELPHES_PATH`` first."""
+    if program == "mg5_aMC":
+        try:
+            return str(find_mg5(os.environ, "").root / "bin" / "mg5_aMC")
+        except Mg5Error:
+            return None
+    if program == DELPHES_EXECUTABLE:
+        delphes = find_delphes()
+        return str(delphes) if delphes else None
+    return shutil.which(program)
 
 
 def main() -> int:

@@ -1,4 +1,8 @@
-"""Installer: makes sure the sandbox can run every tool of the plan, and records what runs them."""
+"""Installer: makes sure the sandbox can run every tool of the plan, and records what runs them.
+
+With a model, the model inspects the sandbox and reports (:mod:`madagents.agents.install_agent`); without one, the
+plan's packages are looked up and any missing one is an error.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from madagents.agents.install_agent import check_with_model
 from madagents.agents.steps import require_plan
 from madagents.context import RunContext
 from madagents.sandbox import SandboxUnavailableError
@@ -29,9 +34,13 @@ def installer(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     except SandboxUnavailableError as exc:
         return {"error": f"the {ctx.sandbox.name} sandbox cannot run tools: {exc}"}
     ctx.reporter.note(found)
-    request = environment.Request(packages=require_plan(state).required_packages)
+    plan = require_plan(state)
+    update: dict[str, Any] = {"sandbox": ctx.sandbox.describe()}
+    if ctx.models is not None:
+        return update | check_with_model(ctx, state, plan, ENVIRONMENT_STEP)
+    request = environment.Request(packages=plan.required_packages)
     result, call = call_tool(ctx, ENVIRONMENT_STEP, request, environment.Result)
-    update: dict[str, Any] = {"environment": result, "tool_calls": [call], "sandbox": ctx.sandbox.describe()}
+    update |= {"environment": result, "tool_calls": [call]}
     if result.missing:
         update["error"] = (
             f"the {ctx.sandbox.name} sandbox lacks {', '.join(result.missing)}; install them with "

@@ -58,6 +58,7 @@ def run_step_with_model(ctx: RunContext, state: RunState, step: PlanStep, briefi
     prompt = load_prompt(
         str(role),
         step_id=step.id,
+        tool=step.request.tool,
         description=step.description,
         planned_request=step.request.model_dump_json(indent=1),
         feedback=feedback,

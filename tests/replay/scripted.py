@@ -93,6 +93,28 @@ def run_seed(messages: Sequence[BaseMessage]) -> int:
     return int(found.group(1))
 
 
+def installer(messages: Sequence[BaseMessage]) -> AIMessage:
+    """Look up the plan's packages and programs, then report what was found."""
+    answers = tool_answers(messages)
+    if not answers:
+        found = re.search(r"need the packages: ([^\n]+)\.", messages[0].text)
+        assert found, "the installer prompt names no packages"
+        packages = found.group(1).split(", ")
+        return reply(
+            call("inspect_sandbox", {"packages": packages, "programs": ["mg5_aMC"]}), text="Checking the sandbox."
+        )
+    if len(answers) == 1:
+        inspected = json.loads(answers[0])
+        if inspected["missing"]:
+            fixes = [f"pip install {name}" for name in inspected["missing"]]
+            report = {"ready": False, "summary": "packages are missing", "how_to_fix": fixes}
+        else:
+            summary = f"every package is there (Pythia8 {inspected['versions'].get('pythia8mc', 'not needed')})"
+            report = {"ready": True, "summary": summary}
+        return reply(call("report_environment", report, 1))
+    return reply(text="Reported.")
+
+
 def step_agent(role: str, messages: Sequence[BaseMessage]) -> AIMessage | None:
     """Generator and analyst: run the planned request once, then summarise."""
     if role not in {"generator", "analyst"}:
@@ -153,6 +175,8 @@ def leptoquark_script(role: str, messages: Sequence[BaseMessage], events: int = 
             decisions.append(call("record_assumption", ignored, len(decisions)))
         workflow = leptoquark_workflow(run_seed(messages), events)
         return reply(*decisions, call("submit_workflow", workflow, len(decisions)), text="Plan: S₁ pair production.")
+    if role == "installer":
+        return installer(messages)
     answer = step_agent(role, messages)
     if answer is not None:
         return answer

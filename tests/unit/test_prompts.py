@@ -10,6 +10,7 @@ from tools.analysis_spec import OBSERVABLE_HELP
 
 STEP = {
     "step_id": "01-generate",
+    "tool": "pythia8_generate",
     "description": "Pythia8 events",
     "planned_request": "{}",
     "briefing": "",
@@ -24,7 +25,7 @@ FIXTURE_VARIABLES: dict[str, dict[str, object]] = {
         "catalogue": CATALOGUE,
         "observable_help": OBSERVABLE_HELP,
     },
-    "installer": {"backend": "local", "packages": ["pythia8mc"]},
+    "installer": {"backend": "local", "plan_summary": "DY", "tools": ["pythia8_generate"], "packages": ["pythia8mc"]},
     "generator": STEP,
     "analyst": STEP,
     "reviewer": {

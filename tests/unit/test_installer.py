@@ -1,0 +1,90 @@
+"""The model-driven installer with scripted model turns: it must look the plan's packages up, and may not call a
+sandbox ready while one of them is missing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+
+from madagents.agents.install_agent import check_with_model
+from madagents.agents.planner import plan_workflow
+from madagents.context import RunContext
+from madagents.rundir import RunDir
+from madagents.sandbox import LocalSandbox
+from madagents.settings import Settings
+from madagents.state import Plan, RunState
+from madagents.workflow import load_workflow
+from tests.conftest import DRELL_YAN
+from tests.replay.scripted import ScriptedClient, call, installer, reply, tool_answers
+
+STEP_DIR = "steps/00-environment"
+READY = {"ready": True, "summary": "all there"}
+
+
+def check(tmp_path: Path, script: Any, plan: Plan | None = None) -> dict[str, Any]:
+    plan = plan or plan_workflow(load_workflow(DRELL_YAN))
+    rundir = RunDir.create(tmp_path / "run")
+    ctx = RunContext(Settings(), rundir, LocalSandbox(rundir.path), ["test"], models=ScriptedClient(script))
+    return check_with_model(ctx, RunState(plan=plan), plan, STEP_DIR)
+
+
+def test_the_installer_inspects_the_sandbox_and_reports_it_ready(tmp_path: Path) -> None:
+    update = check(tmp_path, lambda _, messages: installer(messages))
+    assert "error" not in update
+    environment = update["environment"]
+    assert environment.ok
+    assert environment.versions["pythia8mc"].startswith("8.")
+    assert "mg5_aMC" in environment.programs  # the script also looked the program up
+    report = json.loads((tmp_path / "run" / STEP_DIR / "report.json").read_text())
+    assert report["ready"]
+    assert report["summary"].startswith("every package is there (Pythia8 8.")
+    assert (tmp_path / "run" / STEP_DIR / "check-1" / "result.json").is_file()
+
+
+def test_the_installer_must_look_up_the_plans_packages_before_reporting(tmp_path: Path) -> None:
+    plan = plan_workflow(load_workflow(DRELL_YAN))
+
+    def hasty(_: str, messages: Sequence[BaseMessage]) -> AIMessage:
+        answers = tool_answers(messages)
+        if len(answers) == 0:
+            return reply(call("inspect_sandbox", {"packages": ["pythia8mc"]}))
+        if len(answers) == 1:
+            return reply(call("report_environment", READY, 1))
+        if len(answers) == 2:
+            rest = ", ".join(name for name in plan.required_packages if name != "pythia8mc")
+            assert answers[1] == f"Error: look up {rest} first (inspect_sandbox): the plan needs them"
+            return reply(call("inspect_sandbox", {"packages": plan.required_packages[1:]}, 2))
+        return reply(call("report_environment", READY, 3))
+
+    update = check(tmp_path, hasty, plan)
+    assert "error" not in update, update.get("error")
+    assert len(update["tool_calls"]) == 2
+    assert set(plan.required_packages) <= set(update["environment"].versions)
+
+
+def test_a_missing_package_cannot_be_reported_ready(tmp_path: Path) -> None:
+    plan = plan_workflow(load_workflow(DRELL_YAN))
+    plan = plan.model_copy(update={"required_packages": [*plan.required_packages, "no-such-package"]})
+
+    def optimist(_: str, messages: Sequence[BaseMessage]) -> AIMessage:
+        answers = tool_answers(messages)
+        if not answers:
+            return reply(call("inspect_sandbox", {"packages": plan.required_packages}))
+        if len(answers) == 1:
+            return reply(call("report_environment", READY, 1))
+        assert "no-such-package is missing: the sandbox is not ready" in answers[-1]
+        return installer(messages[:4])  # the scripted installer reports it missing, with the fix
+
+    update = check(tmp_path, optimist, plan)
+    assert update["error"].startswith("the installer finds that the local sandbox cannot run this plan")
+    assert "pip install no-such-package" in update["error"]
+    assert update["environment"].missing == ["no-such-package"]
+
+
+def test_an_installer_that_never_reports_fails_the_run(tmp_path: Path) -> None:
+    update = check(tmp_path, lambda *_: reply(text="Looks fine to me."))
+    assert update["error"] == "the installer ended without reporting on the sandbox: Looks fine to me."
