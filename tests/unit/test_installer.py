@@ -1,5 +1,5 @@
 """The model-driven installer with scripted model turns: it must look the plan's packages up, and may not call a
-sandbox ready while one of them is missing."""
+sandbox ready while one of them is missing. And the environment tool it calls finds programs as the tools do."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.messages import AIMessage, BaseMessage
 
 from madagents.agents.install_agent import check_with_model
@@ -20,6 +21,7 @@ from madagents.state import Plan, RunState
 from madagents.workflow import load_workflow
 from tests.conftest import DRELL_YAN
 from tests.replay.scripted import ScriptedClient, call, installer, reply, tool_answers
+from tools import environment
 
 STEP_DIR = "steps/00-environment"
 READY = {"ready": True, "summary": "all there"}
@@ -88,3 +90,15 @@ def test_a_missing_package_cannot_be_reported_ready(tmp_path: Path) -> None:
 def test_an_installer_that_never_reports_fails_the_run(tmp_path: Path) -> None:
     update = check(tmp_path, lambda *_: reply(text="Looks fine to me."))
     assert update["error"] == "the installer ended without reporting on the sandbox: Looks fine to me."
+
+
+def test_programs_are_found_where_the_tools_look_for_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mg5 = tmp_path / "MG5_aMC_v3_5_7"
+    (mg5 / "bin").mkdir(parents=True)
+    (mg5 / "bin" / "mg5_aMC").write_text("#!/bin/sh\n")
+    monkeypatch.setenv("MG5_PATH", str(mg5))
+    monkeypatch.setenv("DELPHES_PATH", str(tmp_path / "no-delphes"))
+    found = environment.run(environment.Request(packages=[], programs=["mg5_aMC", "DelphesHepMC3", "sh"]))
+    assert found.programs["mg5_aMC"] == str(mg5 / "bin" / "mg5_aMC")
+    assert found.programs["DelphesHepMC3"] is None
+    assert found.programs["sh"] is not None
