@@ -76,6 +76,11 @@ class ChatContext:
     on_token: TokenCallback | None = None
     command_line: list[str] = field(default_factory=list)
 
+    @property
+    def rundir(self) -> RunDir:
+        """The session directory: the tutor's turns go to its trace.jsonl."""
+        return self.session
+
 
 def tutor(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
     """One student turn: the tutor answers, proposing and running workflows through its tools."""
@@ -121,8 +126,7 @@ def tutor(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
         AgentTool("list_runs", "List the runs of this session.", NoArgs, list_runs),
     ]
     system = SystemMessage(content=load_prompt("tutor", ask_above_seconds=ASK_ABOVE_SECONDS, level="student"))
-    ctx = _tool_context(chat)
-    outcome = run_agent(ctx, "tutor", [system, *state.messages], tools, state.spend, on_token=chat.on_token)
+    outcome = run_agent(chat, "tutor", [system, *state.messages], tools, state.spend, on_token=chat.on_token)
     new_messages = outcome.messages[1 + len(state.messages) :]
     if outcome.out_of_turns:
         stopped = (
@@ -156,15 +160,6 @@ def _run_summary(name: str, state: RunState) -> str:
     verdict = state.verdict
     lines.append(f"physics gates: {sum(gate.passed for gate in verdict.gates)}/{len(verdict.gates)} passed")
     return "\n".join(lines)
-
-
-def _tool_context(chat: ChatContext) -> Any:
-    """The slice of a RunContext the agent loop uses: settings, trace, reporter, models."""
-    from madagents.context import RunContext  # noqa: PLC0415
-    from madagents.sandbox import make_sandbox  # noqa: PLC0415
-
-    sandbox = make_sandbox("local", chat.session.path, chat.settings.image, chat.settings.docker)
-    return RunContext(chat.settings, chat.session, sandbox, chat.command_line, chat.reporter, chat.models)
 
 
 class ChatSession:
@@ -218,7 +213,7 @@ def chat_loop(session: ChatSession, read_input: Callable[[], str | None], show: 
         except ModelAccessError as exc:  # the session stays usable: the student may try again or /quit
             show(f"error: {exc}")
             continue
-        show("")  # the streamed answer ends without a newline
+        show("")  # ends the streamed answer, a blank line before the next prompt
 
 
 def _slash(session: ChatSession, command: str) -> str:

@@ -1,17 +1,20 @@
-"""Terminal output: live progress while a run goes on, and the summary table at the end."""
+"""Terminal output: live progress while a run goes on, the summary table at the end, the tutor's answers."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from rich.console import Console
+from rich.live import Live
+from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from madagents.context import Reporter
 from madagents.state import RunState, typed_results
 from tools import amplitude_surrogate, analyze, merge_samples, pythia8_generate
 
-__all__ = ["RichReporter", "summary_table"]
+__all__ = ["AnswerFirst", "AnswerStream", "RichReporter", "summary_table"]
 
 
 class RichReporter:
@@ -53,6 +56,57 @@ class RichReporter:
             self._progress.stop()
             self._progress = None
             self._tasks.clear()
+
+
+class AnswerStream:
+    """A model's answer rendered as markdown while its tokens arrive (lists, emphasis, code blocks, tables)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._text = ""
+        self._live: Live | None = None
+
+    def token(self, text: str) -> None:
+        self._text += text
+        if self._live is None:
+            self._live = Live(Markdown(self._text), console=self.console, refresh_per_second=8)
+            self._live.start()
+        else:
+            self._live.update(Markdown(self._text))
+
+    def end(self) -> None:
+        """The answer is complete, or a tool call interrupts it: what is printed next goes below it."""
+        if self._live is not None:
+            self._live.update(Markdown(self._text), refresh=True)
+            self._live.stop()
+            if not self.console.is_terminal:  # rich ends a live display with a newline on terminals only
+                self.console.line()
+        self._live = None
+        self._text = ""
+
+
+class AnswerFirst:
+    """A reporter that finishes the answer being streamed before it shows anything, so the two never interleave."""
+
+    def __init__(self, inner: Reporter, answer: AnswerStream) -> None:
+        self.inner = inner
+        self.answer = answer
+
+    def node_started(self, node: str) -> None:
+        self.answer.end()
+        self.inner.node_started(node)
+
+    def node_finished(self, node: str, seconds: float, error: str | None) -> None:
+        self.answer.end()
+        self.inner.node_finished(node, seconds, error)
+
+    def progress(self, task: str, done: int, total: int) -> None:
+        self.answer.end()
+        self.inner.progress(task, done, total)
+
+    def note(self, text: str) -> None:
+        self.answer.end()
+        self.inner.note(text)
 
 
 def summary_table(state: RunState, run_dir: Path, seconds: float) -> Table:

@@ -14,7 +14,7 @@ from madagents.rundir import RunDir
 from madagents.sandbox import Sandbox
 from madagents.settings import Settings
 
-__all__ = ["Confirm", "NullReporter", "Reporter", "RunContext"]
+__all__ = ["AgentContext", "Confirm", "NullReporter", "Reporter", "RunContext"]
 
 
 class Reporter(Protocol):
@@ -59,3 +59,19 @@ class RunContext:
     models: ModelClient | None = None
     """The model behind the roles; None runs every role deterministically (workflows)."""
     confirm: Confirm | None = None
+
+
+class AgentContext(Protocol):
+    """What a model-driven loop needs: a run's context, or a chat session's (whose directory holds the trace)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def rundir(self) -> RunDir: ...
+
+    @property
+    def reporter(self) -> Reporter: ...
+
+    @property
+    def models(self) -> ModelClient | None: ...

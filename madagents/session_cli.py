@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from madagents.chat import ChatContext, ChatSession, chat_loop
+from madagents.console import AnswerFirst, AnswerStream
 from madagents.context import Reporter
 from madagents.errors import RunFailedError, UserInputError
 from madagents.llm.cassette import Cassette, RecordingClient, ReplayMismatchError
@@ -132,22 +133,28 @@ def drive_chat(
 ) -> list[Path]:
     """Run a chat session on ``read_input`` (also used for the yes/no questions); returns its run directories."""
     session = RunDir.open(session_dir) if resume else RunDir.create(session_dir)
+    streamed = AnswerStream(console)
 
     def confirm(question: str) -> bool:
+        streamed.end()
         console.print(f"[bold yellow]{question}[/bold yellow] [y/N]")
         answer = read_input()
         return answer is not None and answer.strip().lower() in YES
+
+    def show(text: str) -> None:
+        streamed.end()
+        console.print(text, markup=False, highlight=False)
 
     context = ChatContext(
         settings=settings,
         session=session,
         models=client,
-        reporter=reporter,
+        reporter=AnswerFirst(reporter, streamed),
         confirm=confirm,
-        on_token=lambda token: console.print(token, end="", markup=False, highlight=False),
+        on_token=streamed.token,
         command_line=sys.argv,
     )
     chat = ChatSession(context)
-    chat_loop(chat, read_input, lambda text: console.print(text, markup=False, highlight=False))
-    console.print()
+    chat_loop(chat, read_input, show)
+    streamed.end()
     return [session_dir / name for name in chat.state().runs]

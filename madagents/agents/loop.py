@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, Invali
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ValidationError
 
-from madagents.context import RunContext
+from madagents.context import AgentContext
 from madagents.llm.budget import BudgetExceededError, ModelTurn, Spend
 from madagents.llm.client import ModelClient, TokenCallback, ToolSchema
 from madagents.rundir import TraceEvent
@@ -100,7 +100,7 @@ def assumption_tool(role: str, collected: list[Assumption]) -> AgentTool:
 
 
 def run_agent(
-    ctx: RunContext,
+    ctx: AgentContext,
     role: str,
     messages: list[BaseMessage],
     tools: list[AgentTool],
@@ -172,7 +172,7 @@ def start_messages(system: str, user: str) -> list[BaseMessage]:
     return [SystemMessage(content=system), HumanMessage(content=user)]
 
 
-def _require_models(ctx: RunContext) -> ModelClient:
+def _require_models(ctx: AgentContext) -> ModelClient:
     if ctx.models is None:
         msg = "a model-driven role ran without a model; the runner attaches one for tasks and chat"
         raise RuntimeError(msg)
@@ -193,7 +193,7 @@ def _execute(by_name: dict[str, AgentTool], name: str, args: dict[str, Any]) -> 
         return f"Error: {exc}", False
 
 
-def _account(ctx: RunContext, models: ModelClient, role: str, reply: AIMessage) -> ModelTurn:
+def _account(ctx: AgentContext, models: ModelClient, role: str, reply: AIMessage) -> ModelTurn:
     usage = reply.usage_metadata or {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
     model = models.model_name(role)
     turn = ModelTurn(
