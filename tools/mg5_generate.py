@@ -120,6 +120,12 @@ class Request(ToolRequest):
         default=None, description="Batch system for run_mode 1 (MG5 cluster_type)."
     )
     cluster_queue: str | None = Field(default=None, description="Batch queue for run_mode 1 (MG5 cluster_queue).")
+    auto_convert_model: bool = Field(
+        default=True,
+        description="Let MG5 convert a Python-2 UFO model (most FeynRules output before 2020) to Python 3 in place "
+        "when importing it (MG5 auto_convert_model); its models/ directory must then be writable. With False "
+        "such a model fails to import.",
+    )
     timeout_s: float = Field(default=3600.0, gt=0, description="Wall-time limit for both MG5 steps together.")
 
     @field_validator("model")
@@ -217,7 +223,12 @@ def _value(value: str | bool | float) -> str:
 
 def _options(request: Request) -> list[str]:
     """MG5 options, set before `output` (saved into the process directory) and again before `launch`."""
-    options = ["set auto_update 0", "set automatic_html_opening False"]
+    # MG5 would ask before converting a Python-2 model when the option is off in its configuration: answer in advance
+    options = [
+        "set auto_update 0",
+        "set automatic_html_opening False",
+        f"set auto_convert_model {request.auto_convert_model}",
+    ]
     for name in ("run_mode", "nb_core", "cluster_type", "cluster_queue"):
         if (value := getattr(request, name)) is not None:
             options.append(f"set {name} {value}")

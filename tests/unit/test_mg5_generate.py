@@ -196,6 +196,7 @@ def test_command_files_of_a_drell_yan_request() -> None:
     assert generate_commands(request) == [
         "set auto_update 0",
         "set automatic_html_opening False",
+        "set auto_convert_model True",
         "import model sm",
         "generate p p > mu+ mu-",
         "output process -f",
@@ -203,6 +204,7 @@ def test_command_files_of_a_drell_yan_request() -> None:
     assert launch_commands(request) == [
         "set auto_update 0",
         "set automatic_html_opening False",
+        "set auto_convert_model True",
         "launch process",
         "shower=OFF",
         "detector=OFF",
@@ -234,22 +236,33 @@ def test_definitions_decay_chains_nlo_and_cluster_options() -> None:
         cluster_queue="short-q.1",
     )
     lines = generate_commands(request)
-    assert lines[2:6] == [
+    assert lines[3:7] == [
         "set run_mode 1",
         "set cluster_type slurm",
         "set cluster_queue short-q.1",
         "import model sm-no_b_mass",
     ]
-    assert lines[6:] == [
+    assert lines[7:] == [
         "define l+ = e+ mu+",
         "define l- = e- mu-",
         "generate p p > t t~, (t > b w+, w+ > l+ vl), (t~ > b~ w-, w- > l- vl~) @1",
         "add process p p > e+ ve [QCD]",
         "output ../../gen/ttbar -f",
     ]
-    assert launch_commands(request)[2:6] == [*lines[2:5], "launch ../../gen/ttbar"]
+    assert launch_commands(request)[3:7] == [*lines[3:6], "launch ../../gen/ttbar"]
     multicore = drell_yan(run_mode=2, nb_core=4)
-    assert generate_commands(multicore)[2:4] == launch_commands(multicore)[2:4] == ["set run_mode 2", "set nb_core 4"]
+    assert generate_commands(multicore)[3:5] == launch_commands(multicore)[3:5] == ["set run_mode 2", "set nb_core 4"]
+
+
+def test_python2_ufo_models_are_converted_unless_turned_off() -> None:
+    # MG5 imports a Python-2 UFO (e.g. composite_LQ_UFO, arXiv:1803.05962) only after converting it; with the
+    # option off in MG5's configuration it would ask first, and the closed stdin would end the import
+    model = "composite_LQ_UFO"
+    converted = drell_yan(model=model, processes=["p p > s1b s1b~, s1b > u mu-, s1b~ > u~ mu+"])
+    assert generate_commands(converted)[2:4] == ["set auto_convert_model True", f"import model {model}"]
+    assert launch_commands(converted)[2] == "set auto_convert_model True"
+    kept = drell_yan(model=model, auto_convert_model=False)
+    assert generate_commands(kept)[2] == launch_commands(kept)[2] == "set auto_convert_model False"
 
 
 @pytest.mark.parametrize(
@@ -264,7 +277,7 @@ def test_definitions_decay_chains_nlo_and_cluster_options() -> None:
 def test_launch_answers_the_switches_of_its_interface(processes: list[str], switches: list[str]) -> None:
     # a switch the question lacks would end it early: MG5 would run with its defaults (aMC@NLO: HERWIG6 shower)
     lines = launch_commands(drell_yan(processes=processes, run_card={}))
-    assert lines[3 : lines.index("done")] == [f"{name}=OFF" for name in switches]
+    assert lines[4 : lines.index("done")] == [f"{name}=OFF" for name in switches]
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import math
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from madagents.agents.planner import plan_workflow
 from madagents.agents.seeds import derive_seed
@@ -9,7 +12,7 @@ from madagents.reproduce import write_reproduce_script
 from madagents.rundir import RunDir
 from madagents.state import AssumptionSource, Role
 from madagents.workflow import load_workflow
-from tests.conftest import DRELL_YAN, WorkflowWriter
+from tests.conftest import DRELL_YAN, REPO, WorkflowWriter
 from tools import analyze, detector, merge_samples, mg5_generate, pythia8_generate
 
 
@@ -106,6 +109,33 @@ def test_mg5_generator_plans_mg5_then_the_lhe_shower(write_workflow: WorkflowWri
     assert not [line for line in shower.settings if line.startswith(("Beams:", "WeakSingleBoson", "PhaseSpace"))]
     topics = {assumption.topic for assumption in plan.assumptions}
     assert {"Hard process", "Hard-process PDF", "MG5 generation cuts"} <= topics
+
+
+def test_the_mg5_leptoquark_uses_the_ufo_with_consistent_couplings_width_and_peak() -> None:
+    workflow = load_workflow(REPO / "workflows" / "leptoquark_s1_mg5.yaml")
+    pythia_variant = load_workflow(REPO / "workflows" / "leptoquark_s1.yaml")
+    assert (workflow.analysis, workflow.checks, workflow.process) == (
+        pythia_variant.analysis,
+        pythia_variant.checks,
+        pythia_variant.process,
+    )
+    plan = plan_workflow(workflow)
+    assert [step.request.tool for step in plan.steps] == ["mg5_generate", "pythia8_generate", "analyze"]
+    hard_process = plan.step_request(mg5_generate.Request)
+    assert hard_process.model == "composite_LQ_UFO"
+    assert hard_process.processes == ["p p > s1b s1b~, s1b > u mu-, s1b~ > u~ mu+"]
+    # a Python-2 UFO: MG5 must be told to convert it, before the import
+    lines = mg5_generate.generate_commands(hard_process)
+    assert lines.index("set auto_convert_model True") < lines.index("import model composite_LQ_UFO")
+    card = hard_process.param_card
+    (peak,) = plan.expectations.peaks
+    assert card["mass 9000010"] == workflow.process.mass_gev == peak.mass_gev == 1000
+    # S₁ → u μ only (the UFO's default S₁ → c τ and c τ N couplings off), λ² = 4π α_em as Pythia8's kCoup = 1
+    assert card["lqcouplings1r 2 3"] == card["lqcouplingexos1r 2 3"] == 0
+    coupling = card["lqcouplings1r 1 2"]
+    assert coupling == pytest.approx(math.sqrt(4 * math.pi / 127.9), rel=1e-3)
+    # the width is that of its only channel, Γ = λ² m / 16π (scalar → two massless fermions)
+    assert card["decay 9000010"] == pytest.approx(coupling**2 * card["mass 9000010"] / (16 * math.pi), rel=1e-3)
 
 
 def test_detector_step_sits_between_generation_and_analysis(write_workflow: WorkflowWriter) -> None:
