@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from madagents.context import Confirm, NullReporter, Reporter, RunContext
 from madagents.errors import RunFailedError, UserInputError
 from madagents.graph import NODES, build_graph
+from madagents.llm.budget import Spend
 from madagents.llm.client import ModelClient
 from madagents.rundir import RunDir, RunInfo
 from madagents.sandbox import SandboxUnavailableError, make_sandbox, resolve_backend
@@ -121,37 +122,50 @@ def rewind_run(run_dir: Path, node: str) -> str:
     rundir = RunDir.open(run_dir)
     config: Any = {"configurable": {"thread_id": rundir.run_id}}
     with contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection:
-        checkpoint_id = _checkpoint_before(
-            build_graph(SqliteSaver(connection, serde=checkpoint_serializer())), config, node
-        )
-    if checkpoint_id is None:
+        graph = build_graph(SqliteSaver(connection, serde=checkpoint_serializer()))
+        history = list(graph.get_state_history(config))
+    index = _index_before(history, node)
+    if index is None:
         msg = f"run {run_dir} has no checkpoint before {node!r}; nodes are {', '.join(NODES)}"
         raise UserInputError(msg)
+    checkpoint_id = str(history[index].config["configurable"]["checkpoint_id"])
     rundir.write_text(REWIND, checkpoint_id)
     rundir.set_status("failed", f"rewound to before {node}; continue with --resume")
     return checkpoint_id
 
 
 def _retry_failed_node(graph: Any, config: Any) -> Any:
-    """A run that ended on a failed node (a budget, a tool) resumes from just before that node, without its error."""
+    """A run that ended on a failed node (a budget, a tool) resumes from just before that node, without its error.
+
+    What the failed attempt spent stays spent: it is added to the state resumed from, so budgets and the report
+    count it.
+    """
     latest = graph.get_state(config)
     if latest.next or not latest.values or latest.values.get("error") is None:
         return config
-    checkpoint_id = _checkpoint_before(graph, config, None)
-    if checkpoint_id is None:
+    history = list(graph.get_state_history(config))
+    index = _index_before(history, None)
+    if index is None:
         return config
-    return {**config, "configurable": {**config["configurable"], "checkpoint_id": checkpoint_id}}
+    before = history[index]
+    lost = Spend.model_validate(latest.values["spend"]).since(Spend.model_validate(before.values["spend"]))
+    if not (lost.turns or lost.tool_rounds or lost.seconds):
+        return before.config
+    # recorded as the output of the node that led to ``before``, so the graph routes on to the failed node again
+    writer = history[index + 1].next[0]
+    return graph.update_state(before.config, {"spend": lost}, as_node=writer)
 
 
-def _checkpoint_before(graph: Any, config: Any, node: str | None) -> str | None:
-    """Id of the latest error-free checkpoint from which ``node`` (any node, if None) was about to run.
+def _index_before(history: list[Any], node: str | None) -> int | None:
+    """Position in ``history`` (newest first) of the latest error-free checkpoint from which ``node`` (any node, if
+    None) was about to run.
 
     Error-free: after a failure in one of several parallel steps, the dispatcher still runs once with the error
     set; resuming from there would only end the run again.
     """
-    for snapshot in graph.get_state_history(config):
+    for index, snapshot in enumerate(history):
         if snapshot.next and (node is None or node in snapshot.next) and snapshot.values.get("error") is None:
-            return str(snapshot.config["configurable"]["checkpoint_id"])
+            return index
     return None
 
 

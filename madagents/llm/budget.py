@@ -57,6 +57,14 @@ class Spend(BaseModel):
             seconds=self.seconds + other.seconds,
         )
 
+    def since(self, earlier: Spend) -> Spend:
+        """What was spent after ``earlier``, a spend this one grew from."""
+        return Spend(
+            turns=self.turns[len(earlier.turns) :],
+            tool_rounds=self.tool_rounds - earlier.tool_rounds,
+            seconds=self.seconds - earlier.seconds,
+        )
+
     @property
     def tokens(self) -> int:
         return sum(turn.input_tokens + turn.output_tokens for turn in self.turns)

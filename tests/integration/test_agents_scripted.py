@@ -76,10 +76,12 @@ def test_planner_retries_are_bounded(tmp_path: Path) -> None:
 
 
 def test_token_budget_stops_the_run_cleanly_and_resume_continues(tmp_path: Path) -> None:
-    tight = SETTINGS.model_copy(update={"budget": Budget(tokens=1000)})
+    # the planner spends ~1500 tokens, the installer's first turn ~900 more: the budget stops it before its second
+    tight = SETTINGS.model_copy(update={"budget": Budget(tokens=2000)})
     client = ScriptedClient(small_lq)
     with pytest.raises(RunFailedError, match=r"token budget used up .*MADAGENTS_BUDGET__TOKENS"):
         run(tmp_path, client, tight)
+    assert [role for role, _ in client.requests] == ["planner", "installer"]
     out = tmp_path / "run"
     status = json.loads((out / "status.json").read_text())
     assert status["state"] == "failed"
@@ -91,6 +93,9 @@ def test_token_budget_stops_the_run_cleanly_and_resume_continues(tmp_path: Path)
     assert state.verdict is not None
     assert state.verdict.signed_off
     assert "planner" not in {role for role, _ in resumed.requests}  # finished roles are not asked again
+    # the stopped attempt's turn stays counted: the installer's two turns of the resumed run, plus that one
+    assert [role for role, _ in resumed.requests].count("installer") == 2
+    assert [turn.role for turn in state.spend.turns].count("installer") == 3
 
 
 def test_reviewer_sends_a_step_back_and_signs_off_after_the_fix(tmp_path: Path) -> None:
