@@ -6,6 +6,7 @@ A replayed request must equal a recorded one (a mismatch fails with a diff); the
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,7 +48,7 @@ class RunSummary(BaseModel):
 
 class CassetteTurn(BaseModel):
     role: str
-    request: dict[str, Any] = Field(description="Messages and tool names sent (canonical form).")
+    request: dict[str, Any] = Field(description="Messages sent and tools offered (canonical form).")
     response: dict[str, Any] = Field(
         default_factory=dict, description="The model's message: content, tool_calls, usage."
     )
@@ -80,11 +81,20 @@ class Cassette(BaseModel):
 
 
 def canonical_request(messages: Sequence[BaseMessage], tools: Sequence[ToolSchema]) -> dict[str, Any]:
-    """The parts of a request that decide the model's answer, in a stable JSON-able form."""
+    """The parts of a request that decide the model's answer, in a stable JSON-able form.
+
+    Each offered tool is named with a digest of its schema: a model shown other arguments or descriptions might
+    have answered differently, so a changed schema is a mismatch too.
+    """
     return {
         "messages": [_canonical_message(message) for message in messages],
-        "tools": [tool["function"]["name"] for tool in tools],
+        "tools": {tool["function"]["name"]: schema_digest(tool) for tool in tools},
     }
+
+
+def schema_digest(tool: ToolSchema) -> str:
+    text = json.dumps(tool, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _canonical_message(message: BaseMessage) -> dict[str, Any]:
@@ -205,4 +215,18 @@ def _mismatch(role: str, request: dict[str, Any], candidates: list[CassetteTurn]
     expected = json.dumps(same_role[0].request, indent=1, ensure_ascii=False).splitlines()
     actual = json.dumps(request, indent=1, ensure_ascii=False).splitlines()
     diff = "\n".join(difflib.unified_diff(expected, actual, "cassette", "this run", lineterm="", n=2))
-    return f"the {role}'s request is not in the cassette; closest recorded request differs:\n{diff}"
+    why = _why_tools_differ(same_role[0].request.get("tools"), request["tools"])
+    return f"the {role}'s request is not in the cassette; closest recorded request differs:\n{diff}{why}"
+
+
+def _why_tools_differ(recorded: Any, offered: dict[str, str]) -> str:
+    rerecord = (
+        "re-record it (scripted cassettes: python -m tests.replay.scripted; real-model ones: "
+        "tests/replay/real/record.sh)"
+    )
+    if not isinstance(recorded, dict):
+        return f"\nthe cassette names its tools without their schemas (an older madagents recorded it): {rerecord}"
+    changed = sorted(name for name, digest in offered.items() if recorded.get(name, digest) != digest)
+    if not changed:
+        return ""
+    return f"\nthe schema of {', '.join(changed)} changed since the cassette was recorded: {rerecord}"

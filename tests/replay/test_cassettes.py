@@ -65,6 +65,17 @@ def test_a_changed_request_is_a_clear_failure_with_a_diff(tmp_path: Path) -> Non
     assert "Prefer electrons." in output
 
 
+def test_a_changed_tool_schema_is_a_mismatch_that_says_so(tmp_path: Path) -> None:
+    data = json.loads((CASSETTES / "leptoquark_s1_reproduce.json").read_text())
+    data["turns"][0]["request"]["tools"]["submit_workflow"] = "0" * 16  # as if the Workflow schema had changed
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(data))
+    result = runner.invoke(app, ["replay", str(tampered), "--out", str(tmp_path / "replay")])
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert "the schema of submit_workflow changed since the cassette was recorded: re-record it" in output
+
+
 def test_replay_of_a_missing_cassette(tmp_path: Path) -> None:
     result = runner.invoke(app, ["replay", str(tmp_path / "none.json")])
     assert result.exit_code == 2
