@@ -17,6 +17,7 @@ from madagents.state import GateResult, Plan, StepResult, typed_results
 from tools import amplitude_surrogate, analyze, cfm_generator, classifier_test, mg5_generate, pythia8_generate
 from tools.analysis_spec import HistogramSpec
 from tools.contract import FileRecord, ToolResult
+from tools.decays import DecayTable
 
 __all__ = [
     "count_events",
@@ -53,7 +54,11 @@ def run_gates(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> list
     for step in producers:
         expected = getattr(step.request, "n_events", plan.expectations.n_events)
         gates.append(gate_event_counts(run_dir, expected, results[step.id], _label(step.id, len(producers) > 1)))
-    gates += [gate_branching_fractions(result) for _, result in typed_results(plan, results, pythia8_generate.Result)]
+    tables = [(step.id, result.decay_tables) for step, result in typed_results(plan, results, mg5_generate.Result)]
+    # a shower of MG5 events reports no tables of its own: MG5's param card holds the decays
+    showered = typed_results(plan, results, pythia8_generate.Result)
+    tables += [(step.id, result.decay_tables) for step, result in showered if result.decay_tables]
+    gates += [gate_branching_fractions(decays, _label(step_id, len(tables) > 1)) for step_id, decays in tables]
     for step, shower in typed_results(plan, results, pythia8_generate.Result):
         hard = [results.get(need) for need in step.needs]
         gates += [gate_banner_cross_section(mg5, shower) for mg5 in hard if isinstance(mg5, mg5_generate.Result)]
@@ -218,14 +223,19 @@ def gate_surrogate(step_id: str, surrogate: amplitude_surrogate.Result, minimum:
     return GateResult(gate=gate, passed=metrics.fraction_within_1pct >= minimum and calibrated, message=message)
 
 
-def gate_branching_fractions(generation: pythia8_generate.Result) -> GateResult:
-    sums = {table.pdg_id: sum(c.branching_ratio for c in table.channels) for table in generation.decay_tables}
+def gate_branching_fractions(tables: list[DecayTable], label: str = "") -> GateResult:
+    """The decay tables a generator used (Pythia8's resonances, MG5's computed widths) each sum to 1."""
+    gate = f"branching fractions{label}"
+    sums = {table.pdg_id: sum(c.branching_ratio for c in table.channels) for table in tables}
     bad = {pdg: total for pdg, total in sums.items() if abs(total - 1.0) > BR_TOLERANCE}
     if bad:
         listed = ", ".join(f"PDG {pdg}: {total:.6f}" for pdg, total in bad.items())
-        return GateResult(gate="branching fractions", passed=False, message=f"BRs do not sum to 1: {listed}")
-    listed = ", ".join(f"PDG {pdg}: {total:.6f}" for pdg, total in sums.items()) or "no decay tables"
-    return GateResult(gate="branching fractions", passed=True, message=f"sum of BRs = 1 within 1e-3 ({listed})")
+        return GateResult(gate=gate, passed=False, message=f"BRs do not sum to 1: {listed}")
+    if not sums:
+        message = "the param card lists no decay channels (widths set, not computed by MG5): no sum to check"
+        return GateResult(gate=gate, passed=True, message=message)
+    listed = ", ".join(f"PDG {pdg}: {total:.6f}" for pdg, total in sums.items())
+    return GateResult(gate=gate, passed=True, message=f"sum of BRs = 1 within 1e-3 ({listed})")
 
 
 def gate_fiducial(plan: Plan, analysis: analyze.Result, label: str = "") -> GateResult:

@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from tools.contract import RunPath, ToolRequest, ToolResult, package_versions, tool_main
+from tools.decays import DecayTable, slha_decay_tables
 from tools.mg5_run import Mg5Error, find_mg5, generate_events
 
 __all__ = [
@@ -213,6 +214,9 @@ class Result(ToolResult):
     mg5_version: str | None = None
     proc_card: str = Field(default="", description="The proc card as used (from the banner, comments dropped).")
     run_card: dict[str, str] = Field(default_factory=dict, description="The run card as used: name -> value.")
+    decay_tables: list[DecayTable] = Field(
+        default_factory=list, description="The param card's decay tables with channels (widths MG5 computed)."
+    )
     generate_seconds: float = 0.0
     launch_seconds: float = 0.0
 
@@ -282,6 +286,7 @@ def run(request: Request) -> Result:
         mg5_version=outcome.banner.mg5_version,
         proc_card="\n".join(line for line in outcome.banner.proc_card.splitlines() if not line.startswith("#")),
         run_card=outcome.run_card,
+        decay_tables=slha_decay_tables(outcome.banner.param_card),
         generate_seconds=outcome.generate_seconds,
         launch_seconds=outcome.launch_seconds,
         files=outcome.files,

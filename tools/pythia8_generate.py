@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from tools.contract import (
     FileRecord,
@@ -27,6 +27,7 @@ from tools.contract import (
     report_progress,
     tool_main,
 )
+from tools.decays import DecayChannel, DecayTable
 from tools.final_state import BRANCHES, JetDefinition, final_state_columns, flatten_batch
 from tools.hepmc_writer import CrossSection, HepmcWriter, HepmcWriterError
 from tools.mg5_output import CrossSection as LheCrossSection
@@ -82,17 +83,6 @@ class Request(ToolRequest):
                 msg = f"with lhe_path set, the tool sets the beams itself: drop {own} from settings"
                 raise ValueError(msg)
         return self
-
-
-class DecayChannel(BaseModel):
-    products: list[int]
-    branching_ratio: float
-    on: bool
-
-
-class DecayTable(BaseModel):
-    pdg_id: int
-    channels: list[DecayChannel]
 
 
 class Result(ToolResult):

@@ -177,12 +177,22 @@ def _mg5_notes(mg5: Mg5Process) -> list[Assumption]:
         Assumption(
             topic="MG5 generation cuts",
             choice="the default LO run card (e.g. ptl > 10 GeV, |η_l| < 2.5, ΔR_ll > 0.4) plus "
-            + (", ".join(f"{key} = {value}" for key, value in mg5.run_card.items()) or "nothing else"),
+            + (", ".join(f"{key} = {value}" for key, value in mg5.run_card.items()) or "nothing else")
+            + _decay_chain_cuts(mg5),
             source=AssumptionSource.DEFAULT,
             reason="σ is the cross section inside these cuts; the analysis cuts must be tighter to be unbiased",
             affects=["cross section", "fiducial cross section"],
         ),
     ]
+
+
+def _decay_chain_cuts(mg5: Mg5Process) -> str:
+    if "cut_decays" in mg5.run_card or not any("," in process for process in mg5.processes):
+        return ""
+    return (
+        "; these cuts do not act on the decay products of the decay chain (cut_decays = F), so σ is the full "
+        "σ × BR of the chain, within MG5's Breit–Wigner window (bwcutoff)"
+    )
 
 
 def _process_notes(workflow: Workflow) -> list[Assumption]:

@@ -100,7 +100,8 @@ def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds:
 def add_mg5_generation(chain: Chain, hard_process: mg5_generate.Request, shower: pythia8_generate.Request) -> None:
     """MG5 writes the hard process as LHE events; Pythia8 showers and hadronises them."""
     mg5_id = chain.add("mg5", Role.GENERATOR, "MadGraph5 hard process (LHE events)", hard_process, [])
-    shower = shower.model_copy(update={"lhe_path": hard_process.lhe_path})
+    # the decays are MG5's (its param card, checked from its result): Pythia8's own tables do not describe them
+    shower = shower.model_copy(update={"lhe_path": hard_process.lhe_path, "resonances": []})
     step_id = chain.add(
         "shower", Role.GENERATOR, "Pythia8 shower and hadronisation of the LHE events", shower, [mg5_id]
     )

@@ -105,10 +105,12 @@ def test_mg5_generator_plans_mg5_then_the_lhe_shower(write_workflow: WorkflowWri
     assert hard_process.seed == derive_seed(3, "mg5") != shower.seed
     assert hard_process.run_card == {"ebeam1": 6500.0, "ebeam2": 6500.0, "mmll": 60}
     assert shower.lhe_path == hard_process.lhe_path
+    assert shower.resonances == []  # the decays are MG5's: its param card's tables are checked, not Pythia8's
     # the LHE file brings beams and hard process: none of the Pythia8 process settings remain
     assert not [line for line in shower.settings if line.startswith(("Beams:", "WeakSingleBoson", "PhaseSpace"))]
-    topics = {assumption.topic for assumption in plan.assumptions}
-    assert {"Hard process", "Hard-process PDF", "MG5 generation cuts"} <= topics
+    notes = {assumption.topic: assumption.choice for assumption in plan.assumptions}
+    assert {"Hard process", "Hard-process PDF", "MG5 generation cuts"} <= set(notes)
+    assert "decay chain" not in notes["MG5 generation cuts"]  # no decay chain: the cuts act on the muons
 
 
 def test_the_mg5_leptoquark_uses_the_ufo_with_consistent_couplings_width_and_peak() -> None:
@@ -136,6 +138,8 @@ def test_the_mg5_leptoquark_uses_the_ufo_with_consistent_couplings_width_and_pea
     assert coupling == pytest.approx(math.sqrt(4 * math.pi / 127.9), rel=1e-3)
     # the width is that of its only channel, Γ = λ² m / 16π (scalar → two massless fermions)
     assert card["decay 9000010"] == pytest.approx(coupling**2 * card["mass 9000010"] / (16 * math.pi), rel=1e-3)
+    cuts = next(assumption.choice for assumption in plan.assumptions if assumption.topic == "MG5 generation cuts")
+    assert "do not act on the decay products of the decay chain" in cuts
 
 
 def test_detector_step_sits_between_generation_and_analysis(write_workflow: WorkflowWriter) -> None:

@@ -32,6 +32,7 @@ from madagents.workflow import load_workflow
 from tests.conftest import DRELL_YAN
 from tools import analyze, pythia8_generate
 from tools.contract import record_file
+from tools.decays import DecayChannel, DecayTable, slha_decay_tables
 
 N = 10
 
@@ -77,11 +78,11 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Plan, py
         sigma_err_pb=20.0,
         files=[record_file("events/events.root", "root", N), record_file("events/events.hepmc3", "hepmc3", N)],
         decay_tables=[
-            pythia8_generate.DecayTable(
+            DecayTable(
                 pdg_id=23,
                 channels=[
-                    pythia8_generate.DecayChannel(products=[13, -13], branching_ratio=0.034, on=True),
-                    pythia8_generate.DecayChannel(products=[1, -1], branching_ratio=0.966, on=False),
+                    DecayChannel(products=[13, -13], branching_ratio=0.034, on=True),
+                    DecayChannel(products=[1, -1], branching_ratio=0.966, on=False),
                 ],
             )
         ],
@@ -165,9 +166,30 @@ def test_branching_fractions_not_summing_to_one(run: tuple) -> None:
     _, _, generation, _ = run
     table = generation.decay_tables[0]
     broken = table.model_copy(update={"channels": table.channels[:1]})
-    gate = gate_branching_fractions(generation.model_copy(update={"decay_tables": [broken]}))
+    gate = gate_branching_fractions([broken])
     assert not gate.passed
     assert "BRs do not sum to 1: PDG 23: 0.034000" in gate.message
+
+
+def test_branching_fractions_of_an_mg5_param_card() -> None:
+    card = """
+BLOCK MASS #
+      9000010 1.000000e+03 # ms1
+DECAY 9000010 1.954000e+00 # ws1
+#  BR             NDA  ID1    ID2   ...
+   7.000000e-01   2    2  13 # u mu-
+   2.000000e-01   2    4  13 # c mu-
+DECAY 6 1.476400e+00 # wt
+"""
+    tables = slha_decay_tables(card)
+    assert [(table.pdg_id, [channel.products for channel in table.channels]) for table in tables] == [
+        (9000010, [[2, 13], [4, 13]])
+    ]
+    gate = gate_branching_fractions(tables, " (01-mg5)")
+    assert (gate.gate, gate.passed) == ("branching fractions (01-mg5)", False)
+    assert "PDG 9000010: 0.900000" in gate.message
+    assert gate_branching_fractions(slha_decay_tables(card.replace("2.000000e-01", "3.000000e-01"))).passed
+    assert "no decay channels" in gate_branching_fractions(slha_decay_tables("DECAY 6 1.4764\n")).message
 
 
 def test_fiducial_cross_section_above_sigma_times_br(run: tuple) -> None:
