@@ -3,13 +3,20 @@
 It reads the command files the tool writes, creates the process directory, writes the recorded banner with the
 requested ``set`` values substituted and the recorded 200-event LHE file. ``FAKE_MG5_MODE`` makes it fail in the
 ways the real program does (hang, crash, bad process, truncated or missing events, zero σ).
+``run_on_recorded_mg5`` runs a whole workflow with the stand-in in place of MG5.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["FAKE_MG5", "install_fake_mg5"]
+import pytest
+
+from madagents.runner import start_run
+from madagents.settings import Settings
+from madagents.workflow import load_workflow
+
+__all__ = ["FAKE_MG5", "install_fake_mg5", "run_on_recorded_mg5"]
 
 FAKE_MG5 = r"""
 import gzip, os, re, shutil, subprocess, sys, time
@@ -70,3 +77,19 @@ def install_fake_mg5(root: Path, fixtures: Path | None = None) -> Path:
     (root / "bin" / "mg5_aMC").write_text(FAKE_MG5)
     (root / "VERSION").write_text("version = 3.5.7\ndate = 2024-11-29\n")
     return root
+
+
+def run_on_recorded_mg5(workflow: Path, fixtures: Path, base: Path, *, events: int) -> Path:
+    """Run ``workflow`` at its own seed with the stand-in answering from ``fixtures``; return the run directory.
+
+    Everything after MG5 (shower, analysis, gates, reproduce.sh) is real. ``base`` is an empty directory.
+    """
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("MG5_PATH", str(install_fake_mg5(base / "fake-mg5", fixtures)))
+        start_run(
+            load_workflow(workflow, events=events),
+            base / "run",
+            Settings(sandbox="local"),
+            ["madagents", "run", "test"],
+        )
+    return base / "run"

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from madagents.rundir import RunDir
-from madagents.runner import start_run
-from madagents.settings import Settings
-from madagents.workflow import load_workflow
 from tests.conftest import REPO
-from tests.fake_mg5 import install_fake_mg5
+from tests.fake_mg5 import run_on_recorded_mg5
 from tools import analyze, mg5_generate, pythia8_generate
-from tools.contract import ToolResult
 from tools.mg5_output import parse_banner, run_card_values
 
 pytestmark = pytest.mark.slow
@@ -27,21 +22,11 @@ pytestmark = pytest.mark.slow
 WORKFLOW = REPO / "workflows" / "ttbar_emu_mg5.yaml"
 RECORDED = REPO / "tests" / "fixtures" / "mg5" / "pp_ttbar_emu"
 N_EVENTS = 200
-ResultT = TypeVar("ResultT", bound=ToolResult)
 
 
 @pytest.fixture(scope="module")
 def recorded_chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("ttbar_mg5_chain")
-    workflow = load_workflow(WORKFLOW, events=N_EVENTS)  # the workflow's own seed, as recorded
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("MG5_PATH", str(install_fake_mg5(base / "fake-mg5", RECORDED)))
-        start_run(workflow, base / "run", Settings(sandbox="local"), ["madagents", "run", "test"])
-    return base / "run"
-
-
-def _result(run_dir: Path, step: str, kind: type[ResultT]) -> ResultT:
-    return kind.model_validate_json((run_dir / "steps" / step / "result.json").read_text())
+    return run_on_recorded_mg5(WORKFLOW, RECORDED, tmp_path_factory.mktemp("ttbar_mg5_chain"), events=N_EVENTS)
 
 
 def test_the_fixture_is_what_this_workflow_asks_mg5_for(recorded_chain: Path) -> None:
@@ -53,8 +38,8 @@ def test_the_fixture_is_what_this_workflow_asks_mg5_for(recorded_chain: Path) ->
 
 def test_sigma_is_the_recorded_banners_through_the_shower(recorded_chain: Path) -> None:
     recorded_sigma = parse_banner((RECORDED / "run_01_tag_1_banner.txt").read_text()).sigma_pb
-    hard = _result(recorded_chain, "01-mg5", mg5_generate.Result)
-    shower = _result(recorded_chain, "02-shower", pythia8_generate.Result)
+    hard = RunDir(recorded_chain).read_model("steps/01-mg5/result.json", mg5_generate.Result)
+    shower = RunDir(recorded_chain).read_model("steps/02-shower/result.json", pythia8_generate.Result)
     assert recorded_sigma == pytest.approx(5.76945, rel=1e-9)
     assert hard.sigma_pb == pytest.approx(recorded_sigma, rel=1e-9)
     assert (hard.n_events, shower.n_events) == (N_EVENTS, N_EVENTS)
@@ -62,7 +47,7 @@ def test_sigma_is_the_recorded_banners_through_the_shower(recorded_chain: Path) 
 
 
 def test_the_emu_selection_keeps_dileptonic_top_events(recorded_chain: Path) -> None:
-    analysis = _result(recorded_chain, "03-analyze", analyze.Result)
+    analysis = RunDir(recorded_chain).read_model("steps/03-analyze/result.json", analyze.Result)
     # one e⁺ and one μ⁻ from the W decays in every event: about a third pass pT > 25 GeV, |η| < 2.5, isolation,
     # ≥ 2 jets and ≥ 1 b-jet (the recorded real run: 65 of 200)
     assert 0.2 < analysis.n_selected / N_EVENTS < 0.45
