@@ -7,7 +7,9 @@ Pythia8 and the analysis run for real.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -53,26 +55,31 @@ def test_leptoquark_reproduction_delivers_what_the_task_asks(tmp_path: Path) -> 
     assert "## Model usage" in report
 
 
-def test_a_changed_request_is_a_clear_failure_with_a_diff(tmp_path: Path) -> None:
+def replay_tampered(tmp_path: Path, tamper: Callable[[dict[str, Any]], None]) -> str:
+    """Replay the leptoquark cassette after ``tamper`` changed it; the replay must fail. Returns its output."""
     data = json.loads((CASSETTES / "leptoquark_s1_reproduce.json").read_text())
-    data["turns"][0]["request"]["messages"][0]["content"] += " Prefer electrons."
+    tamper(data)
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(data))
     result = runner.invoke(app, ["replay", str(tampered), "--out", str(tmp_path / "replay")])
     assert result.exit_code == 1
-    output = " ".join(result.output.split())
+    return " ".join(result.output.split())
+
+
+def test_a_changed_request_is_a_clear_failure_with_a_diff(tmp_path: Path) -> None:
+    def prefer_electrons(data: dict[str, Any]) -> None:
+        data["turns"][0]["request"]["messages"][0]["content"] += " Prefer electrons."
+
+    output = replay_tampered(tmp_path, prefer_electrons)
     assert "model turn mismatch: the planner's request is not in the cassette" in output
     assert "Prefer electrons." in output
 
 
 def test_a_changed_tool_schema_is_a_mismatch_that_says_so(tmp_path: Path) -> None:
-    data = json.loads((CASSETTES / "leptoquark_s1_reproduce.json").read_text())
-    data["turns"][0]["request"]["tools"]["submit_workflow"] = "0" * 16  # as if the Workflow schema had changed
-    tampered = tmp_path / "tampered.json"
-    tampered.write_text(json.dumps(data))
-    result = runner.invoke(app, ["replay", str(tampered), "--out", str(tmp_path / "replay")])
-    assert result.exit_code == 1
-    output = " ".join(result.output.split())
+    def other_schema(data: dict[str, Any]) -> None:  # as if the Workflow schema had changed since the recording
+        data["turns"][0]["request"]["tools"]["submit_workflow"] = "0" * 16
+
+    output = replay_tampered(tmp_path, other_schema)
     assert "the schema of submit_workflow changed since the cassette was recorded: re-record it" in output
 
 
