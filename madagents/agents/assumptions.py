@@ -124,7 +124,25 @@ def assumptions(workflow: Workflow) -> list[Assumption]:
                 affects=["all events"],
             )
         )
+    if workflow.ml_generator is not None:
+        entries.append(_classifier_reference(workflow))
     return entries
+
+
+def _classifier_reference(workflow: Workflow) -> Assumption:
+    if "reference" in run_seeds(workflow):
+        choice = "an independent Pythia8 sample: the sample's settings and size, its own seed"
+        reason = "events the flow never saw; the training sample itself would flatter a generator that memorised it"
+    else:
+        choice = "the sample the flow was trained on"
+        reason = "an independent sample would need the MG5 or detector step again; the test may flatter the flow"
+    return Assumption(
+        topic="Classifier reference sample",
+        choice=choice,
+        source=AssumptionSource.CONVENTION,
+        reason=reason,
+        affects=["classifier verdict"],
+    )
 
 
 def _detector_notes(workflow: Workflow) -> list[Assumption]:

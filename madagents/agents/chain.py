@@ -129,12 +129,19 @@ def add_analysis(chain: Chain, workflow: Workflow, process_label: str) -> None:
 
 
 def add_ml_generator(
-    chain: Chain, spec: MLGeneratorSpec, seeds: dict[str, int], workflow: Workflow, label: str
+    chain: Chain,
+    spec: MLGeneratorSpec,
+    seeds: dict[str, int],
+    workflow: Workflow,
+    label: str,
+    reference: pythia8_generate.Request | None = None,
 ) -> None:
     """A flow-matching generator trained on the sample, the same analysis of its events, and a classifier test.
 
-    The analysis of the sample, the generator's training and, after it, the generated events' analysis and the
-    classifier test need only their inputs, so the dispatcher runs them side by side.
+    The classifier compares the generated events with ``reference``, an independent sample of the same generator
+    (events the flow never saw), or with the training sample itself when there is none. The analysis of the sample,
+    the generator's training and, after it, the generated events' analysis and the classifier test need only their
+    inputs, so the dispatcher runs them side by side.
     """
     sample, sample_result = _producer(chain), chain.sample_result
     learn = cfm_generator.Request(
@@ -154,16 +161,23 @@ def add_ml_generator(
         out_dir="hists/generated",
     )
     chain.add("analyze_generated", Role.ANALYST, "The same selection on generated events", generated, [learn_id])
+    truth, truth_step, against = chain.events_path, sample, "the sample"
+    if reference is not None:
+        description = "Independent Pythia8 sample for the classifier test (same settings, its own seed)"
+        truth, truth_step = reference.root_path, chain.add("reference", Role.GENERATOR, description, reference, [])
+        against = "an independent sample"
     test = classifier_test.Request(
         generated_path=learn.output_path,
-        reference_path=chain.events_path,
+        reference_path=truth,
         collection=spec.collection,
         training=classifier_test.Request.model_fields["training"].default.model_copy(
             update={"epochs": spec.classifier_epochs}
         ),
         seed=seeds["classifier"],
     )
-    chain.add("classifier", Role.ANALYST, "Classifier two-sample test, generated vs sample", test, [learn_id, sample])
+    chain.add(
+        "classifier", Role.ANALYST, f"Classifier two-sample test, generated vs {against}", test, [learn_id, truth_step]
+    )
 
 
 def _producer(chain: Chain) -> str:

@@ -17,7 +17,7 @@ def derive_seed(run_seed: int, purpose: str) -> int:
 
 
 def run_seeds(workflow: Workflow) -> dict[str, int]:
-    """Seed of every stochastic step: Pythia8 (one per chunk) and the detector, all from the run seed."""
+    """Seed of every stochastic step (MG5, Pythia8 per chunk, detector, ML steps), all from the run seed."""
     chunks = workflow.generator.chunks
     purposes = ["pythia8"] if chunks == 1 else [f"pythia8:chunk{index}/{chunks}" for index in range(1, chunks + 1)]
     if workflow.generator.mg5 is not None:
@@ -26,4 +26,8 @@ def run_seeds(workflow: Workflow) -> dict[str, int]:
         purposes.append("detector")
     if workflow.ml_generator is not None:
         purposes += ["cfm", "classifier"]
+        if workflow.generator.mg5 is None and workflow.detector is None:
+            # an independent Pythia8 sample for the classifier to compare with (not the one the flow learnt);
+            # from MG5 events or behind a detector it would need the whole chain again
+            purposes.append("reference")
     return {purpose: derive_seed(workflow.seed, purpose) for purpose in purposes}

@@ -13,7 +13,7 @@ from madagents.rundir import RunDir
 from madagents.state import AssumptionSource, Role
 from madagents.workflow import load_workflow
 from tests.conftest import DRELL_YAN, REPO, WorkflowWriter
-from tools import analyze, detector, merge_samples, mg5_generate, pythia8_generate
+from tools import analyze, classifier_test, detector, merge_samples, mg5_generate, pythia8_generate
 
 
 def test_plan_is_generate_then_analyse_with_derived_seed() -> None:
@@ -149,3 +149,28 @@ def test_detector_step_sits_between_generation_and_analysis(write_workflow: Work
     assert simulate.card.name == "cms"
     assert simulate.seed == derive_seed(3, "detector")
     assert plan.step_request(analyze.Request).events_path == simulate.output_path
+
+
+def test_the_classifier_compares_generated_events_with_an_independent_sample(write_workflow: WorkflowWriter) -> None:
+    plan = plan_workflow(load_workflow(write_workflow(ml_generator={"n_events": 1000}), seed=3))
+    sample, reference = (step.request for step in plan.steps if isinstance(step.request, pythia8_generate.Request))
+    assert isinstance(sample, pythia8_generate.Request)
+    assert isinstance(reference, pythia8_generate.Request)
+    assert reference.seed == derive_seed(3, "reference") != sample.seed
+    assert reference.settings == sample.settings
+    assert reference.n_events == sample.n_events
+    test = plan.step_request(classifier_test.Request)
+    assert test.reference_path == reference.root_path != sample.root_path
+    notes = {assumption.topic: assumption.choice for assumption in plan.assumptions}
+    assert notes["Classifier reference sample"].startswith("an independent Pythia8 sample")
+
+
+def test_behind_a_detector_the_classifier_compares_with_the_training_sample(write_workflow: WorkflowWriter) -> None:
+    # an independent sample would need the detector step again: the comparison falls back to the learnt events
+    path = write_workflow(ml_generator={"n_events": 1000}, detector={"card": "atlas"})
+    plan = plan_workflow(load_workflow(path, seed=3))
+    assert "reference" not in plan.derived_seeds
+    assert [step.request.tool for step in plan.steps].count("pythia8_generate") == 1
+    assert plan.step_request(classifier_test.Request).reference_path == plan.step_request(detector.Request).output_path
+    notes = {assumption.topic: assumption.choice for assumption in plan.assumptions}
+    assert notes["Classifier reference sample"] == "the sample the flow was trained on"
