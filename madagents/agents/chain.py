@@ -134,12 +134,13 @@ def add_ml_generator(
     seeds: dict[str, int],
     workflow: Workflow,
     label: str,
-    reference: pythia8_generate.Request | None = None,
+    generate: pythia8_generate.Request,
 ) -> None:
     """A flow-matching generator trained on the sample, the same analysis of its events, and a classifier test.
 
-    The classifier compares the generated events with ``reference``, an independent sample of the same generator
-    (events the flow never saw), or with the training sample itself when there is none. The analysis of the sample,
+    The classifier compares the generated events with an independent sample: ``generate`` again with the seed
+    ``seeds["reference"]`` (events the flow never saw), or with the training sample itself when the run seeds have
+    no reference (behind MG5 or a detector, which would need the whole chain again). The analysis of the sample,
     the generator's training and, after it, the generated events' analysis and the classifier test need only their
     inputs, so the dispatcher runs them side by side.
     """
@@ -162,7 +163,14 @@ def add_ml_generator(
     )
     chain.add("analyze_generated", Role.ANALYST, "The same selection on generated events", generated, [learn_id])
     truth, truth_step, against = chain.events_path, sample, "the sample"
-    if reference is not None:
+    if "reference" in seeds:
+        reference = generate.model_copy(
+            update={
+                "seed": seeds["reference"],
+                "root_path": "events/reference.root",
+                "hepmc_path": "events/reference.hepmc3",
+            }
+        )
         description = "Independent Pythia8 sample for the classifier test (same settings, its own seed)"
         truth, truth_step = reference.root_path, chain.add("reference", Role.GENERATOR, description, reference, [])
         against = "an independent sample"

@@ -63,18 +63,7 @@ def plan_workflow(workflow: AnyWorkflow) -> Plan:
         add_detector(chain, workflow.detector, seeds["detector"], generate)
     add_analysis(chain, workflow, process_label(workflow))
     if workflow.ml_generator is not None:
-        reference = (
-            generate.model_copy(
-                update={
-                    "seed": seeds["reference"],
-                    "root_path": "events/reference.root",
-                    "hepmc_path": "events/reference.hepmc3",
-                }
-            )
-            if "reference" in seeds
-            else None
-        )
-        add_ml_generator(chain, workflow.ml_generator, seeds, workflow, process_label(workflow), reference)
+        add_ml_generator(chain, workflow.ml_generator, seeds, workflow, process_label(workflow), generate)
     level = "detector level" if workflow.detector else "particle level"
     chunks = f" in {workflow.generator.chunks} chunks" if workflow.generator.chunks > 1 else ""
     return Plan(
