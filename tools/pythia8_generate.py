@@ -6,6 +6,7 @@ ROOT TTree of final-state objects (muons, electrons, optionally anti-kT jets, mi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import math
@@ -49,7 +50,11 @@ class Request(ToolRequest):
     )
     n_events: int = Field(gt=0, description="Number of accepted events to generate.")
     seed: int = Field(ge=1, le=MAX_PYTHIA_SEED, description="Pythia8 Random:seed.")
-    hepmc_path: RunPath = Field(default="events/events.hepmc3", description="HepMC3 ASCII output.")
+    hepmc_path: RunPath | None = Field(
+        default="events/events.hepmc3",
+        description="HepMC3 ASCII output; null writes none when the ROOT file is all a later step reads (no "
+        "Delphes): no writer process then, and no file of ~50 kB per event.",
+    )
     root_path: RunPath = Field(default="events/events.root", description="ROOT file with the TTree 'events'.")
     lepton_pt_min_gev: float = Field(default=5.0, ge=0.0, description="Leptons below this pT are not stored.")
     jets: JetDefinition | None = Field(default=None, description="Cluster jets; None stores no jet branches.")
@@ -128,7 +133,8 @@ def _run(request: Request, versions: dict[str, str]) -> Result:
     _configure(pythia, request)
     decay_tables = [_decay_table(pythia, pdg_id) for pdg_id in request.resonances]
     start = time.perf_counter()
-    with atomic_path(request.hepmc_path) as hepmc_tmp, atomic_path(request.root_path) as root_tmp:
+    hepmc_file = atomic_path(request.hepmc_path) if request.hepmc_path else contextlib.nullcontext(None)
+    with hepmc_file as hepmc_tmp, atomic_path(request.root_path) as root_tmp:
         hepmc_sha256 = _generate(pythia, request, hepmc_tmp, root_tmp, lhe)
     seconds = time.perf_counter() - start
     pythia.stat()
@@ -150,7 +156,11 @@ def _run(request: Request, versions: dict[str, str]) -> Result:
         versions=versions,
         files=[
             # hashed by the writer process as it wrote, rather than read back here after the last event
-            FileRecord(path=request.hepmc_path, sha256=hepmc_sha256, kind="hepmc3", n_events=request.n_events),
+            *(
+                [FileRecord(path=request.hepmc_path, sha256=hepmc_sha256, kind="hepmc3", n_events=request.n_events)]
+                if request.hepmc_path and hepmc_sha256
+                else []
+            ),
             record_file(request.root_path, "root", request.n_events),
         ],
     )
@@ -215,7 +225,9 @@ def _decay_table(pythia: Any, pdg_id: int) -> DecayTable:
     return DecayTable(pdg_id=pdg_id, channels=channels)
 
 
-def _generate(pythia: Any, request: Request, hepmc_tmp: Path, root_tmp: Path, lhe: LheCrossSection | None) -> str:
+def _generate(
+    pythia: Any, request: Request, hepmc_tmp: Path | None, root_tmp: Path, lhe: LheCrossSection | None
+) -> str | None:
     """Write both files; return the HepMC3 file's SHA-256.
 
     LHE event weights are in pb; they are divided by the <init> unit weight (XMAXUP), so that unweighted events
@@ -226,7 +238,8 @@ def _generate(pythia: Any, request: Request, hepmc_tmp: Path, root_tmp: Path, lh
     branches = {name: kind for name, kind in BRANCHES.items() if name != "jet" or request.jets}
     # HepMC3 text is written by a child process on the other core; the parent only hands the batches over
     seconds = dict.fromkeys(("Pythia", "HepMC hand-over", "objects + ROOT"), 0.0)
-    with HepmcWriter(hepmc_tmp) as hepmc, uproot.recreate(root_tmp) as root_file:
+    writer = HepmcWriter(hepmc_tmp) if hepmc_tmp else contextlib.nullcontext(None)
+    with writer as hepmc, uproot.recreate(root_tmp) as root_file:
         tree = root_file.mktree("events", branches)
         done = 0
         while done < request.n_events:
@@ -237,7 +250,8 @@ def _generate(pythia: Any, request: Request, hepmc_tmp: Path, root_tmp: Path, lh
             batch = flatten_batch(events)
             if lhe is not None and lhe.unit_weight_pb > 0:
                 batch = dataclasses.replace(batch, weight=batch.weight / lhe.unit_weight_pb)
-            hepmc.write(batch, done, _cross_section(pythia.infoPython(), lhe))
+            if hepmc is not None:
+                hepmc.write(batch, done, _cross_section(pythia.infoPython(), lhe))
             marks.append(time.perf_counter())
             tree.extend(final_state_columns(batch, request.lepton_pt_min_gev, request.jets, done))
             marks.append(time.perf_counter())
@@ -245,14 +259,16 @@ def _generate(pythia: Any, request: Request, hepmc_tmp: Path, root_tmp: Path, lh
                 seconds[name] += end - begin
             done += size
             report_progress(done, request.n_events)
-        hepmc.finish()
+        if hepmc is not None:
+            hepmc.finish()
     split = ", ".join(f"{name} {value:.2f} s" for name, value in seconds.items())
-    print(
-        f"pythia8_generate: {request.n_events} events: {split}; HepMC writer process {hepmc.writer_seconds:.2f} s, "
-        f"waited for by the generator {hepmc.waiting_seconds:.2f} s",
-        flush=True,
+    written = (
+        f"HepMC writer process {hepmc.writer_seconds:.2f} s, waited for by the generator {hepmc.waiting_seconds:.2f} s"
+        if hepmc is not None
+        else "no HepMC3 file"
     )
-    return hepmc.sha256
+    print(f"pythia8_generate: {request.n_events} events: {split}; {written}", flush=True)
+    return hepmc.sha256 if hepmc is not None else None
 
 
 def _cross_section(info: Any, lhe: LheCrossSection | None) -> CrossSection:

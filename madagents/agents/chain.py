@@ -91,7 +91,7 @@ def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds:
     merge = merge_samples.Request(
         chunk_results=[f"steps/{step_id}/result.json" for step_id in chunk_ids],
         root_path=request.root_path,
-        hepmc_path=request.hepmc_path,
+        hepmc_path=_hepmc_of(request),
     )
     step_id = chain.add("merge", Role.GENERATOR, f"Merge the {len(chunk_ids)} chunks into one sample", merge, chunk_ids)
     chain.produced(step_id, request.root_path)
@@ -110,7 +110,7 @@ def add_mg5_generation(chain: Chain, hard_process: mg5_generate.Request, shower:
 
 def add_detector(chain: Chain, spec: DetectorSpec, seed: int, generate: pythia8_generate.Request) -> None:
     if spec.backend == "delphes":
-        request = detector.Request(backend="delphes", seed=seed, delphes_card=spec.card, hepmc_path=generate.hepmc_path)
+        request = detector.Request(backend="delphes", seed=seed, delphes_card=spec.card, hepmc_path=_hepmc_of(generate))
     else:
         request = detector.Request(seed=seed, card=spec.parametric_card(), events_path=generate.root_path)
     description = f"Detector simulation ({spec.backend}, card {spec.card})"
@@ -168,7 +168,7 @@ def add_ml_generator(
             update={
                 "seed": seeds["reference"],
                 "root_path": "events/reference.root",
-                "hepmc_path": "events/reference.hepmc3",
+                "hepmc_path": None,  # the classifier reads the ROOT file only
             }
         )
         description = "Independent Pythia8 sample for the classifier test (same settings, its own seed)"
@@ -186,6 +186,14 @@ def add_ml_generator(
     chain.add(
         "classifier", Role.ANALYST, f"Classifier two-sample test, generated vs {against}", test, [learn_id, truth_step]
     )
+
+
+def _hepmc_of(generate: pythia8_generate.Request) -> str:
+    """The HepMC3 file a merge or Delphes reads; a generation planned for them always writes one."""
+    if generate.hepmc_path is None:
+        msg = f"this step reads the generation's HepMC3 file, but the generation writes {generate.root_path} only"
+        raise ValueError(msg)
+    return generate.hepmc_path
 
 
 def _producer(chain: Chain) -> str:

@@ -173,6 +173,15 @@ def test_the_same_seed_reproduces_the_files(dy: Run, dy_again: Run) -> None:
     assert dy.result.sigma_pb == dy_again.result.sigma_pb
 
 
+def test_without_hepmc3_the_same_events_go_to_the_root_file_alone(dy: Run, tmp_path: Path) -> None:
+    alone = generate(tmp_path, drell_yan(resonances=[23], hepmc_path=None))
+    assert alone.result.ok, alone.result.error
+    assert [record.kind for record in alone.result.files] == ["root"]
+    assert not (tmp_path / "events/events.hepmc3").exists()
+    assert alone.tree().mhat.tolist() == dy.tree().mhat.tolist()  # the writer never touches the generation
+    assert alone.result.sigma_pb == dy.result.sigma_pb
+
+
 def test_another_seed_gives_other_events(dy: Run, tmp_path: Path) -> None:
     other = generate(tmp_path, drell_yan(seed=SEED + 1, n_events=30))
     assert other.result.ok, other.result.error
