@@ -228,7 +228,7 @@ def _decay_table(pythia: Any, pdg_id: int) -> DecayTable:
 def _generate(
     pythia: Any, request: Request, hepmc_tmp: Path | None, root_tmp: Path, lhe: LheCrossSection | None
 ) -> str | None:
-    """Write both files; return the HepMC3 file's SHA-256.
+    """Write the ROOT file and, unless ``hepmc_tmp`` is None, the HepMC3 file; return the latter's SHA-256.
 
     LHE event weights are in pb; they are divided by the <init> unit weight (XMAXUP), so that unweighted events
     weigh 1 as those of Pythia's own processes do (and MG5's NLO events ±1).
