@@ -19,7 +19,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from tools.contract import RunPath, ToolRequest, ToolResult, package_versions, tool_main
-from tools.decays import DecayTable, slha_decay_tables
+from tools.decays import DecayTable
+from tools.mg5_output import slha_decay_tables
 from tools.mg5_run import Mg5Error, find_mg5, generate_events
 
 __all__ = [

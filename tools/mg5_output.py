@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from tools.decays import DecayChannel, DecayTable
+
 __all__ = [
     "Banner",
     "CrossSection",
@@ -26,6 +28,7 @@ __all__ = [
     "read_lhe_head",
     "run_card_values",
     "same_setting",
+    "slha_decay_tables",
     "slha_value",
     "strip_ansi",
 ]
@@ -175,10 +178,7 @@ def slha_value(text: str, block: str, ids: tuple[int, ...]) -> float | None:
     """Value of entry ``ids`` of SLHA block ``block`` (``DECAY`` lines: the width), or None if absent."""
     wanted = block.lower()
     current = None
-    for line in text.splitlines():
-        words = line.split("#", 1)[0].split()
-        if not words:
-            continue
+    for words in _slha_lines(text):
         head = words[0].lower()
         if head == "decay":
             current = None
@@ -189,6 +189,32 @@ def slha_value(text: str, block: str, ids: tuple[int, ...]) -> float | None:
         elif current == wanted and len(words) == len(ids) + 1 and _ints(words[:-1]) == ids:
             return float(words[-1])
     return None
+
+
+def slha_decay_tables(text: str) -> list[DecayTable]:
+    """The DECAY blocks of an SLHA card that list channels (``BR NDA ID1 ID2 ...`` lines); a bare width is skipped.
+
+    MG5 writes channels when it computes a width (``DECAY <pdg> auto``); a width set by hand comes without them.
+    """
+    tables: list[DecayTable] = []
+    current: DecayTable | None = None
+    for head, *rest in _slha_lines(text):
+        if head.lower() == "decay" and rest:
+            current = DecayTable(pdg_id=int(rest[0]), channels=[])
+            tables.append(current)
+        elif head.lower() in {"decay", "block"}:
+            current = None
+        elif current is not None and rest:  # BR NDA ID1 ... IDn
+            products = [int(word) for word in rest[1 : 1 + int(rest[0])]]
+            current.channels.append(DecayChannel(products=products, branching_ratio=float(head), on=True))
+    return [table for table in tables if table.channels]
+
+
+def _slha_lines(text: str) -> Iterator[list[str]]:
+    """The words of each SLHA line, comments dropped, blank lines skipped."""
+    for line in text.splitlines():
+        if words := line.split("#", 1)[0].split():
+            yield words
 
 
 def _ints(words: list[str]) -> tuple[int, ...] | None:

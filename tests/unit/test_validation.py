@@ -32,7 +32,8 @@ from madagents.workflow import load_workflow
 from tests.conftest import DRELL_YAN
 from tools import analyze, pythia8_generate
 from tools.contract import record_file
-from tools.decays import DecayChannel, DecayTable, slha_decay_tables
+from tools.decays import DecayChannel, DecayTable
+from tools.mg5_output import slha_decay_tables
 
 N = 10
 
