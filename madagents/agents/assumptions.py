@@ -81,7 +81,7 @@ JET_ASSUMPTION = Assumption(
 
 def assumptions(workflow: Workflow) -> list[Assumption]:
     """The choices behind the plan that a physicist would want listed."""
-    gen, process = workflow.generator, workflow.process
+    gen, process, seeds = workflow.generator, workflow.process, run_seeds(workflow)
     entries = [
         Assumption(
             topic="PDF set",
@@ -95,8 +95,7 @@ def assumptions(workflow: Workflow) -> list[Assumption]:
         *(_mg5_notes(workflow.generator.mg5) if workflow.generator.mg5 else _process_notes(workflow)),
         Assumption(
             topic="Random seed",
-            choice=f"run seed {workflow.seed}; "
-            + "; ".join(f"{purpose}: {seed}" for purpose, seed in run_seeds(workflow).items()),
+            choice=f"run seed {workflow.seed}; " + "; ".join(f"{purpose}: {seed}" for purpose, seed in seeds.items()),
             source=AssumptionSource.TASK,
             reason="every stochastic step gets a seed derived from the one run seed (SHA-256 of seed and purpose)",
             affects=["all events"],
@@ -125,12 +124,12 @@ def assumptions(workflow: Workflow) -> list[Assumption]:
             )
         )
     if workflow.ml_generator is not None:
-        entries.append(_classifier_reference(workflow))
+        entries.append(_classifier_reference(seeds))
     return entries
 
 
-def _classifier_reference(workflow: Workflow) -> Assumption:
-    if "reference" in run_seeds(workflow):
+def _classifier_reference(seeds: dict[str, int]) -> Assumption:
+    if "reference" in seeds:  # seeds.run_seeds decides whether an independent sample can be made
         choice = "an independent Pythia8 sample: the sample's settings and size, its own seed"
         reason = "events the flow never saw; the training sample itself would flatter a generator that memorised it"
     else:
