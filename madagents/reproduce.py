@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -16,7 +18,14 @@ from madagents.toolcall import call_tool
 from madagents.validation import load_hist
 from tools import analyze
 
-__all__ = ["SCRIPT_NAME", "VERIFY_DIR", "render_template", "verify_reproduction", "write_reproduce_script"]
+__all__ = [
+    "SCRIPT_NAME",
+    "VERIFY_DIR",
+    "render_reproduce_script",
+    "render_template",
+    "verify_reproduction",
+    "write_reproduce_script",
+]
 
 SCRIPT_NAME = "reproduce.sh"
 VERIFY_DIR = "verify"
@@ -27,10 +36,29 @@ def render_template(name: str, **variables: object) -> str:
     """Render ``madagents/templates/<name>`` with Jinja2; a missing variable is an error, not an empty string."""
     source = resources.files("madagents").joinpath("templates", name).read_text()
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    # Shell templates quote every value (``sh``); a comment shows a value as one printable line (``comment``).
+    environment.filters["sh"] = shlex.quote
+    environment.filters["comment"] = _comment
     return environment.from_string(source).render(**variables)
 
 
+def _comment(value: object) -> str:
+    """A value inside a shell or markdown comment: quoted, one line, control characters escaped."""
+    return json.dumps(str(value), ensure_ascii=False).translate(_LINE_BREAKS)
+
+
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\x85"})
+"""Line separators json.dumps leaves as they are, which some shells and editors break lines on."""
+
+
 def write_reproduce_script(rundir: RunDir, plan: Plan) -> Path:
+    path = rundir.write_text(SCRIPT_NAME, render_reproduce_script(plan, rundir.run_id))
+    os.chmod(path, 0o755)
+    return path
+
+
+def render_reproduce_script(plan: Plan, run_id: str) -> str:
+    """The text of reproduce.sh for ``plan``: every value that reaches the shell is quoted."""
     steps = [
         {
             "id": step.id,
@@ -39,12 +67,9 @@ def write_reproduce_script(rundir: RunDir, plan: Plan) -> Path:
         }
         for step in plan.steps
     ]
-    text = render_template(
-        "reproduce.sh.j2", run_id=rundir.run_id, workflow=plan.workflow, run_seed=plan.run_seed, steps=steps
+    return render_template(
+        "reproduce.sh.j2", run_id=run_id, workflow=plan.workflow, run_seed=plan.run_seed, steps=steps
     )
-    path = rundir.write_text(SCRIPT_NAME, text)
-    os.chmod(path, 0o755)
-    return path
 
 
 PREFIX_STABLE_TOOLS = {"pythia8_generate", "analyze"}
