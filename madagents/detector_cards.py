@@ -37,14 +37,32 @@ def load_detector_card(name_or_path: str | Path) -> DetectorCard:
                 "or the path of a YAML card file"
             )
             raise ValueError(msg)
-        label, text = f"detector card {path}", path.read_text()
+        label = f"detector card {path}"
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            msg = f"{label} cannot be read as a text file ({type(exc).__name__}); give a YAML card"
+            raise ValueError(msg) from None
+    # Messages say where and what is wrong, never the card's text: a path such as /etc/shadow must not be echoed
+    # (in `reproduce` the message goes to the model endpoint).
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        msg = f"{label} is not valid YAML: {exc}"
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        msg = f"{label} is not valid YAML{where}; give a YAML card such as madagents/cards/detector_atlas.yaml"
         raise ValueError(msg) from None
     try:
         return DetectorCard.model_validate(data)
     except ValidationError as exc:
-        msg = f"{label} is not a valid detector card: {exc}"
+        errors = exc.errors(include_input=False, include_url=False)
+        # an unknown key is counted, not named: it is the file's content
+        unknown = sum(error["type"] == "extra_forbidden" for error in errors)
+        named = [
+            f"{'.'.join(map(str, error['loc'])) or 'the card'}: {error['msg']}"
+            for error in errors
+            if error["type"] != "extra_forbidden"
+        ]
+        problems = "; ".join([*named[:5], *([f"{unknown} unknown keys"] if unknown else [])])
+        msg = f"{label} is not a valid detector card ({problems}); see madagents/cards/detector_atlas.yaml"
         raise ValueError(msg) from None

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from madagents.images import image_status
 from madagents.sandbox import SandboxUnavailableError, docker_client, make_sandbox
 from madagents.settings import Settings
+from madagents.toolcall import tool_command
 from tools import environment
 from tools.contract import NOT_INSTALLED
 
@@ -66,16 +67,18 @@ def _sandbox_checks(settings: Settings, backend: str) -> list[Check]:
     )
     with tempfile.TemporaryDirectory(prefix="madagents-doctor-") as scratch:
         workdir = Path(scratch)
-        (workdir / "request.json").write_text(request.model_dump_json())
+        (workdir / "check").mkdir()
+        (workdir / "check" / "request.json").write_text(request.model_dump_json())
         try:
             sandbox = make_sandbox(backend, workdir, settings.image, settings.docker)
             sandbox.ensure_ready(build=False, on_line=lambda _: None)
             sandbox.run(
-                [sandbox.python, "-m", "tools.environment", "request.json", "result.json"],
+                tool_command(sandbox.python, "environment", "check"),
                 timeout_s=120,
                 log_path="log.txt",
+                writable=["check"],
             )
-            result = environment.Result.model_validate_json((workdir / "result.json").read_text())
+            result = environment.Result.model_validate_json((workdir / "check" / "result.json").read_text())
         except (SandboxUnavailableError, RuntimeError, OSError, ValueError) as exc:
             return [Check(name=f"{backend} sandbox", ok=False, detail=str(exc), fix="see above", required=True)]
     checks = [

@@ -10,14 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import sys
 import traceback
+import typing
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -26,6 +28,8 @@ __all__ = [
     "PROGRESS_PREFIX",
     "FileKind",
     "FileRecord",
+    "OutputDir",
+    "OutputFile",
     "RunPath",
     "StrictModel",
     "ToolRequest",
@@ -61,6 +65,18 @@ RunPath = Annotated[str, AfterValidator(inside_run_dir)]
 """A path relative to the run directory that cannot point outside it."""
 
 
+class Writes(str):
+    """Marks a request field as an output: the sandbox lets the tool write there, and nowhere else."""
+
+    __slots__ = ()
+
+
+OutputFile = Annotated[str, AfterValidator(inside_run_dir), Writes("file")]
+"""A file the tool writes (relative to the run directory); its directory is writable for the tool."""
+OutputDir = Annotated[str, AfterValidator(inside_run_dir), Writes("dir")]
+"""A directory the tool writes into (relative to the run directory)."""
+
+
 class StrictModel(BaseModel):
     """Strict input model: a misspelt key is an error rather than a silently ignored default."""
 
@@ -72,11 +88,34 @@ class ToolRequest(StrictModel):
 
     tool: str = Field(description="Module name under tools/; each request narrows it to a Literal.")
 
+    def written_dirs(self) -> list[str]:
+        """The directories this request lets the tool write to (those of its ``OutputFile``/``OutputDir`` fields)."""
+        dirs = set()
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            kind = _writes(info.annotation, info.metadata)
+            if kind is not None and isinstance(value, str):
+                dirs.add(posixpath.normpath(value if kind == "dir" else posixpath.dirname(value) or "."))
+        return sorted(dirs)
+
+
+def _writes(annotation: Any, metadata: list[Any]) -> str | None:
+    """``file`` or ``dir`` for an output field (also inside ``X | None``), else None."""
+    for marker in metadata:
+        if isinstance(marker, Writes):
+            return str(marker)
+    for inner in typing.get_args(annotation):
+        if typing.get_origin(inner) is Annotated:
+            found = _writes(None, list(inner.__metadata__))
+            if found is not None:
+                return found
+    return None
+
 
 class FileRecord(BaseModel):
     """One file a tool wrote."""
 
-    path: str = Field(description="Path relative to the tool's working directory.")
+    path: RunPath = Field(description="Path relative to the tool's working directory.")
     sha256: str = Field(description="Hex SHA-256 of the file content.")
     kind: FileKind
     n_events: int | None = Field(default=None, description="Number of events, for event files.")

@@ -18,6 +18,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tools.contract import (
+    OutputFile,
     RunPath,
     ToolRequest,
     ToolResult,
@@ -74,7 +75,7 @@ class Request(ToolRequest):
         default="events/events.root", description="parametric input: ROOT file with the particle-level TTree 'events'."
     )
     hepmc_path: RunPath = Field(default="events/events.hepmc3", description="delphes input: HepMC3 file.")
-    output_path: RunPath = Field(default="events/detector.root", description="Output ROOT file (TTree 'Delphes').")
+    output_path: OutputFile = Field(default="events/detector.root", description="Output ROOT file (TTree 'Delphes').")
     batch_size: int = Field(default=10_000, gt=0, description="parametric: events per batch (progress per batch).")
     timeout_s: int = Field(default=3600, gt=0, description="delphes: wall-clock limit of the Delphes process.")
 

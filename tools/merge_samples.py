@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError
 
 from tools.contract import (
     FileRecord,
+    OutputFile,
     RunPath,
     ToolRequest,
     atomic_path,
@@ -59,8 +60,8 @@ class Request(ToolRequest):
         description="result.json of each pythia8_generate chunk step, in chunk order.",
         examples=[["steps/01-generate_c1/result.json", "steps/01-generate_c2/result.json"]],
     )
-    root_path: RunPath = Field(default="events/events.root", description="Merged ROOT file (TTree 'events').")
-    hepmc_path: RunPath = Field(default="events/events.hepmc3", description="Merged HepMC3 ASCII file.")
+    root_path: OutputFile = Field(default="events/events.root", description="Merged ROOT file (TTree 'events').")
+    hepmc_path: OutputFile = Field(default="events/events.hepmc3", description="Merged HepMC3 ASCII file.")
 
 
 class _MergeError(Exception):

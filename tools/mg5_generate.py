@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tools.contract import RunPath, ToolRequest, ToolResult, package_versions, tool_main
+from tools.contract import OutputDir, OutputFile, ToolRequest, ToolResult, package_versions, tool_main
 from tools.decays import DecayTable
 from tools.mg5_output import slha_decay_tables
 from tools.mg5_run import Mg5Error, find_mg5, generate_events
@@ -97,9 +97,9 @@ class Request(ToolRequest):
         "coupling orders, @N tags and [QCD] are written as in MG5.",
         examples=[["p p > mu+ mu-"], ["p p > t t~, (t > b w+, w+ > e+ ve), (t~ > b~ w-, w- > mu- vm~)"]],
     )
-    output_dir: RunPath = Field(default="mg5/process", description="MG5 process directory; replaced on each run.")
-    commands_dir: RunPath = Field(default="mg5", description="Where the MG5 command files and MG5 logs go.")
-    lhe_path: RunPath = Field(default="events/unweighted_events.lhe", description="The events, gunzipped.")
+    output_dir: OutputDir = Field(default="mg5/process", description="MG5 process directory; replaced on each run.")
+    commands_dir: OutputDir = Field(default="mg5", description="Where the MG5 command files and MG5 logs go.")
+    lhe_path: OutputFile = Field(default="events/unweighted_events.lhe", description="The events, gunzipped.")
     run_card: dict[str, str | bool | int | float] = Field(
         default_factory=dict,
         description="run_card.dat entries, each written as `set <name> <value>` (nevents and iseed come from "

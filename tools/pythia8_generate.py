@@ -18,6 +18,7 @@ from pydantic import Field, field_validator, model_validator
 
 from tools.contract import (
     FileRecord,
+    OutputFile,
     RunPath,
     ToolRequest,
     ToolResult,
@@ -50,12 +51,12 @@ class Request(ToolRequest):
     )
     n_events: int = Field(gt=0, description="Number of accepted events to generate.")
     seed: int = Field(ge=1, le=MAX_PYTHIA_SEED, description="Pythia8 Random:seed.")
-    hepmc_path: RunPath | None = Field(
+    hepmc_path: OutputFile | None = Field(
         default="events/events.hepmc3",
         description="HepMC3 ASCII output; null writes none when the ROOT file is all a later step reads (no "
         "Delphes): no writer process then, and no file of ~50 kB per event.",
     )
-    root_path: RunPath = Field(default="events/events.root", description="ROOT file with the TTree 'events'.")
+    root_path: OutputFile = Field(default="events/events.root", description="ROOT file with the TTree 'events'.")
     lepton_pt_min_gev: float = Field(default=5.0, ge=0.0, description="Leptons below this pT are not stored.")
     jets: JetDefinition | None = Field(default=None, description="Cluster jets; None stores no jet branches.")
     resonances: list[int] = Field(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from pydantic import BaseModel
+
+from madagents.safe_files import open_new_for_writing
 
 __all__ = ["ExecResult", "OutputHandler", "OutputLog", "Sandbox", "SandboxUnavailableError"]
 
@@ -24,8 +27,8 @@ class OutputLog:
     """A command's output as it arrives: each line goes to the log file and to ``on_line``; the tail is kept."""
 
     def __init__(self, path: Path, on_line: OutputHandler | None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._stream = path.open("w")
+        # a fresh file: a symbolic link planted where the log goes is removed, never written through
+        self._stream = os.fdopen(open_new_for_writing(path), "w")
         self._on_line = on_line
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
 
@@ -66,8 +69,13 @@ class Sandbox(ABC):
     """Runs commands with the run directory as working directory.
 
     Paths given to :meth:`run` are relative to the run directory, so requests and scripts written for one
-    backend run unchanged on another.
+    backend run unchanged on another. An isolating backend lets the command write only into the ``writable``
+    directories and keeps the ``protected`` files (and the log) read-only; everything else in the run directory
+    belongs to the host (containers/README.md, "The boundary").
     """
+
+    isolated: bool = False
+    """Whether commands are kept from the host (and from the host-owned files of the run directory)."""
 
     name: str
     """Backend name recorded in provenance."""
@@ -86,8 +94,14 @@ class Sandbox(ABC):
         log_path: str,
         cwd: str = ".",
         on_line: OutputHandler | None = None,
+        writable: Sequence[str] = (),
+        protected: Sequence[str] = (),
     ) -> ExecResult:
-        """Run ``cmd`` in ``workdir/cwd``; write its combined output to ``workdir/log_path``."""
+        """Run ``cmd`` in ``workdir/cwd``; write its combined output to ``workdir/log_path``.
+
+        ``writable``: directories (relative to ``workdir``) the command may write into; ``protected``: files inside
+        them it may only read.
+        """
 
     @abstractmethod
     def ensure_ready(self, *, build: bool, on_line: OutputHandler) -> str:

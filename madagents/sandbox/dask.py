@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,8 @@ class DaskSandbox(Sandbox):
         log_path: str,
         cwd: str = ".",
         on_line: OutputHandler | None = None,
+        writable: Sequence[str] = (),  # noqa: ARG002 - this backend isolates nothing (module docstring)
+        protected: Sequence[str] = (),  # noqa: ARG002
     ) -> ExecResult:
         client = self._connect()
         future = client.submit(

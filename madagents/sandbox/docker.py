@@ -1,8 +1,12 @@
 """Docker backend: every tool call runs in a fresh, locked-down container of the hep image.
 
 Policy (ARCHITECTURE.md, "Sandbox policy"): no network, a non-root user with no capabilities, a read-only root
-filesystem with a tmpfs /tmp, only the run directory mounted read-write, CPU / memory / pids limits, a wall-clock
-timeout that kills the container, and an environment built from an allow-list — nothing of the host leaks in.
+filesystem with a tmpfs /tmp, CPU / memory / pids limits, a wall-clock timeout that kills the container, and an
+environment built from an allow-list — nothing of the host leaks in.
+
+The boundary ("The trust boundary"): the run directory is mounted read-only; only the directories a call writes
+(its step directory and its requests' outputs) are mounted writable on top, and its request and log files read-only
+inside them. run.json, checkpoints, status, trace, reproduce.sh, report and provenance stay out of reach.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import stat
 import threading
 import time
-from pathlib import Path
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import docker
@@ -29,6 +35,7 @@ CONTAINER_ENV = {
     "HOME": "/tmp",
     "MPLCONFIGDIR": "/tmp/matplotlib",
     "PYTHONUNBUFFERED": "1",
+    "PYTHONSAFEPATH": "1",  # `python -m tools.X` must not import a tools/ package planted in the run directory
     "LANG": "C.UTF-8",
 }
 """The whole environment of a tool container: nothing is copied from the host."""
@@ -60,6 +67,7 @@ def docker_client() -> Any:
 class DockerSandbox(Sandbox):
     name = "docker"
     python = "python"
+    isolated = True
 
     def __init__(self, workdir: Path, image: str, limits: DockerLimits, client: Any | None = None) -> None:
         super().__init__(workdir)
@@ -75,13 +83,19 @@ class DockerSandbox(Sandbox):
         log_path: str,
         cwd: str = ".",
         on_line: OutputHandler | None = None,
+        writable: Sequence[str] = (),
+        protected: Sequence[str] = (),
     ) -> ExecResult:
         start = time.monotonic()
         with OutputLog(self.workdir / log_path, on_line) as output:
-            user = self._hand_over_workdir()  # after OutputLog made the log's directory, which the tool may use
             try:
-                container = self.client.containers.run(self.image, cmd, detach=True, user=user, **self._policy(cwd))
-            except docker.errors.DockerException as exc:
+                # after OutputLog made the log's directory, which may be one the tool writes to
+                mounts = self._mounts(writable, [*protected, log_path])
+                user = self._hand_over(writable, [*protected, log_path])
+                container = self.client.containers.run(
+                    self.image, cmd, detach=True, user=user, mounts=mounts, **self._policy(cwd)
+                )
+            except (docker.errors.DockerException, UnsafeMountError) as exc:
                 output.line(f"[madagents] the container could not start: {exc}")
                 return ExecResult(
                     exit_code=-1, timed_out=False, seconds=time.monotonic() - start, output_tail=output.tail()
@@ -135,7 +149,6 @@ class DockerSandbox(Sandbox):
     def _policy(self, cwd: str) -> dict[str, Any]:
         return {
             "working_dir": posixpath.normpath(f"{CONTAINER_WORKDIR}/{cwd}"),
-            "volumes": {str(self.workdir.resolve()): {"bind": CONTAINER_WORKDIR, "mode": "rw"}},
             "environment": CONTAINER_ENV,
             "network_mode": "none",
             "read_only": True,
@@ -148,14 +161,67 @@ class DockerSandbox(Sandbox):
             "pids_limit": self.limits.pids,
         }
 
-    def _hand_over_workdir(self) -> str:
-        """The container user: the host user, or the image's unprivileged user when the host runs as root."""
+    def _mounts(self, writable: Sequence[str], protected: Sequence[str]) -> list[docker.types.Mount]:
+        """The run directory read-only; ``writable`` directories on top of it; ``protected`` files read-only again.
+
+        Docker mounts a parent before its children, so the order of the list does not matter.
+        """
+        root = self.workdir.resolve()
+        mounts = [docker.types.Mount(CONTAINER_WORKDIR, str(root), type="bind", read_only=True)]
+        for relative in writable:
+            if PurePosixPath(relative) == PurePosixPath():
+                msg = "the run directory itself cannot be writable for a tool"
+                raise UnsafeMountError(msg)
+            source = _real_path(root, relative, directory=True)
+            mounts.append(docker.types.Mount(f"{CONTAINER_WORKDIR}/{relative}", str(source), type="bind"))
+        for relative in protected:
+            if any(PurePosixPath(relative).is_relative_to(directory) for directory in writable):
+                source = _real_path(root, relative, directory=False)
+                target = f"{CONTAINER_WORKDIR}/{relative}"
+                mounts.append(docker.types.Mount(target, str(source), type="bind", read_only=True))
+        return mounts
+
+    def _hand_over(self, writable: Sequence[str], protected: Sequence[str]) -> str:
+        """The container user: the host user, or the image's unprivileged user when the host runs as root.
+
+        A root host gives that user the writable directories (and nothing else); the protected files stay root's.
+        """
         if os.getuid() != 0:
             return f"{os.getuid()}:{os.getgid()}"
-        for path in [self.workdir, *self.workdir.rglob("*")]:
-            if path.stat().st_uid != SANDBOX_UID:
-                os.chown(path, SANDBOX_UID, SANDBOX_UID, follow_symlinks=False)
+        keep = {self.workdir / relative for relative in protected}
+        for relative in writable:
+            top = self.workdir / relative
+            for folder, subdirs, files in os.walk(top):  # os.walk never follows a symbolic link to a directory
+                for path in [Path(folder), *(Path(folder) / name for name in [*subdirs, *files])]:
+                    if path not in keep and path.lstat().st_uid != SANDBOX_UID:
+                        os.chown(path, SANDBOX_UID, SANDBOX_UID, follow_symlinks=False)
         return f"{SANDBOX_UID}:{SANDBOX_UID}"
+
+
+class UnsafeMountError(Exception):
+    """A path to be mounted is not what the host made it: a symbolic link, or a file where a directory belongs."""
+
+
+def _real_path(root: Path, relative: str, *, directory: bool) -> Path:
+    """``root/relative``, creating missing directories; refuses a symbolic link anywhere on the way.
+
+    Docker resolves a mount's source on the host: a link a tool left in a writable directory would otherwise
+    mount whatever it points to (``/``, say) into the next container.
+    """
+    current = root
+    parts = PurePosixPath(relative).parts
+    for index, part in enumerate(parts):
+        current = current / part
+        last = index == len(parts) - 1
+        if directory or not last:
+            with contextlib.suppress(FileExistsError):
+                current.mkdir()
+        mode = current.lstat().st_mode
+        expected = stat.S_ISDIR(mode) if directory or not last else stat.S_ISREG(mode)
+        if stat.S_ISLNK(mode) or not expected:
+            msg = f"{relative} is not a plain {'directory' if directory else 'file'} of the run directory; refused"
+            raise UnsafeMountError(msg)
+    return current
 
 
 def _follow(container: Any, output: OutputLog) -> None:

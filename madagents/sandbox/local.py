@@ -1,6 +1,7 @@
 """Local backend: tools run as subprocesses of the host Python, for development and machines without Docker.
 
-This is not an isolation boundary; it only scrubs the environment so secrets of the host do not reach tools.
+This is not an isolation boundary: tools run as the host user and may write anywhere it may. It only scrubs the
+environment so secrets of the host do not reach tools, and keeps the working directory off ``sys.path``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from madagents.sandbox.base import ExecResult, OutputHandler, OutputLog, Sandbox
@@ -50,9 +52,12 @@ class LocalSandbox(Sandbox):
         log_path: str,
         cwd: str = ".",
         on_line: OutputHandler | None = None,
+        writable: Sequence[str] = (),  # noqa: ARG002 - this backend isolates nothing (module docstring)
+        protected: Sequence[str] = (),  # noqa: ARG002
     ) -> ExecResult:
         env = {key: os.environ[key] for key in ENV_ALLOWLIST if key in os.environ}
-        env["PYTHONUNBUFFERED"] = "1"
+        # PYTHONSAFEPATH: `python -m tools.X` must not import a tools/ package planted in the run directory
+        env |= {"PYTHONUNBUFFERED": "1", "PYTHONSAFEPATH": "1"}
         start = time.monotonic()
         with (
             OutputLog(self.workdir / log_path, on_line) as output,

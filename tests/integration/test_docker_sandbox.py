@@ -32,16 +32,17 @@ def _python(sandbox: DockerSandbox, code: str, timeout_s: float = 60) -> tuple[i
 def test_runs_in_the_run_directory_as_a_non_root_user(sandbox: DockerSandbox) -> None:
     lines: list[str] = []
     result = sandbox.run(
-        ["python", "-c", "import os; print(os.getcwd(), os.getuid()); open('out.txt', 'w').write('x')"],
+        ["python", "-c", "import os; print(os.getcwd(), os.getuid()); open('out/out.txt', 'w').write('x')"],
         timeout_s=60,
         log_path="logs/log.txt",
         on_line=lines.append,
+        writable=["out"],
     )
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output_tail
     cwd, uid = lines[0].split()
     assert cwd == "/work"
     assert uid != "0"
-    assert (sandbox.workdir / "out.txt").read_text() == "x"
+    assert (sandbox.workdir / "out/out.txt").read_text() == "x"
     assert (sandbox.workdir / "logs/log.txt").read_text().startswith("/work")
 
 
@@ -154,9 +155,13 @@ def test_a_missing_image_is_reported_not_raised(tmp_path: Path, docker_image: st
     assert "the container could not start" in (tmp_path / "log.txt").read_text()
 
 
-def test_the_tool_may_write_next_to_its_log(sandbox: DockerSandbox) -> None:
+def test_the_tool_may_write_next_to_its_log_but_not_the_log(sandbox: DockerSandbox) -> None:
     result = sandbox.run(
-        ["bash", "-c", "mkdir fresh/sub && echo ok > fresh/sub/x"], timeout_s=60, log_path="fresh/log.txt"
+        ["bash", "-c", "mkdir fresh/sub && echo ok > fresh/sub/x && echo forged > fresh/log.txt"],
+        timeout_s=60,
+        log_path="fresh/log.txt",
+        writable=["fresh"],
     )
-    assert result.exit_code == 0, result.output_tail
+    assert result.exit_code != 0
     assert (sandbox.workdir / "fresh/sub/x").read_text() == "ok\n"
+    assert "forged" not in (sandbox.workdir / "fresh/log.txt").read_text()
