@@ -7,6 +7,7 @@ the PNG carrying its legend and binning as text metadata so a reviewer can check
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import operator
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     Flags: TypeAlias = npt.NDArray[np.bool_]
     WeightHist: TypeAlias = hist.Hist[hist.storage.Weight]
 
-__all__ = ["HistogramRecord", "Request", "Result", "main", "run"]
+__all__ = ["HistogramRecord", "Request", "Result", "main", "run", "sigma_text"]
 
 
 class Request(ToolRequest):
@@ -289,7 +290,12 @@ def _count_warnings(request: Request, n_read: int, n_generated: int) -> list[str
 
 def _legend(label: str, sigma: float, sigma_err: float, *, n_selected: int, n_read: int, n_generated: int) -> str:
     read = f"{n_read} events" if n_read == n_generated else f"{n_read} events read ({n_generated} generated)"
-    return f"{label}\nσ = {sigma:.4g} ± {sigma_err:.2g} pb, N = {n_selected} of {read}"
+    return f"{label}\n{sigma_text(sigma, sigma_err)}, N = {n_selected} of {read}"
+
+
+def sigma_text(sigma: float, sigma_err: float) -> str:
+    """σ as plot legends show it; the reviewer looks for exactly this text with the generator's σ."""
+    return f"σ = {sigma:.4g} ± {sigma_err:.2g} pb"
 
 
 def _write_histogram(
@@ -338,7 +344,10 @@ def _plot(histogram: WeightHist, record: HistogramRecord, xlabel: str, ylabel: s
     from matplotlib.figure import Figure  # noqa: PLC0415 - no pyplot: no global figure state, nothing to close
 
     values, errors = histogram.values(), np.sqrt(histogram.view().variance)
+    # The histogram's name and the sha256 of its JSON file tie this picture to its data: a swapped PNG fails review.
     shown = {
+        "histogram": record.name,
+        "histogram_sha256": hashlib.sha256(Path(record.json_path).read_bytes()).hexdigest(),
         "legend": record.legend,
         "bins": record.bins,
         "range": list(record.range),

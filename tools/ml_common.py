@@ -7,6 +7,7 @@ saying what to install.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -247,6 +248,11 @@ def _plot_comparison(histogram: Any, record: PlotRecord) -> None:
     from matplotlib.figure import Figure  # noqa: PLC0415 - no pyplot: no global figure state
 
     shown = record.model_dump(include={"legend", "bins", "range", "xlabel", "datasets"})
+    # name and digest of the JSON file drawn here, so that a reviewer can tell a swapped picture from its data
+    shown |= {
+        "histogram": record.name,
+        "histogram_sha256": hashlib.sha256(Path(record.json_path).read_bytes()).hexdigest(),
+    }
     with matplotlib.style.context(mplhep.style.CMS):
         figure = Figure()
         axes = figure.subplots()
