@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shlex
 import shutil
@@ -12,11 +13,14 @@ from pathlib import Path
 import jinja2
 
 from madagents.context import RunContext
+from madagents.run_reads import load_run_hist
 from madagents.rundir import RunDir
+from madagents.safe_files import UnsafePathError, read_model
+from madagents.sandbox.base import ExecResult
 from madagents.state import GateResult, Plan, StepResult, typed_results
 from madagents.toolcall import call_tool
-from madagents.validation import load_hist
 from tools import analyze
+from tools.contract import ToolResult
 
 __all__ = [
     "SCRIPT_NAME",
@@ -30,6 +34,12 @@ __all__ = [
 SCRIPT_NAME = "reproduce.sh"
 VERIFY_DIR = "verify"
 """Scratch space of the reviewer's reproduction check inside the run directory."""
+REPRODUCED = f"{VERIFY_DIR}/reproduced"
+GATE = "reproduce.sh"
+SIGMA_PULL_MAX = 5.0
+"""Combined statistical errors by which the σ of a regenerated prefix may differ from the full run's."""
+MAX_CAUSE = 600
+"""Characters of a failing step's error quoted in the gate message."""
 
 
 def render_template(name: str, **variables: object) -> str:
@@ -77,7 +87,7 @@ PREFIX_STABLE_TOOLS = {"pythia8_generate", "analyze"}
 
 
 def verify_reproduction(ctx: RunContext, plan: Plan, results: dict[str, StepResult]) -> GateResult:
-    """Execute reproduce.sh in a clean directory and compare its histograms with the run's.
+    """Execute reproduce.sh in a clean directory and compare its histograms and σ with the run's.
 
     For large runs of prefix-stable plans only the first ``settings.verify_events`` events are regenerated; the
     run's own events are then analysed up to the same count, so both sides hold exactly the same events.
@@ -87,41 +97,96 @@ def verify_reproduction(ctx: RunContext, plan: Plan, results: dict[str, StepResu
         n_check = min(n_check, ctx.settings.verify_events)
     events = ["env", f"EVENTS={n_check}"] if n_check < plan.expectations.n_events else ["env"]
     executed = ctx.sandbox.run(
-        [*events, f"PYTHON={ctx.sandbox.python}", "bash", SCRIPT_NAME, f"{VERIFY_DIR}/reproduced"],
+        [*events, f"PYTHON={ctx.sandbox.python}", "bash", SCRIPT_NAME, REPRODUCED],
         timeout_s=ctx.settings.tool_timeout_s,
         log_path=f"{VERIFY_DIR}/reproduce.log",
     )
     if executed.exit_code != 0:
-        tail = executed.output_tail.strip().splitlines()[-1:] or ["no output"]
-        message = f"reproduce.sh failed (exit code {executed.exit_code}): {tail[0]}; see {VERIFY_DIR}/reproduce.log"
-        return GateResult(gate="reproduce.sh", passed=False, message=message)
-    if n_check < plan.expectations.n_events:
+        return GateResult(gate=GATE, passed=False, message=_failure(ctx.rundir.path, plan, executed))
+    prefix = n_check < plan.expectations.n_events
+    if prefix:
         pairs, error = _prefix_pairs(ctx, plan, results, n_check)
         if error is not None:
-            return GateResult(gate="reproduce.sh", passed=False, message=error)
+            return GateResult(gate=GATE, passed=False, message=error)
     else:
         # every histogram any step wrote (analyses, and the ML tools' plots) must come out the same
         pairs = [
-            (ctx.rundir.file(record.path), ctx.rundir.file(f"{VERIFY_DIR}/reproduced/{record.path}"))
+            (record.path, f"{REPRODUCED}/{record.path}")
             for result in results.values()
             for record in result.files
             if record.kind == "hist-json"
         ]
     if not pairs:
-        return GateResult(gate="reproduce.sh", passed=False, message="the run wrote no histograms to compare")
-    differences = [difference for reference, reproduced in pairs if (difference := _compare(reference, reproduced))]
-    shutil.rmtree(ctx.rundir.file(f"{VERIFY_DIR}/reproduced/events"), ignore_errors=True)  # large, and redundant
-    scope = "all" if n_check == plan.expectations.n_events else f"the first {n_check} of"
+        return GateResult(gate=GATE, passed=False, message="the run wrote no histograms to compare")
+    differences = [difference for pair in pairs if (difference := _compare(ctx.rundir.path, *pair))]
+    sigmas, sigma_note = _sigma_differences(ctx.rundir.path, plan, results, n_check if prefix else None)
+    shutil.rmtree(ctx.rundir.file(f"{REPRODUCED}/events"), ignore_errors=True)  # large, and redundant
+    scope = f"the first {n_check} of" if prefix else "all"
     same = f"identical histograms from {scope} {plan.expectations.n_events} events"
     if plan.expectations.n_events == 0:  # e.g. a surrogate: no events, but its plots
         same = f"{len(pairs)} identical histograms"
-    message = "; ".join(differences) or same
-    return GateResult(gate="reproduce.sh", passed=not differences, message=message)
+    message = "; ".join([*differences, *sigmas]) or f"{same}{sigma_note}"
+    return GateResult(gate=GATE, passed=not differences and not sigmas, message=message)
+
+
+def _failure(run_dir: Path, plan: Plan, executed: ExecResult) -> str:
+    """Why reproduce.sh stopped: the failing step's own error (Pythia8's or MG5's message) when it wrote one."""
+    for step in plan.steps:
+        relative = f"{REPRODUCED}/steps/{step.id}/result.json"
+        try:
+            result = read_model(run_dir, relative, ToolResult)
+        except UnsafePathError:
+            continue
+        if not result.ok:
+            cause = " ".join((result.error or "no error given").split())
+            cause = cause if len(cause) <= MAX_CAUSE else cause[: MAX_CAUSE - 1] + "…"
+            return f"reproduce.sh failed at step {step.id} ({step.request.tool}): {cause}"
+    tail = executed.output_tail.strip().splitlines()[-1:] or ["no output"]
+    return f"reproduce.sh failed (exit code {executed.exit_code}): {tail[0]}; see {VERIFY_DIR}/reproduce.log"
+
+
+def _sigma_differences(
+    run_dir: Path, plan: Plan, results: dict[str, StepResult], n_prefix: int | None
+) -> tuple[list[str], str]:
+    """σ of every generation against the reproduced one: equal for all events, else within the combined errors.
+
+    Pythia8's σ is a running estimate, so a prefix of N events gives a slightly different value with a larger error.
+    """
+    problems, compared = [], 0
+    for step in plan.steps:
+        result = results.get(step.id)
+        sigma, error = getattr(result, "sigma_pb", None), getattr(result, "sigma_err_pb", None)
+        if result is None or isinstance(result, analyze.Result) or sigma is None or error is None:
+            continue
+        try:
+            again = read_model(run_dir, f"{REPRODUCED}/steps/{step.id}/result.json", type(result))
+        except UnsafePathError as exc:
+            problems.append(f"cannot read the reproduced σ of step {step.id}: {exc}")
+            continue
+        found, found_error = getattr(again, "sigma_pb", None), getattr(again, "sigma_err_pb", None)
+        compared += 1
+        if n_prefix is None and (found, found_error) != (sigma, error):
+            problems.append(f"step {step.id}: σ = {sigma} ± {error} pb in the run, {found} ± {found_error} reproduced")
+        elif n_prefix is not None and not _within(sigma, error, found, found_error):
+            problems.append(
+                f"step {step.id}: σ = {sigma:.5g} ± {error:.2g} pb in the run, {found} ± {found_error} pb from its "
+                f"first {n_prefix} events: more than {SIGMA_PULL_MAX:g} combined errors apart"
+            )
+    if n_prefix is None:
+        return problems, f"; σ identical in {compared} step(s)" if compared else ""
+    note = f"; σ of {compared} step(s) within {SIGMA_PULL_MAX:g} combined errors of the first {n_prefix} events'"
+    return problems, note if compared else ""
+
+
+def _within(sigma: float, error: float, found: float | None, found_error: float | None) -> bool:
+    if found is None or found_error is None:
+        return False
+    return abs(sigma - found) <= SIGMA_PULL_MAX * math.hypot(error, found_error)
 
 
 def _prefix_pairs(
     ctx: RunContext, plan: Plan, results: dict[str, StepResult], n_check: int
-) -> tuple[list[tuple[Path, Path]], str | None]:
+) -> tuple[list[tuple[str, str]], str | None]:
     """Histograms of the run's first ``n_check`` events (analysed again) beside the reproduced ones."""
     pairs = []
     for step, analysis in typed_results(plan, results, analyze.Result):
@@ -134,26 +199,24 @@ def _prefix_pairs(
         if not prefix.ok:
             return [], f"could not analyse the run's first {n_check} events: {prefix.error}"
         pairs += [
-            (
-                ctx.rundir.file(f"{prefix_dir}/hists/{Path(record.json_path).name}"),
-                ctx.rundir.file(f"{VERIFY_DIR}/reproduced/{record.json_path}"),
-            )
+            (f"{prefix_dir}/hists/{Path(record.json_path).name}", f"{REPRODUCED}/{record.json_path}")
             for record in analysis.histograms
         ]
     return pairs, None
 
 
-def _compare(reference: Path, reproduced: Path) -> str | None:
+def _compare(run_dir: Path, reference: str, reproduced: str) -> str | None:
     import numpy as np  # noqa: PLC0415 - heavy, only needed here
 
+    name = Path(reference).stem
     try:
-        expected, found = load_hist(reference), load_hist(reproduced)
+        expected, found = load_run_hist(run_dir, reference), load_run_hist(run_dir, reproduced)
     except (OSError, ValueError) as exc:
-        return f"cannot compare {reference.name}: {exc}"
+        return f"cannot compare {name}: {exc}"
     values = (np.asarray(expected.values(flow=True)), np.asarray(found.values(flow=True)))
     if values[0].shape != values[1].shape:
-        return f"{reference.stem}: binning differs"
+        return f"{name}: binning differs"
     if not np.array_equal(*values):
         n_bins = int(np.count_nonzero(values[0] != values[1]))
-        return f"{reference.stem}: {n_bins} bins differ (max |Δ| = {np.max(np.abs(values[0] - values[1])):g})"
+        return f"{name}: {n_bins} bins differ (max |Δ| = {np.max(np.abs(values[0] - values[1])):g})"
     return None
