@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from importlib import metadata
 
+from madagents.claims import build_claims, render_claims
 from madagents.context import RunContext
 from madagents.llm.budget import Spend
 from madagents.reproduce import render_template
 from madagents.rundir import Provenance
-from madagents.state import Plan, Review, RunState, Verdict, typed_results
-from tools import analyze, detector, pythia8_generate
-from tools.contract import ToolResult
+from madagents.state import Plan, Review, RunState, Verdict
+from tools import detector, pythia8_generate
 
 __all__ = ["write_provenance", "write_report"]
 
@@ -24,10 +24,7 @@ def write_report(
         plan=plan,
         task=state.task,
         pythia_steps=plan.steps_of(pythia8_generate.Request),
-        generations=[
-            (step, result) for step, result in typed_results(plan, state.results, ToolResult) if _is_sample(result)
-        ],
-        analyses=typed_results(plan, state.results, analyze.Result),
+        claims_block=_claims_block(ctx, plan, state),
         verdict=verdict,
         assumptions=[*plan.assumptions, *state.assumptions],
         reviews=reviews,
@@ -57,9 +54,12 @@ def write_provenance(ctx: RunContext, state: RunState, plan: Plan) -> None:
     ctx.rundir.write_model("provenance.json", provenance)
 
 
-def _is_sample(result: ToolResult) -> bool:
-    """Results that produced events (and carry their count), as opposed to analyses."""
-    return not isinstance(result, analyze.Result) and hasattr(result, "n_events")
+def _claims_block(ctx: RunContext, plan: Plan, state: RunState) -> str:
+    """The results section, from the one record the reviewer checks it against."""
+    try:
+        return render_claims(build_claims(ctx.rundir.path, plan, state.results))
+    except ValueError as exc:  # a histogram file that cannot be read: the gates say so too
+        return f"## Results\nThe results could not be collected: {exc}\n"
 
 
 def _detector(plan: Plan) -> str:

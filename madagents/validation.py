@@ -13,9 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from madagents.claim_gates import gate_analysis_record, gate_plots
+from madagents.safe_files import resolve_inside
 from madagents.state import GateResult, Plan, StepResult, typed_results
 from tools import amplitude_surrogate, analyze, cfm_generator, classifier_test, mg5_generate, pythia8_generate
-from tools.analysis_spec import HistogramSpec
 from tools.contract import FileRecord, ToolResult
 from tools.decays import DecayTable
 
@@ -77,8 +78,9 @@ def run_gates(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> list
         gates += [
             gate_cross_section(generation, analysis, label),
             gate_fiducial(plan, analysis, label),
+            gate_analysis_record(results, request, analysis, label),
             *gate_peaks(plan, analysis, label),
-            *gate_plots(run_dir, request, analysis, label),
+            *gate_plots(run_dir, request, analysis, label, generation),
         ]
     return gates
 
@@ -132,18 +134,24 @@ def _count_listed(path: Path, is_event: Callable[[str], bool], footer: str, name
 
 
 def gate_event_counts(run_dir: Path, expected: int, result: ToolResult, label: str = "") -> GateResult:
+    """Events counted in each event file, against the plan and against what the step's result claims."""
     problems, seen = [], []
+    claimed = getattr(result, "n_events", None)
     for record in result.files:
         if record.n_events is None:
             continue
         try:
-            found = count_events(run_dir / record.path, record.kind)
+            # resolve_inside: a path that is a link, a device (/dev/zero) or outside the run is refused, not read
+            found = count_events(resolve_inside(run_dir, record.path), record.kind)
         except (OSError, ValueError) as exc:
             problems.append(str(exc))
             continue
         seen.append(f"{record.path}: {found}")
         if found != expected:
             problems.append(f"{record.path} holds {found} events, the run asked for {expected}")
+        if found != record.n_events or (isinstance(claimed, int) and found != claimed):
+            shown = record.n_events if found != record.n_events else claimed
+            problems.append(f"{record.path} holds {found} events, the step's result claims {shown}")
     if not seen and not problems:
         problems.append("the step listed no event files")
     message = "; ".join(problems) or f"{', '.join(seen)} (asked for {expected})"
@@ -273,46 +281,3 @@ def load_hist(path: Path) -> Any:
     import uhi.io.json  # noqa: PLC0415
 
     return hist.Hist(json.loads(path.read_text(), object_hook=uhi.io.json.object_hook))
-
-
-def gate_plots(run_dir: Path, request: analyze.Request, analysis: analyze.Result, label: str = "") -> list[GateResult]:
-    specs = {spec.name: spec for spec in request.analysis.histograms}
-    results = []
-    for record in analysis.histograms:
-        problems = _plot_problems(run_dir, record, specs.get(record.name), analysis)
-        message = "; ".join(problems) or f"{record.bins} bins in {list(record.range)}, legend matches the data"
-        results.append(GateResult(gate=f"plot {record.name}{label}", passed=not problems, message=message))
-    return results
-
-
-def _plot_problems(
-    run_dir: Path, record: analyze.HistogramRecord, spec: HistogramSpec | None, analysis: analyze.Result
-) -> list[str]:
-    from PIL import Image  # noqa: PLC0415 - matplotlib's own dependency
-
-    if spec is None:
-        return [f"{record.name} was not asked for by the plan"]
-    try:
-        histogram = load_hist(run_dir / record.json_path)
-        with Image.open(run_dir / record.png_path) as image:
-            shown = json.loads(image.text.get("Description", "{}"))  # type: ignore[attr-defined]
-    except (OSError, ValueError) as exc:
-        return [f"cannot read {record.name}'s files: {exc}"]
-    axis = histogram.axes[0]
-    problems = []
-    if (len(axis), (float(axis.edges[0]), float(axis.edges[-1]))) != (spec.bins, spec.range):
-        problems.append(
-            f"JSON has {len(axis)} bins in [{axis.edges[0]}, {axis.edges[-1]}], plan {spec.bins} in {list(spec.range)}"
-        )
-    if shown.get("bins") != spec.bins or tuple(shown.get("range", ())) != spec.range:
-        problems.append(
-            f"PNG shows binning {shown.get('bins')} in {shown.get('range')}, plan {spec.bins} in {list(spec.range)}"
-        )
-    if shown.get("legend") != record.legend:
-        problems.append(f"PNG legend {shown.get('legend')!r} differs from the recorded legend {record.legend!r}")
-    entries = float(histogram.sum(flow=True).value)
-    if not math.isclose(entries, record.entries, rel_tol=1e-9):
-        problems.append(f"JSON holds {entries} entries, the legend source says {record.entries}")
-    if str(analysis.n_selected) not in record.legend:
-        problems.append(f"legend does not show N = {analysis.n_selected} selected events")
-    return problems

@@ -8,14 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.runtime import Runtime
-from pydantic import ValidationError
 
 from madagents.agents.review_agent import review_with_model
 from madagents.agents.steps import require_plan
+from madagents.claim_gates import gate_report
 from madagents.context import RunContext
+from madagents.integrity import check_integrity
 from madagents.llm.budget import Spend
 from madagents.report import write_provenance, write_report
 from madagents.reproduce import verify_reproduction
+from madagents.safe_files import read_model
 from madagents.state import GateResult, Plan, Review, RunState, StepResult, Verdict, downstream, result_type
 from madagents.validation import run_gates
 
@@ -67,17 +69,27 @@ def _model_decision(ctx: RunContext, state: RunState, model_review: Review, verd
 
 
 def review_run_dir(ctx: RunContext, *, reproduce: bool) -> Verdict:
-    """Review a finished (or broken) run directory from its files alone; unreadable files are failed gates."""
+    """Review a finished (or broken) run directory from its files alone; unreadable files are failed gates.
+
+    The files are checked against provenance.json first; reproduce.sh is executed only if they all match.
+    """
+    root = ctx.rundir.path
     try:
-        plan = ctx.rundir.read_model("plan.json", Plan)
+        plan = read_model(root, "plan.json", Plan)
         results = {
-            step.id: ctx.rundir.read_model(f"steps/{step.id}/result.json", result_type(step.request))
-            for step in plan.steps
+            step.id: read_model(root, f"steps/{step.id}/result.json", result_type(step.request)) for step in plan.steps
         }
-    except (OSError, ValidationError, LookupError) as exc:
+    except (OSError, ValueError, LookupError) as exc:
         message = f"cannot read the run's plan and step results: {_first_line(exc)}"
         return Verdict(signed_off=False, gates=[GateResult(gate="run directory", passed=False, message=message)])
-    return review(ctx, plan, results, reproduce=reproduce)
+    integrity = check_integrity(root, plan)
+    gates = [integrity, *run_gates(root, plan, results), gate_report(root, plan, results)]
+    if reproduce and integrity.passed:
+        gates.append(verify_reproduction(ctx, plan, results))
+    elif reproduce:
+        message = "not executed: the run directory failed the integrity check, so the script may not be the run's"
+        gates.append(GateResult(gate="reproduce.sh", passed=False, message=message))
+    return Verdict(signed_off=all(gate.passed for gate in gates), gates=gates)
 
 
 def _first_line(exc: Exception) -> str:

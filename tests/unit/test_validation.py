@@ -99,7 +99,7 @@ def test_good_artifacts_pass_every_gate(run: tuple[Path, Plan, pythia8_generate.
     run_dir, plan, generation, analysis = run
     gates = run_gates(run_dir, plan, _results(plan, generation, analysis))
     assert [gate.gate for gate in gates if not gate.passed] == []
-    assert len(gates) == 6
+    assert len(gates) == 7  # noqa: PLR2004 - event count, BRs, σ, σ_fid, analysis record, peak, plot
 
 
 def _results(plan: Plan, generation: pythia8_generate.Result, analysis: analyze.Result) -> dict[str, StepResult]:
@@ -264,7 +264,7 @@ def test_reproduce_script_with_different_histograms(run: tuple) -> None:
 
 def test_reproduce_script_that_matches(run: tuple) -> None:
     run_dir, plan, generation, analysis = run
-    (run_dir / "reproduce.sh").write_text('mkdir -p "$1/hists" && cp hists/*.json "$1/hists/"\n')
+    (run_dir / "reproduce.sh").write_text('mkdir -p "$1/hists" && cp hists/*.json "$1/hists/" && cp -r steps "$1/"\n')
     gate = verify_reproduction(_context(run_dir), plan, _results(plan, generation, analysis))
     assert gate.passed, gate.message
     assert "identical histograms from all 10 events" in gate.message
