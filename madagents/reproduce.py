@@ -100,6 +100,7 @@ def verify_reproduction(ctx: RunContext, plan: Plan, results: dict[str, StepResu
         [*events, f"PYTHON={ctx.sandbox.python}", "bash", SCRIPT_NAME, REPRODUCED],
         timeout_s=ctx.settings.tool_timeout_s,
         log_path=f"{VERIFY_DIR}/reproduce.log",
+        writable=[REPRODUCED],
     )
     if executed.exit_code != 0:
         return GateResult(gate=GATE, passed=False, message=_failure(ctx.rundir.path, plan, executed))

@@ -32,7 +32,15 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, Field
 
-from tools.contract import RunPath, ToolRequest, ToolResult, atomic_path, package_versions, record_file, tool_main
+from tools.contract import (
+    OutputDir,
+    ToolRequest,
+    ToolResult,
+    atomic_path,
+    package_versions,
+    record_file,
+    tool_main,
+)
 from tools.ml_common import (
     ML_PACKAGES,
     MODEL_KIND,
@@ -87,7 +95,7 @@ class Request(ToolRequest):
     seed: int = Field(default=1, ge=0, description="Seeds the phase-space points, the split and torch.")
     threads: int = Field(default=1, ge=1, le=64, description="torch intra-op threads (1 is fastest for small nets).")
     jobs: int = Field(default=2, ge=1, le=64, description="Processes evaluating |M|² with ufoamp.")
-    out_dir: RunPath = Field(default="surrogate", description="Model, metrics and plots go here.")
+    out_dir: OutputDir = Field(default="surrogate", description="Model, metrics and plots go here.")
 
 
 class Metrics(BaseModel):

@@ -26,7 +26,16 @@ from tools.analysis_spec import (
     RangeCut,
     parse_observable,
 )
-from tools.contract import RunPath, ToolRequest, ToolResult, atomic_path, package_versions, record_file, tool_main
+from tools.contract import (
+    OutputDir,
+    RunPath,
+    ToolRequest,
+    ToolResult,
+    atomic_path,
+    package_versions,
+    record_file,
+    tool_main,
+)
 from tools.event_io import EventFileError, read_events
 from tools.final_state import pair_mass
 
@@ -50,7 +59,7 @@ class Request(ToolRequest):
     )
     generation_result_path: RunPath = Field(description="Result JSON of the generation step (σ, events generated).")
     analysis: AnalysisSpec
-    out_dir: RunPath = Field(default="hists")
+    out_dir: OutputDir = Field(default="hists")
     process_label: str = Field(description="Shown in plot legends, e.g. 'Pythia8 pp → Z/γ* → μμ, 13 TeV'.")
     max_events: int | None = Field(default=None, gt=0, description="Analyse only the first N events.")
 

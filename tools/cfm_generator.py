@@ -26,7 +26,17 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, Field
 
-from tools.contract import RunPath, ToolRequest, ToolResult, atomic_path, package_versions, record_file, tool_main
+from tools.contract import (
+    OutputDir,
+    OutputFile,
+    RunPath,
+    ToolRequest,
+    ToolResult,
+    atomic_path,
+    package_versions,
+    record_file,
+    tool_main,
+)
 from tools.ml_common import (
     ML_PACKAGES,
     MODEL_KIND,
@@ -87,8 +97,8 @@ class Request(ToolRequest):
     )
     seed: int = Field(default=1, ge=0)
     threads: int = Field(default=1, ge=1, le=64, description="torch intra-op threads.")
-    out_dir: RunPath = Field(default="cfm", description="Model, metrics and histograms go here.")
-    output_path: RunPath = Field(default="cfm/events.root", description="Generated events (TTree 'events').")
+    out_dir: OutputDir = Field(default="cfm", description="Model, metrics and histograms go here.")
+    output_path: OutputFile = Field(default="cfm/events.root", description="Generated events (TTree 'events').")
 
 
 class Metrics(BaseModel):

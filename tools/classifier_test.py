@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, Field
 
-from tools.contract import RunPath, ToolRequest, ToolResult, atomic_path, package_versions, record_file, tool_main
+from tools.contract import (
+    OutputDir,
+    RunPath,
+    ToolRequest,
+    ToolResult,
+    atomic_path,
+    package_versions,
+    record_file,
+    tool_main,
+)
 from tools.ml_common import (
     ML_PACKAGES,
     MODEL_KIND,
@@ -70,7 +79,7 @@ class Request(ToolRequest):
     )
     seed: int = Field(default=1, ge=0)
     threads: int = Field(default=1, ge=1, le=64, description="torch intra-op threads.")
-    out_dir: RunPath = Field(default="classifier", description="Model, metrics and histograms go here.")
+    out_dir: OutputDir = Field(default="classifier", description="Model, metrics and histograms go here.")
 
 
 class Metrics(BaseModel):
