@@ -50,6 +50,7 @@ class TraceEvent(BaseModel):
     node: str | None = None
     model: str | None = None
     tokens: int | None = None
+    retries: int | None = Field(default=None, description="Failed attempts of a model call before it succeeded.")
     content: str | None = Field(default=None, description="Model text or tool arguments and answer, redacted.")
     step_dir: str | None = None
     tool: str | None = None

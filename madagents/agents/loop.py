@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from madagents.context import AgentContext
 from madagents.llm.budget import BudgetExceededError, ModelTurn, Spend
-from madagents.llm.client import ModelClient, TokenCallback, ToolSchema
+from madagents.llm.client import RETRIES, ModelClient, TokenCallback, ToolSchema
 from madagents.rundir import TraceEvent
 from madagents.state import Assumption
 
@@ -129,7 +129,7 @@ def run_agent(
             # some OpenAI-compatible servers reject an assistant turn with tool calls and no content
             reply = reply.model_copy(update={"content": " "})
         messages.append(reply)
-        spend.turns.append(_account(ctx, models, role, reply))
+        spend.turns += _account(ctx, models, role, reply)
         if reply.invalid_tool_calls:
             # arguments that are not JSON (e.g. cut off): the model is told so and may call again
             spend.tool_rounds += len(reply.invalid_tool_calls)
@@ -193,7 +193,8 @@ def _execute(by_name: dict[str, AgentTool], name: str, args: dict[str, Any]) -> 
         return f"Error: {exc}", False
 
 
-def _account(ctx: AgentContext, models: ModelClient, role: str, reply: AIMessage) -> ModelTurn:
+def _account(ctx: AgentContext, models: ModelClient, role: str, reply: AIMessage) -> list[ModelTurn]:
+    """The turns a reply cost: the failed attempts before it (retried by the client), then the reply itself."""
     usage = reply.usage_metadata or {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
     model = models.model_name(role)
     turn = ModelTurn(
@@ -203,17 +204,23 @@ def _account(ctx: AgentContext, models: ModelClient, role: str, reply: AIMessage
         output_tokens=usage["output_tokens"],
         dollars=ctx.settings.llm.cost(model, usage["input_tokens"], usage["output_tokens"]),
     )
+    retries = int(reply.response_metadata.get(RETRIES, 0))
+    # a failed attempt sent the same request; counting its input tokens errs on the side of the budget
+    failed = turn.model_copy(
+        update={"output_tokens": 0, "dollars": ctx.settings.llm.cost(model, turn.input_tokens, 0), "failed": True}
+    )
     calls = [f"{call['name']}({json.dumps(call['args'], ensure_ascii=False)})" for call in reply.tool_calls]
     ctx.rundir.trace(
         TraceEvent(
             event="model_turn",
             node=role,
             model=model,
-            tokens=turn.input_tokens + turn.output_tokens,
+            tokens=turn.input_tokens * (1 + retries) + turn.output_tokens,
+            retries=retries or None,
             content=_clip("\n".join([reply.text, *calls]).strip()),
         )
     )
-    return turn
+    return [failed] * retries + [turn]
 
 
 def _clip(text: str) -> str:

@@ -31,6 +31,11 @@ class ModelTurn(BaseModel):
     input_tokens: int
     output_tokens: int
     dollars: float
+    failed: bool = Field(
+        default=False,
+        description="An attempt the endpoint failed (rate limit, server error, time-out) before a retry; counted "
+        "with the request's input tokens, which the endpoint may have billed.",
+    )
 
 
 class BudgetExceededError(Exception):

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from pydantic import BaseModel, Field
 
-from madagents.llm.client import ModelAccessError, ModelClient, TokenCallback, ToolSchema
+from madagents.llm.client import RETRIES, ModelAccessError, ModelClient, TokenCallback, ToolSchema
 from madagents.llm.redact import redact
 
 __all__ = [
@@ -119,6 +119,8 @@ def response_to_dict(message: AIMessage) -> dict[str, Any]:
     }
     if message.invalid_tool_calls:  # arguments that were not JSON: kept, so a replay sees the same broken call
         response["invalid_tool_calls"] = _invalid_calls(message)
+    if message.response_metadata.get(RETRIES):  # kept, so a replay spends the same budget
+        response[RETRIES] = message.response_metadata[RETRIES]
     return response
 
 
@@ -136,6 +138,7 @@ def response_from_dict(data: dict[str, Any]) -> AIMessage:
         tool_calls=[{**call, "type": "tool_call"} for call in data.get("tool_calls", [])],
         invalid_tool_calls=[{**call, "type": "invalid_tool_call"} for call in data.get("invalid_tool_calls", [])],
         usage_metadata={**usage, "total_tokens": usage["input_tokens"] + usage["output_tokens"]},
+        response_metadata={RETRIES: data[RETRIES]} if data.get(RETRIES) else {},
     )
 
 

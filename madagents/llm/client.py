@@ -12,17 +12,20 @@ from typing import Any, Protocol
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from pydantic import BaseModel, Field, SecretStr
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from madagents.errors import UserInputError
 from madagents.llm.budget import Price
 
 __all__ = [
+    "RETRIES",
     "LLMSettings",
     "MissingAPIKeyError",
     "ModelAccessError",
     "ModelClient",
     "OpenAIClient",
     "ToolSchema",
+    "is_transient",
     "make_client",
 ]
 
@@ -58,6 +61,13 @@ class LLMSettings(BaseModel):
     max_plan_attempts: int = Field(default=3, gt=0, description="Planner outputs tried before the run fails.")
     max_review_rounds: int = Field(default=2, ge=0, description="Times the reviewer may send a step back.")
     max_agent_turns: int = Field(default=8, gt=0, description="Model turns of one role per visit.")
+    max_attempts: int = Field(
+        default=5, gt=0, description="Attempts of one model call on a rate limit (429), server error (5xx) or time-out."
+    )
+    retry_wait_s: float = Field(
+        default=2.0, ge=0, description="Wait before the first retry; it doubles (with jitter) for each further one."
+    )
+    retry_wait_max_s: float = Field(default=60.0, ge=0, description="Longest wait between two attempts.")
 
     def model_for(self, role: str) -> str:
         return self.role_models.get(role, self.model)
@@ -90,6 +100,17 @@ class ModelClient(Protocol):
 
 ERROR_CHARS = 300
 """A server's error can quote the whole request; the start says what went wrong."""
+RETRIES = "retries"
+"""Key in a reply's ``response_metadata``: failed attempts before it, which the budget counts as spent."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A rate limit, a server error or a time-out: the same request may well succeed a little later."""
+    import httpx2  # noqa: PLC0415 - openai's HTTP client: a read time-out while streaming arrives unwrapped
+    import openai  # noqa: PLC0415 - loaded with langchain-openai
+
+    transient = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, httpx2.TimeoutException)
+    return isinstance(exc, transient)
 
 
 class ModelAccessError(Exception):
@@ -118,6 +139,7 @@ class OpenAIClient:
                 api_key=self._api_key,
                 temperature=self.settings.temperature,
                 timeout=self.settings.timeout_s,
+                max_retries=0,  # retried in complete(), where every attempt is counted
                 stream_usage=True,
             )
         return self._models[name]
@@ -130,17 +152,36 @@ class OpenAIClient:
         tools: Sequence[ToolSchema],
         on_token: TokenCallback | None = None,
     ) -> AIMessage:
-        import openai  # noqa: PLC0415 - loaded with langchain-openai
+        import httpx2  # noqa: PLC0415 - loaded with langchain-openai
+        import openai  # noqa: PLC0415
 
+        retrying = self._retrying()
         try:
-            return self._complete(role, messages, tools, on_token)
-        except openai.APIError as exc:
+            reply = retrying(self._complete, role, messages, tools, on_token)
+        except (openai.APIError, httpx2.TimeoutException) as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
             msg = (
                 f"the model endpoint {self.settings.base_url or 'of the OpenAI API'} failed for the {role} "
-                f"({type(exc).__name__}: {str(exc)[:ERROR_CHARS]}); check MADAGENTS_LLM__BASE_URL, the model name "
-                "and the key, then resume the run"
+                f"({type(exc).__name__}: {str(exc)[:ERROR_CHARS]}; {attempts} attempt(s)); check "
+                "MADAGENTS_LLM__BASE_URL, the model name and the key, then resume the run"
             )
             raise ModelAccessError(msg) from None
+        retries = retrying.statistics.get("attempt_number", 1) - 1
+        if retries:
+            reply.response_metadata[RETRIES] = retries
+        return reply
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(self.settings.max_attempts),
+            wait=wait_exponential_jitter(
+                multiplier=self.settings.retry_wait_s,
+                jitter=self.settings.retry_wait_s,
+                max=self.settings.retry_wait_max_s,
+            ),
+            reraise=True,
+        )
 
     def _complete(
         self, role: str, messages: Sequence[BaseMessage], tools: Sequence[ToolSchema], on_token: TokenCallback | None
