@@ -13,6 +13,8 @@ import uproot
 from PIL import Image, PngImagePlugin
 
 from madagents.agents.planner import plan_workflow
+from madagents.claim_gates import gate_analysis_record, gate_report
+from madagents.claims import build_claims, render_claims
 from madagents.context import RunContext
 from madagents.reproduce import verify_reproduction
 from madagents.rundir import RunDir
@@ -99,7 +101,7 @@ def test_good_artifacts_pass_every_gate(run: tuple[Path, Plan, pythia8_generate.
     run_dir, plan, generation, analysis = run
     gates = run_gates(run_dir, plan, _results(plan, generation, analysis))
     assert [gate.gate for gate in gates if not gate.passed] == []
-    assert len(gates) == 7  # noqa: PLR2004 - event count, BRs, σ, σ_fid, analysis record, peak, plot
+    assert len(gates) == 7  # event count, BRs, σ, σ_fid, analysis record, peak, plot
 
 
 def _results(plan: Plan, generation: pythia8_generate.Result, analysis: analyze.Result) -> dict[str, StepResult]:
@@ -268,3 +270,58 @@ def test_reproduce_script_that_matches(run: tuple) -> None:
     gate = verify_reproduction(_context(run_dir), plan, _results(plan, generation, analysis))
     assert gate.passed, gate.message
     assert "identical histograms from all 10 events" in gate.message
+
+
+def test_event_count_differs_from_what_the_result_claims(run: tuple) -> None:
+    run_dir, plan, generation, _ = run
+    claimed = generation.model_copy(update={"n_events": 50_000})
+    gate = gate_event_counts(run_dir, plan.expectations.n_events, claimed)
+    assert not gate.passed
+    assert "events/events.root holds 10 events, the step's result claims 50000" in gate.message
+
+
+def test_event_file_path_outside_the_run_is_refused(run: tuple) -> None:
+    run_dir, _, generation, _ = run
+    record = generation.files[0].model_construct(path="/dev/zero", sha256="", kind="root", n_events=N)
+    gate = gate_event_counts(run_dir, N, generation.model_copy(update={"files": [record]}))
+    assert not gate.passed
+    assert "'/dev/zero' must be relative to the run directory" in gate.message
+
+
+def test_plot_drawn_from_other_data(run: tuple) -> None:
+    run_dir, plan, _, analysis = run
+    json_path = run_dir / analysis.histograms[0].json_path
+    json_path.write_text(json_path.read_text() + " ")  # same histogram, other bytes: not the file the PNG drew
+    (gate,) = gate_plots(run_dir, plan.step_request(analyze.Request), analysis)
+    assert not gate.passed
+    assert "hists/m_mumu.png does not draw hists/m_mumu.json" in gate.message
+
+
+def test_plot_legend_without_the_generators_sigma(run: tuple) -> None:
+    run_dir, plan, generation, analysis = run
+    changed = generation.model_copy(update={"sigma_pb": 4500.0})
+    (gate,) = gate_plots(run_dir, plan.step_request(analyze.Request), analysis, "", changed)
+    assert not gate.passed
+    assert "does not show the generation's σ = 4500 ± 20 pb" in gate.message
+
+
+def test_fiducial_sigma_that_is_not_sigma_times_the_efficiency(run: tuple) -> None:
+    _, plan, generation, analysis = run
+    raised = analysis.model_copy(update={"fiducial_sigma_pb": 250.0})
+    request = plan.step_request(analyze.Request)
+    gate = gate_analysis_record(_results(plan, generation, raised), request, raised)
+    assert not gate.passed
+    assert "σ_fid = 250 ± " in gate.message
+    assert gate_analysis_record(_results(plan, generation, analysis), request, analysis).passed
+
+
+def test_report_numbers_come_from_the_record(run: tuple) -> None:
+    run_dir, plan, generation, analysis = run
+    results = _results(plan, generation, analysis)
+    block = render_claims(build_claims(run_dir, plan, results))
+    (run_dir / "report.md").write_text(f"# run\n\n{block}\n## Physics gates\n")
+    assert gate_report(run_dir, plan, results).passed
+    (run_dir / "report.md").write_text(f"# run\n\n{block.replace('1500 ± 20 pb', '4500 ± 20 pb')}\n")
+    gate = gate_report(run_dir, plan, results)
+    assert not gate.passed
+    assert "the record gives '| cross section σ (`01-generate`) | 1500 ± 20 pb |'" in gate.message
