@@ -56,13 +56,16 @@ def load_detector_card(name_or_path: str | Path) -> DetectorCard:
         return DetectorCard.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
-        # an unknown key is counted, not named: it is the file's content
-        unknown = sum(error["type"] == "extra_forbidden" for error in errors)
+        # An unknown key at the top is counted, not named: that key is the file's content, and a file that is no
+        # card at all (/etc/shadow) has nothing but such keys. Below a known section (muon.efficiency.0) it is a
+        # card's misspelt key, worth naming.
+        top_level = [error for error in errors if error["type"] == "extra_forbidden" and len(error["loc"]) == 1]
         named = [
             f"{'.'.join(map(str, error['loc'])) or 'the card'}: {error['msg']}"
             for error in errors
-            if error["type"] != "extra_forbidden"
+            if error not in top_level
         ]
+        unknown = len(top_level)
         problems = "; ".join([*named[:5], *([f"{unknown} unknown keys"] if unknown else [])])
         msg = f"{label} is not a valid detector card ({problems}); see madagents/cards/detector_atlas.yaml"
         raise ValueError(msg) from None
