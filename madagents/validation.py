@@ -77,12 +77,18 @@ def run_gates(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> list
         generation = results.get(_producer(request.generation_result_path))
         gates += [
             gate_cross_section(generation, analysis, label),
-            gate_fiducial(plan, analysis, label),
-            gate_analysis_record(results, request, analysis, label),
+            _with(gate_fiducial(plan, analysis, label), gate_analysis_record(results, request, analysis, label)),
             *gate_peaks(plan, analysis, label),
             *gate_plots(run_dir, request, analysis, label, generation),
         ]
     return gates
+
+
+def _with(gate: GateResult, record: GateResult) -> GateResult:
+    """``gate``, failed with the record's problems too; a passing record adds nothing to its message."""
+    if record.passed:
+        return gate
+    return GateResult(gate=gate.gate, passed=False, message=f"{gate.message}; {record.message}")
 
 
 def _files(results: dict[str, StepResult], step_id: str) -> list[FileRecord]:

@@ -73,7 +73,7 @@ def _reseal(run: Path) -> None:
 
 
 def _validate(run: Path) -> tuple[int, str]:
-    result = runner.invoke(app, ["validate", str(run), "--no-reproduce"])
+    result = runner.invoke(app, ["validate", str(run), "--no-reproduce", "--sandbox", "local"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, " ".join(result.output.split())
 

@@ -101,7 +101,7 @@ def test_good_artifacts_pass_every_gate(run: tuple[Path, Plan, pythia8_generate.
     run_dir, plan, generation, analysis = run
     gates = run_gates(run_dir, plan, _results(plan, generation, analysis))
     assert [gate.gate for gate in gates if not gate.passed] == []
-    assert len(gates) == 7  # event count, BRs, σ, σ_fid, analysis record, peak, plot
+    assert len(gates) == 6
 
 
 def _results(plan: Plan, generation: pythia8_generate.Result, analysis: analyze.Result) -> dict[str, StepResult]:
