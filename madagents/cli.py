@@ -62,8 +62,8 @@ def run(
     start, reporter = time.monotonic(), RichReporter(console)
     settings = _settings(sandbox, chunks=chunks, scheduler=scheduler)
     try:
-        if resume:
-            _refuse_overrides(events=events, seed=seed, out=out, sandbox=sandbox, chunks=chunks, scheduler=scheduler)
+        if resume:  # the backend is chosen anew (--sandbox, or as a new run would), never read from the run
+            _refuse_overrides(events=events, seed=seed, out=out, chunks=chunks)
             run_dir = _find_run(workflow, settings.runs_dir)
             driver, make_models = runner.Driver(reporter=reporter), functools.partial(make_client, settings.llm)
             state = runner.resume_run(run_dir, settings, sys.argv, driver, make_models)
@@ -151,7 +151,7 @@ def rewind(
     from madagents.runner import rewind_run  # noqa: PLC0415
 
     try:
-        checkpoint = rewind_run(run_dir, step)
+        checkpoint = rewind_run(run_dir, step, sys.argv)
     except UserInputError as exc:
         _print_error(str(exc))
         raise typer.Exit(exc.exit_code) from None
@@ -230,9 +230,13 @@ def _print_error(message: str) -> None:
 
 def _settings(sandbox: Backend | None, *, chunks: int | None = None, scheduler: str | None = None) -> Settings:
     """Settings from the environment and the options; chunks or a scheduler run the tools on Dask by default."""
-    from madagents.settings import Settings  # noqa: PLC0415 - pydantic-settings stays out of --help
+    from madagents.settings import environment_settings  # noqa: PLC0415 - pydantic-settings stays out of --help
 
-    settings = Settings()
+    try:
+        settings = environment_settings()
+    except UserInputError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
     if sandbox is None and (scheduler is not None or (chunks or 1) > 1):
         sandbox = Backend.dask
     if sandbox is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from madagents.errors import UserInputError
 from madagents.llm.redact import redact
+from madagents.runlock import LOCK_FILE
 from madagents.state import Assumption
 from tools.contract import FileKind, FileRecord, atomic_path, record_file
 
@@ -24,6 +26,8 @@ RunState = Literal["running", "succeeded", "failed"]
 
 BOOKKEEPING = {"status.json", "trace.jsonl", "provenance.json", "checkpoints.sqlite", "run.json"}
 """Files that change while the run goes on, so they are not hashed into the provenance."""
+CONTROL_END, DELETE = 0x20, 0x7F
+"""Control characters are below 0x20, and 0x7f; none belongs in a directory name that reaches scripts and logs."""
 
 
 class RunStatus(BaseModel):
@@ -35,9 +39,9 @@ class RunStatus(BaseModel):
 class RunInfo(BaseModel):
     """What ``--resume`` needs to pick a run up again."""
 
-    run_id: str
+    run_id: str = Field(description="The run's identity (checkpoint thread); a moved or copied directory keeps it.")
     workflow: str
-    sandbox: str
+    sandbox: str = Field(description="The backend the run started on; information only, never used to resume.")
     command_line: list[str]
     started: str
 
@@ -80,15 +84,37 @@ class RunDir:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._run_id: str | None = None
 
     @property
     def run_id(self) -> str:
-        return self.path.name
+        """The identity stored in run.json, not the directory's name: runs are moved and copied off scratch disks.
+
+        Before run.json is written (a new run), the directory's name.
+        """
+        if self._run_id is None:
+            if not (self.path / "run.json").is_file():
+                return Path(os.path.abspath(self.path)).name  # not resolve(): a symlinked --out keeps its name
+            self._run_id = self.info().run_id
+        return self._run_id
+
+    def info(self) -> RunInfo:
+        try:
+            return self.read_model("run.json", RunInfo)
+        except ValueError as exc:  # pydantic's ValidationError, or text that is not UTF-8
+            msg = f"{self.path}/run.json is damaged ({str(exc).splitlines()[0]}); this run cannot be continued"
+            raise UserInputError(msg) from None
 
     @classmethod
     def create(cls, path: Path) -> RunDir:
         """Create a fresh run directory, or explain why it cannot be written."""
-        if path.exists() and any(path.iterdir()):
+        if any(ord(char) < CONTROL_END or ord(char) == DELETE for char in str(path)):
+            msg = f"the run directory name {str(path)!r} contains control characters (a newline?); choose a plain --out"
+            raise UserInputError(msg)
+        if path.exists() and not path.is_dir():
+            msg = f"--out {path} is an existing file, not a directory; choose a new --out"
+            raise UserInputError(msg)
+        if path.exists() and any(entry.name != LOCK_FILE for entry in path.iterdir()):
             msg = f"output directory {path} already exists and is not empty; choose a new --out, or --resume it"
             raise UserInputError(msg)
         try:
@@ -131,7 +157,22 @@ class RunDir:
         return self.write_text("assumptions.yaml", yaml.safe_dump(entries, sort_keys=False, allow_unicode=True))
 
     def set_status(self, state: RunState, error: str | None = None) -> None:
-        self.write_model("status.json", RunStatus(state=state, error=error))
+        """Write status.json; on a full disk, rewrite the old file in place, since that needs no new block."""
+        status = RunStatus(state=state, error=error)
+        try:
+            self.write_model("status.json", status)
+        except OSError:
+            if not (self.path / "status.json").is_file():
+                raise
+            self._rewrite_in_place("status.json", status.model_dump_json(indent=2) + "\n")
+
+    def _rewrite_in_place(self, relative: str, text: str) -> None:
+        # truncating first hands the file's blocks back, so a short text fits where it was even when the disk is full
+        fd = os.open(self.path / relative, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
 
     def status(self) -> RunStatus:
         return self.read_model("status.json", RunStatus)

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import sqlite3
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -17,6 +17,8 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel
 
+from madagents import runlock
+from madagents.agents.estimate import check_event_budget
 from madagents.context import Confirm, NullReporter, Reporter, RunContext
 from madagents.errors import RunFailedError, UserInputError
 from madagents.graph import NODES, build_graph
@@ -64,12 +66,14 @@ def start_run(
 ) -> RunState:
     """Run a workflow (no model) or a task (model-driven) in a new run directory.
 
-    Raises ``RunFailedError`` if a role, a gate or a budget stops the run.
+    Raises ``RunFailedError`` if a role, a gate, a budget or the host (a full disk) stops the run.
     """
     driver = driver or Driver()
     if isinstance(request, Task) and driver.models is None:
         msg = "a task needs a model to plan it; the runner got none"
         raise UserInputError(msg)
+    if isinstance(request, Workflow):
+        check_event_budget(request, settings.budget.wall_s)
     settings = settings.model_copy(update={"sandbox": _usable_backend(settings.sandbox)})
     rundir = RunDir.create(out)
     info = RunInfo(
@@ -79,15 +83,16 @@ def start_run(
         command_line=command_line,
         started=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    rundir.set_status("running")
-    rundir.write_model("run.json", info)
-    if isinstance(request, Workflow | SurrogateWorkflow):
-        rundir.write_text("workflow.json", request.model_dump_json(indent=2))
-        initial = RunState(workflow=request)
-    else:
-        rundir.write_text("task.md", request.text)
-        initial = RunState(task=request)
-    return _drive(rundir, initial, settings, command_line, driver)
+    with runlock.holding(rundir.path, command_line), _failed_on_error(rundir):
+        rundir.set_status("running")
+        rundir.write_model("run.json", info)
+        if isinstance(request, Workflow | SurrogateWorkflow):
+            rundir.write_text("workflow.json", request.model_dump_json(indent=2))
+            initial = RunState(workflow=request)
+        else:
+            rundir.write_text("task.md", request.text)
+            initial = RunState(task=request)
+        return _drive(rundir, initial, settings, command_line, driver)
 
 
 def resume_run(
@@ -99,39 +104,72 @@ def resume_run(
 ) -> RunState:
     """Continue a killed or stopped run from its last checkpoint; finished roles are not redone.
 
-    A task run needs its model again: ``make_models`` builds it (only then, so a workflow run needs no API key).
+    The backend comes from ``settings``, never from the run directory: a tool that rewrote run.json must not
+    choose where the next tools run. A task run needs its model again: ``make_models`` builds it (only then, so a
+    workflow run needs no API key).
     """
     rundir = RunDir.open(run_dir)
-    if rundir.status().state == "succeeded":
-        msg = f"run {run_dir} already succeeded; nothing to resume (its results are in {run_dir}/report.md)"
-        raise UserInputError(msg)
-    info = rundir.read_model("run.json", RunInfo)
-    settings = settings.model_copy(update={"sandbox": _usable_backend(info.sandbox)})
-    driver = driver or Driver()
-    if info.workflow == TASK_RUN and driver.models is None and make_models is not None:
-        driver = dataclasses.replace(driver, models=make_models())
-    rundir.set_status("running")
-    return _drive(rundir, None, settings, command_line, driver)
+    with runlock.holding(rundir.path, command_line):
+        if rundir.status().state == "succeeded":
+            msg = f"run {run_dir} already succeeded; nothing to resume (its results are in {run_dir}/report.md)"
+            raise UserInputError(msg)
+        info = rundir.info()
+        settings = settings.model_copy(update={"sandbox": _usable_backend(settings.sandbox)})
+        driver = driver or Driver()
+        if info.workflow == TASK_RUN and driver.models is None and make_models is not None:
+            driver = dataclasses.replace(driver, models=make_models())
+        with _failed_on_error(rundir):
+            rundir.set_status("running")
+            return _drive(rundir, None, settings, command_line, driver)
 
 
-def rewind_run(run_dir: Path, node: str) -> str:
+def rewind_run(run_dir: Path, node: str, command_line: list[str] | None = None) -> str:
     """Make ``run_dir`` resume from the checkpoint taken just before ``node`` last ran; returns that checkpoint's id.
 
     The later checkpoints stay in the database (LangGraph forks from the chosen one), so a rewind can be undone.
     """
     rundir = RunDir.open(run_dir)
-    config: Any = {"configurable": {"thread_id": rundir.run_id}}
-    with contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection:
-        graph = build_graph(SqliteSaver(connection, serde=checkpoint_serializer()))
-        history = list(graph.get_state_history(config))
-    index = _index_before(history, node)
-    if index is None:
-        msg = f"run {run_dir} has no checkpoint before {node!r}; nodes are {', '.join(NODES)}"
-        raise UserInputError(msg)
-    checkpoint_id = str(history[index].config["configurable"]["checkpoint_id"])
-    rundir.write_text(REWIND, checkpoint_id)
-    rundir.set_status("failed", f"rewound to before {node}; continue with --resume")
-    return checkpoint_id
+    with runlock.holding(rundir.path, command_line or ["rewind", str(run_dir), node]):
+        config: Any = {"configurable": {"thread_id": rundir.run_id}}
+        with contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection:
+            graph = build_graph(SqliteSaver(connection, serde=checkpoint_serializer()))
+            history = list(graph.get_state_history(config))
+        index = _index_before(history, node)
+        if index is None:
+            msg = f"run {run_dir} has no checkpoint before {node!r}; nodes are {', '.join(NODES)}"
+            raise UserInputError(msg)
+        checkpoint_id = str(history[index].config["configurable"]["checkpoint_id"])
+        rundir.write_text(REWIND, checkpoint_id)
+        rundir.set_status("failed", f"rewound to before {node}; continue with --resume")
+        return checkpoint_id
+
+
+@contextlib.contextmanager
+def _failed_on_error(rundir: RunDir) -> Iterator[None]:
+    """Whatever stops the run on the host side leaves status.json ``failed`` with the reason.
+
+    A full disk or a broken checkpoint database is the machine's trouble, not a bug: it reaches the user as a
+    :class:`RunFailedError` (one paragraph, exit 1). Anything else keeps its traceback.
+    """
+    try:
+        yield
+    except RunFailedError:
+        raise  # the status already says why
+    except (OSError, sqlite3.Error) as exc:
+        reason = f"the host failed: {type(exc).__name__}: {exc}"
+        _mark_failed(rundir, reason)
+        msg = f"{reason}; fix that (free disk space?), then continue with `madagents run --resume {rundir.path}`"
+        raise RunFailedError(msg) from exc
+    except BaseException as exc:
+        what = "stopped by" if isinstance(exc, Exception) else "interrupted:"  # Ctrl-C and exits are no errors
+        _mark_failed(rundir, f"{what} {type(exc).__name__}: {exc}")
+        raise
+
+
+def _mark_failed(rundir: RunDir, reason: str) -> None:
+    # the original error is what the user must see, even when status.json cannot be written at all
+    with contextlib.suppress(OSError):
+        rundir.set_status("failed", reason)
 
 
 def _retry_failed_node(graph: Any, config: Any) -> Any:
@@ -228,14 +266,10 @@ def _drive(
         graph = build_graph(SqliteSaver(connection, serde=checkpoint_serializer()))
         if initial is None and "checkpoint_id" not in config["configurable"]:
             config = _retry_failed_node(graph, config)
-        try:
-            # durability="sync": a checkpoint is on disk before the next node starts, so a SIGKILL loses
-            # at most the node that was running.
-            for _ in graph.stream(initial, config, context=context, durability="sync"):
-                pass
-        except BaseException as exc:
-            rundir.set_status("failed", f"interrupted: {type(exc).__name__}: {exc}")
-            raise
+        # durability="sync": a checkpoint is on disk before the next node starts, so a SIGKILL loses
+        # at most the node that was running.
+        for _ in graph.stream(initial, config, context=context, durability="sync"):
+            pass
         latest: Any = {"configurable": {"thread_id": rundir.run_id}}  # the newest checkpoint, not the resumed one
         state = RunState.model_validate(graph.get_state(latest).values)
     if state.error is not None or state.verdict is None or not state.verdict.signed_off:

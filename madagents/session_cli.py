@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,13 +12,14 @@ from pathlib import Path
 from pydantic import ValidationError
 from rich.console import Console
 
+from madagents import runlock
 from madagents.chat import ChatContext, ChatSession, chat_loop
 from madagents.console import AnswerFirst, AnswerStream
 from madagents.context import Reporter
 from madagents.errors import RunFailedError, UserInputError
 from madagents.llm.cassette import Cassette, RecordingClient, ReplayMismatchError
 from madagents.llm.client import ModelClient, make_client
-from madagents.rundir import RunDir
+from madagents.rundir import RunDir, RunInfo
 from madagents.runner import Driver, default_run_dir, start_run
 from madagents.sessions import read_task, record_cassette, replay_session, task_seed
 from madagents.settings import Settings
@@ -26,6 +28,8 @@ from madagents.state import RunState, Task
 __all__ = ["drive_chat", "run_chat", "run_replay", "run_reproduce"]
 
 YES = {"y", "yes"}
+CHAT_SESSION = "chat"
+"""The ``workflow`` name in run.json of a chat session directory."""
 
 
 def run_reproduce(
@@ -62,14 +66,10 @@ def run_reproduce(
 def run_replay(
     cassette_path: Path, out: Path | None, settings: Settings, reporter: Reporter, console: Console
 ) -> list[str]:
-    try:
-        cassette = Cassette.load(cassette_path)
-    except (OSError, ValidationError) as exc:
-        msg = f"cannot read cassette {cassette_path}: {str(exc).splitlines()[0]}"
-        raise UserInputError(msg) from None
+    cassette = _load_cassette(cassette_path)
     out = out or settings.runs_dir / f"replay-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
-    if out.exists() and any(out.iterdir()):
-        msg = f"--out {out} is not empty; give a new directory for the replay"
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        msg = f"--out {out} exists and is not an empty directory; give a new directory for the replay"
         raise UserInputError(msg)
 
     def run_session(recorded: Cassette, client: ModelClient, where: Path) -> list[Path]:
@@ -82,6 +82,20 @@ def run_replay(
         return replay_session(cassette, out, run_session)
     except ReplayMismatchError as exc:
         return [f"model turn mismatch: {exc}"]
+
+
+def _load_cassette(path: Path) -> Cassette:
+    try:
+        return Cassette.load(path)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    except ValidationError as exc:  # JSON that is not a cassette, or no JSON at all
+        first = exc.errors()[0]
+        why = f"{'.'.join(str(part) for part in first['loc']) or 'the file'}: {first['msg']}"
+    except ValueError:  # not even text
+        why = "not UTF-8 text"
+    msg = f"{path} is not a cassette ({why}); give a file written by `madagents reproduce|chat --record`"
+    raise UserInputError(msg)
 
 
 def _replay_reproduce(
@@ -132,7 +146,41 @@ def drive_chat(
     resume: bool = False,
 ) -> list[Path]:
     """Run a chat session on ``read_input`` (also used for the yes/no questions); returns its run directories."""
-    session = RunDir.open(session_dir) if resume else RunDir.create(session_dir)
+    session = _open_session(session_dir) if resume else RunDir.create(session_dir)
+    with runlock.holding(session.path, sys.argv):
+        if not resume:
+            session.write_model("run.json", _session_info())
+        return _converse(session, client, settings, reporter, console, read_input)
+
+
+def _session_info() -> RunInfo:
+    # the identity (the chat's checkpoint thread) is stored inside, so a moved session directory resumes
+    started = datetime.now(UTC)
+    return RunInfo(
+        run_id=f"chat-{started.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}",
+        workflow=CHAT_SESSION,
+        sandbox="none",
+        command_line=sys.argv,
+        started=started.isoformat(timespec="seconds"),
+    )
+
+
+def _open_session(session_dir: Path) -> RunDir:
+    session = RunDir.open(session_dir)
+    if session.info().workflow != CHAT_SESSION:
+        msg = f"{session_dir} is a run directory, not a chat session; continue it with `madagents run --resume`"
+        raise UserInputError(msg)
+    return session
+
+
+def _converse(
+    session: RunDir,
+    client: ModelClient,
+    settings: Settings,
+    reporter: Reporter,
+    console: Console,
+    read_input: Callable[[], str | None],
+) -> list[Path]:
     streamed = AnswerStream(console)
 
     def confirm(question: str) -> bool:
@@ -157,4 +205,4 @@ def drive_chat(
     chat = ChatSession(context)
     chat_loop(chat, read_input, show)
     streamed.end()
-    return [session_dir / name for name in chat.state().runs]
+    return [session.path / name for name in chat.state().runs]

@@ -28,7 +28,11 @@ def read_task(path: Path) -> str:
     if not path.is_file():
         msg = f"task file {path} not found; give a markdown file describing what to simulate and deliver"
         raise UserInputError(msg)
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        msg = f"task file {path} is not UTF-8 text (offset {exc.start}); save it as UTF-8"
+        raise UserInputError(msg) from None
     if not text.strip():
         msg = f"task file {path} is empty; describe the process, energy and deliverables"
         raise UserInputError(msg)

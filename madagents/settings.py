@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from madagents.errors import UserInputError
 from madagents.llm.budget import Budget
 from madagents.llm.client import LLMSettings
 from madagents.sandbox.docker import DockerLimits
 
-__all__ = ["DaskSettings", "Settings"]
+__all__ = ["DaskSettings", "Settings", "environment_settings"]
+
+PREFIX = "MADAGENTS_"
 
 
 class DaskSettings(BaseModel):
@@ -25,7 +30,7 @@ class DaskSettings(BaseModel):
 class Settings(BaseSettings):
     """Everything a run may be tuned by without editing a workflow."""
 
-    model_config = SettingsConfigDict(env_prefix="MADAGENTS_", env_nested_delimiter="__", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_nested_delimiter="__", extra="forbid")
 
     runs_dir: Path = Field(default=Path("runs"), description="Where run directories are created by default.")
     sandbox: Literal["auto", "local", "docker", "dask"] = Field(
@@ -53,3 +58,20 @@ class Settings(BaseSettings):
         gt=0,
         description="Model-driven runs first generate this many events to estimate the cost of a bigger sample.",
     )
+
+
+def environment_settings() -> Settings:
+    """The settings of the ``MADAGENTS_*`` environment, or :class:`UserInputError` naming each bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        parts = [
+            f"{PREFIX}{'__'.join(str(part) for part in error['loc']).upper()}={error['input']!r}: {error['msg']}"
+            for error in exc.errors()
+        ]
+    except SettingsError as exc:  # a nested setting given as JSON that does not parse
+        field = re.search(r'field "(\w+)"', str(exc))
+        names = sorted(name for name in os.environ if field and name.startswith(f"{PREFIX}{field[1].upper()}"))
+        parts = [f"{' or '.join(names) or 'a MADAGENTS_ variable'} is not valid JSON ({exc.__cause__ or exc})"]
+    msg = f"bad settings in the environment: {'; '.join(parts)}; fix or unset the variable"
+    raise UserInputError(msg)

@@ -272,7 +272,7 @@ class Workflow(_Strict):
     ml_generator: MLGeneratorSpec | None = Field(
         default=None, description="Learn the sample with a flow-matching generator and test what it generates."
     )
-    events: int = Field(gt=0, description="Number of events to generate.", examples=[10000])
+    events: int = Field(gt=0, lt=2**63, description="Number of events to generate.", examples=[10000])
     seed: int = Field(ge=1, lt=2**63, description="The one run seed; every other seed derives from it.", examples=[1])
     analysis: AnalysisSpec
     checks: Checks = Checks()
@@ -346,6 +346,12 @@ def load_any_workflow(
         raise UserInputError(msg)
     try:
         data = yaml.safe_load(path.read_text())
+    except UnicodeDecodeError as exc:
+        msg = (
+            f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save the workflow as UTF-8"
+        )
+        raise UserInputError(msg) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from madagents.cli import app
-from madagents.rundir import RunDir
+from madagents.errors import UserInputError
+from madagents.rundir import RunDir, RunInfo
 from tests.conftest import WorkflowWriter
 
 runner = CliRunner()
@@ -118,3 +119,86 @@ def test_reproduce_without_an_api_key_names_the_variable(tmp_path: Path, monkeyp
 def test_rewind_of_a_directory_that_is_no_run(tmp_path: Path) -> None:
     result = runner.invoke(app, ["rewind", str(tmp_path), "analyst"])
     assert result.exit_code == 2
+
+
+def test_workflow_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: drell_yan\ndescription: Z → μμ\n".encode("utf-16"))
+    _fails_cleanly(["run", str(path), "--out", str(tmp_path / "o")], "is not UTF-8 text", tmp_path / "o")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        (
+            "MADAGENTS_SANDBOX",
+            "lcoal",
+            "MADAGENTS_SANDBOX='lcoal': Input should be 'auto', 'local', 'docker' or 'dask'",
+        ),
+        ("MADAGENTS_DOCKER__MEMORY_MB", "lots", "MADAGENTS_DOCKER__MEMORY_MB='lots': Input should be a valid integer"),
+        ("MADAGENTS_LLM__ROLE_MODELS", "{planner", "MADAGENTS_LLM__ROLE_MODELS is not valid JSON"),
+    ],
+)
+def test_bad_settings_in_the_environment(
+    variable: str, value: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    _fails_cleanly(["run", "workflows/drell_yan.yaml", "--out", str(tmp_path / "o")], expected, tmp_path / "o")
+
+
+def test_out_naming_an_existing_file(tmp_path: Path) -> None:
+    existing = tmp_path / "notes.txt"
+    existing.write_text("mine")
+    _fails_cleanly(["run", "workflows/drell_yan.yaml", "--out", str(existing)], "is an existing file", tmp_path)
+    assert existing.read_text() == "mine"
+
+
+def test_out_with_a_control_character(tmp_path: Path) -> None:
+    out = tmp_path / "run\ntouch pwned"
+    _fails_cleanly(["run", "workflows/drell_yan.yaml", "--out", str(out)], "contains control characters", out)
+    assert not out.exists()
+
+
+def test_events_beyond_64_bits(write_workflow: WorkflowWriter, tmp_path: Path) -> None:
+    too_many = str(2**64)
+    args = ["run", "workflows/drell_yan.yaml", "--events", too_many, "--out", str(tmp_path / "o")]
+    _fails_cleanly(args, f"events: Input should be less than {2**63}", tmp_path / "o")
+    path = write_workflow(events=2**64)
+    _fails_cleanly(["run", str(path), "--out", str(tmp_path / "o")], f"you wrote {too_many}", tmp_path / "o")
+
+
+def test_events_beyond_the_wall_time_budget_are_refused_with_the_estimate(
+    write_workflow: WorkflowWriter, tmp_path: Path
+) -> None:
+    path = write_workflow(events=1_000_000_000_000)
+    expected = "events: 1000000000000 events need at least 2.31e+03 days of CPU"
+    _fails_cleanly(["run", str(path), "--out", str(tmp_path / "o")], expected, tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+def test_events_within_a_raised_budget_are_not_refused_by_the_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    from madagents.agents.estimate import check_event_budget  # noqa: PLC0415
+    from madagents.workflow import load_workflow  # noqa: PLC0415
+
+    workflow = load_workflow(Path("workflows/drell_yan.yaml"), events=1_000_000_000)
+    check_event_budget(workflow, wall_s=1e6)
+    with pytest.raises(UserInputError, match="ask for at most 72000000 events, or raise MADAGENTS_BUDGET__WALL_S"):
+        check_event_budget(workflow, wall_s=4 * 3600)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"\x87\x00\xff binary", "not UTF-8 text"), (b"name: drell_yan\n", "is not a cassette (the file: Invalid JSON")],
+)
+def test_replay_of_a_file_that_is_not_a_cassette(content: bytes, expected: str, tmp_path: Path) -> None:
+    path = tmp_path / "not-a-cassette"
+    path.write_bytes(content)
+    _fails_cleanly(["replay", str(path), "--out", str(tmp_path / "o")], expected, tmp_path / "o")
+
+
+def test_chat_resume_of_a_run_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    rundir = RunDir.create(tmp_path / "run")
+    info = RunInfo(run_id="run", workflow="drell_yan", sandbox="local", command_line=["x"], started="2026-01-01")
+    rundir.write_model("run.json", info)
+    _fails_cleanly(["chat", "--resume", str(rundir.path)], "is a run directory, not a chat session", tmp_path / "o")
