@@ -209,16 +209,25 @@ app.add_typer(images_app, name="images")
 
 
 @images_app.command("build")
-def images_build(name: Annotated[str, typer.Argument(help="hep (offline stack) or hep-full.")] = "hep") -> None:
-    """Build a sandbox image (and the offline base image it starts from); cached layers are reused."""
+def images_build(
+    name: Annotated[str, typer.Argument(help="hep (Pythia8), hep-full (+ MG5, Delphes) or ml (+ torch).")] = "hep",
+    source: Annotated[
+        Path | None,
+        typer.Option(help="hep-full: a directory of MG5_aMC_v*.tar.gz, delphes-*.tar.gz, *_UFO.tar.gz."),
+    ] = None,
+) -> None:
+    """Build a sandbox image (and the images it starts from); cached layers are reused."""
     from madagents.images import IMAGES, build_image  # noqa: PLC0415
 
     if name not in IMAGES:
         _print_error(f"unknown image {name!r}; choose one of {', '.join(IMAGES)}")
         raise typer.Exit(2)
     try:
-        build_image(name, lambda line: console.print(line, markup=False, highlight=False))
-    except RuntimeError as exc:
+        build_image(name, lambda line: console.print(line, markup=False, highlight=False), source=source)
+    except ValueError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(2) from None
+    except (RuntimeError, OSError) as exc:
         _print_error(str(exc))
         raise typer.Exit(1) from None
 

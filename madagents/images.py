@@ -9,22 +9,42 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-__all__ = ["CONTAINERS_DIR", "IMAGES", "ImageStatus", "build_image", "image_status", "tools_sha256"]
+from madagents.image_sources import download_official, find_sources, sha256_file
+
+if TYPE_CHECKING:
+    from madagents.settings import Settings
+
+__all__ = [
+    "CONTAINERS_DIR",
+    "IMAGES",
+    "ImageStatus",
+    "build_image",
+    "image_for",
+    "image_kind",
+    "image_status",
+    "tools_sha256",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 CONTAINERS_DIR = REPO / "containers"
 TOOLS_DIR = REPO / "tools"
 IMAGES: dict[str, str] = {
     "hep": "offline HEP stack from PyPI (Pythia8, ROOT, uproot, hist, ...) and the project's tools",
-    "hep-full": "MadGraph5_aMC@NLO, Pythia8, Delphes, LHAPDF via MG5's installer: needs internet, not buildable here",
+    "hep-full": "the hep stack plus MadGraph5_aMC@NLO and Delphes built from their release tarballs",
+    "ml": "the hep stack plus CPU torch, ufoamp and ufo-sm for the ML tools",
 }
+ImageKind = Literal["hep", "hep-full", "ml"]
+# What a plan may need, by tool, package or program name. The detector tool is not here: with the parametric
+# backend it runs in hep; a plan that runs Delphes names "delphes".
+FULL_NEEDS = frozenset({"mg5", "mg5_aMC", "mg5_generate", "madgraph", "delphes", "DelphesHepMC3"})
+ML_NEEDS = frozenset({"torch", "ufoamp", "ufo-sm", "amplitude_surrogate", "cfm_generator", "classifier_test"})
 
 
 class ImageStatus(BaseModel):
@@ -48,6 +68,25 @@ def tools_sha256(tools_dir: Path = TOOLS_DIR) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+def image_kind(needs: Iterable[str]) -> ImageKind:
+    """The image that holds what a plan needs: hep for Pythia8 alone, hep-full for MG5 or Delphes, ml for torch.
+
+    Raises ``ValueError`` when a plan needs both: no image holds MG5 and torch together.
+    """
+    wanted = set(needs)
+    full, ml = sorted(wanted & FULL_NEEDS), sorted(wanted & ML_NEEDS)
+    if full and ml:
+        msg = f"no sandbox image holds both {', '.join(full)} and {', '.join(ml)}: run those steps in separate plans"
+        raise ValueError(msg)
+    return "hep-full" if full else "ml" if ml else "hep"
+
+
+def image_for(needs: Iterable[str], settings: Settings) -> str:
+    """The image name (from the settings) for a plan's needs; see :func:`image_kind`."""
+    names: dict[ImageKind, str] = {"hep": settings.image, "hep-full": settings.image_full, "ml": settings.image_ml}
+    return names[image_kind(needs)]
+
+
 def image_status(client: Any, image: str) -> ImageStatus:
     import docker  # noqa: PLC0415 - only the docker backend needs the SDK
 
@@ -63,18 +102,26 @@ def image_status(client: Any, image: str) -> ImageStatus:
     )
 
 
-def build_image(name: str, on_line: Callable[[str], None]) -> None:
-    """Run ``containers/<name>/build.sh`` (it builds the base image first when missing).
+def build_image(name: str, on_line: Callable[[str], None], source: Path | None = None) -> None:
+    """Run ``containers/<name>/build.sh`` (it builds the base and hep images first when missing).
 
-    Raises ``RuntimeError`` with the last lines of the build output when it fails.
+    For hep-full, ``source`` is a directory of release tarballs; without it the official releases are downloaded
+    (pinned by sha256) into the user's cache. Raises ``RuntimeError`` with the last lines of the build output when
+    the build fails, ``ValueError`` when the sources are missing or do not match their pins.
     """
     script = CONTAINERS_DIR / name / "build.sh"
     if not script.is_file():
-        msg = f"the {name} image ({IMAGES[name]}) is not built by madagents; see containers/{name}/README.md"
+        msg = f"the {name} image ({IMAGES[name]}) has no build script; see containers/README.md"
         raise RuntimeError(msg)
+    args = ["bash", str(script)]
+    if name == "hep-full":
+        args += ["--source", str(_hep_full_sources(source, on_line))]
+    elif source is not None:
+        msg = f"--source is for hep-full; the {name} image is built from PyPI packages"
+        raise ValueError(msg)
     # the context manager closes the pipe, which a bare Popen leaves to the garbage collector (ResourceWarning)
     with subprocess.Popen(
-        ["bash", str(script)],
+        args,
         cwd=REPO,
         env={**_build_env(), "MADAGENTS_VERSION": metadata.version("madagents"), "TOOLS_SHA256": tools_sha256()},
         stdout=subprocess.PIPE,
@@ -91,6 +138,30 @@ def build_image(name: str, on_line: Callable[[str], None]) -> None:
         raise RuntimeError(msg)
 
 
+def _hep_full_sources(source: Path | None, on_line: Callable[[str], None]) -> Path:
+    if source is None:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "madagents" / "sources"
+        on_line(f"downloading the official MG5 and Delphes releases into {cache} (pinned by sha256)")
+        source = download_official(cache)
+    sources = find_sources(source)
+    for path in sources.files():
+        on_line(f"source {path.name} sha256 {sha256_file(path)}")
+    return source.resolve()
+
+
 def _build_env() -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "TMPDIR", "DOCKER_HOST", "DEBIAN_MIRROR", "PIP_INDEX_URL", "PIP_CERT", "CA_BUNDLE")
+    keep = (
+        "PATH",
+        "HOME",
+        "LANG",
+        "TMPDIR",
+        "DOCKER_HOST",
+        "DEBIAN_MIRROR",
+        "PIP_INDEX_URL",
+        "PIP_CERT",
+        "CA_BUNDLE",
+        "TORCH_WHEEL",
+        "PIP_CONFIG_FILE",
+        "PIP_FIND_LINKS",
+    )
     return {key: os.environ[key] for key in keep if key in os.environ}

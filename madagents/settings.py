@@ -39,7 +39,11 @@ class Settings(BaseSettings):
         "the workers of a Dask cluster (as the local backend would).",
     )
     dask: DaskSettings = Field(default_factory=DaskSettings, description="Cluster of the dask backend.")
-    image: str = Field(default="madagents/hep:latest", description="Image of the docker backend.")
+    image: str = Field(default="madagents/hep:latest", description="Image of the docker backend (Pythia8 plans).")
+    image_full: str = Field(
+        default="madagents/hep-full:latest", description="Image for plans with MG5 or Delphes steps (hep-full)."
+    )
+    image_ml: str = Field(default="madagents/ml:latest", description="Image for plans with torch steps (ml).")
     docker: DockerLimits = Field(default_factory=DockerLimits, description="Limits of each tool container.")
     tool_timeout_s: float = Field(default=3600.0, gt=0, description="Wall-clock limit of one tool call.")
     verify_events: int = Field(

@@ -28,13 +28,10 @@ if ! docker image inspect madagents/base:bookworm >/dev/null 2>&1; then
     say "madagents/base:bookworm is missing: building it first"
     "$here/../base/build.sh"
 fi
-version="${MADAGENTS_VERSION:-$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$repo/pyproject.toml" | sed -n 1p)}"
-[[ -n $version ]] || die "no 'version = \"...\"' line in $repo/pyproject.toml; set MADAGENTS_VERSION"
-
-# Label org.madagents.tools_sha256, as madagents.images.tools_sha256() computes it: the `sha256sum` listing of
-# tools/*.py (paths relative to the repository root, sorted bytewise), hashed again. Exactly these files are staged.
-tool_files() { (cd "$repo" && find tools -maxdepth 1 -type f -name '*.py' -print0 | LC_ALL=C sort -z); }
-tools_sha256="$(tool_files | (cd "$repo" && xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)"
+# shellcheck source=../lib/common.sh
+source "$here/../lib/common.sh"
+version="$(image_version)" || die "no version"
+tools_sha256="$(tools_hash)"
 if [[ -n ${TOOLS_SHA256:-} && $TOOLS_SHA256 != "$tools_sha256" ]]; then
     say "warning: TOOLS_SHA256 from the caller differs from tools/ now (edited meanwhile?); labelling $tools_sha256"
 fi
@@ -42,25 +39,22 @@ fi
 ctx="$(mktemp -d "${TMPDIR:-/tmp}/madagents-hep-context.XXXXXX")"
 trap 'rm -rf "$ctx"' EXIT
 cp "$here/Dockerfile" "$here/requirements.txt" "$ctx/"
-tool_files | tar -C "$repo" --null -T - -c | tar -C "$ctx" -x
-mkdir "$ctx/ca"
-default_ca=/etc/ssl/certs/ca-certificates.crt
-ca="${CA_BUNDLE-${PIP_CERT:-$default_ca}}"
-if [[ -n $ca && -r $ca ]]; then
-    cp "$ca" "$ctx/ca/ca-certificates.crt"
-    say "pip in the build trusts the CA bundle $ca"
-elif [[ -n $ca && $ca != "$default_ca" ]]; then
-    die "CA bundle $ca (CA_BUNDLE or PIP_CERT) is not readable; set CA_BUNDLE='' to build without one"
-fi
-[[ -z ${PIP_INDEX_URL:-} ]] || build_args+=(--build-arg "PIP_INDEX_URL=$PIP_INDEX_URL")
+stage_tools "$ctx"
+stage_ca "$ctx" || die "no CA bundle"
+index_args=()
+[[ -z ${PIP_INDEX_URL:-} ]] || index_args+=(--build-arg "PIP_INDEX_URL=$PIP_INDEX_URL")
 chmod -R u=rwX,go=rX "$ctx"  # stable modes: the layer cache keys on them
 
-# Without the buildx plugin the CLI refuses BuildKit; use the classic builder then (the Dockerfile suits both).
-docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
+use_available_builder
 start=$SECONDS
-docker build --force-rm "${build_args[@]}" \
+docker build --force-rm "${build_args[@]}" "${index_args[@]}" \
     --build-arg "MADAGENTS_VERSION=$version" --build-arg "TOOLS_SHA256=$tools_sha256" \
     -t "madagents/hep:$version" -t madagents/hep:latest "$ctx" \
     || die "docker build failed (see above); a pip SSL error means the CA bundle is missing: set CA_BUNDLE"
+# hep-full and ml start from the stack stage (all but tools/): every layer of it is cached by now (even after
+# --no-cache, which is therefore not repeated here).
+docker build --force-rm --target stack "${index_args[@]}" \
+    -t "madagents/hep-stack:$version" "$ctx" >/dev/null \
+    || die "tagging the stack stage madagents/hep-stack:$version failed"
 size="$(docker image inspect -f '{{.Size}}' madagents/hep:latest | numfmt --to=si)"
 say "built madagents/hep:$version (= :latest, ${size}B, tools ${tools_sha256:0:12}) in $((SECONDS - start)) s"
