@@ -163,15 +163,27 @@ def rewind(
 @app.command()
 def validate(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
-    reproduce: Annotated[bool, typer.Option(help="Also re-execute reproduce.sh and compare histograms.")] = True,
-    sandbox: Annotated[Backend | None, typer.Option(help="Where reproduce.sh runs.")] = None,
+    reproduce: Annotated[
+        bool, typer.Option(help="Also re-execute reproduce.sh (in a container) and compare histograms and σ.")
+    ] = True,
+    sandbox: Annotated[
+        Backend | None, typer.Option(help="Where reproduce.sh runs (default: docker if a daemon answers).")
+    ] = None,
+    run_on_host: Annotated[
+        bool,
+        typer.Option(
+            "--run-on-host",
+            help="Without Docker: run the run's reproduce.sh and its tools on this host, as you (trusted runs only).",
+        ),
+    ] = False,
 ) -> None:
-    """Run every physics gate on a run directory; exit 0 only when all pass."""
+    """Check a run directory: its files against provenance.json, every physics gate, and a re-execution of
+    reproduce.sh in a container; exit 0 only when all pass. Nothing of the directory runs on the host."""
     from madagents.agents.reviewer import review_run_dir  # noqa: PLC0415
     from madagents.runner import open_context  # noqa: PLC0415
 
     try:
-        ctx = open_context(run_dir, _settings(sandbox), sys.argv)
+        ctx = open_context(run_dir, _settings(sandbox), sys.argv, reproduce=reproduce, on_host=run_on_host)
     except UserInputError as exc:
         _print_error(str(exc))
         raise typer.Exit(exc.exit_code) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import stat
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +17,9 @@ from pydantic import BaseModel, Field
 from madagents.errors import UserInputError
 from madagents.llm.redact import redact
 from madagents.runlock import LOCK_FILE
+from madagents.safe_files import append_line
 from madagents.state import Assumption
-from tools.contract import FileKind, FileRecord, atomic_path, record_file
+from tools.contract import FileKind, FileRecord, atomic_path, sha256_file
 
 __all__ = ["Provenance", "RunDir", "RunInfo", "RunStatus", "TraceEvent"]
 
@@ -179,19 +181,22 @@ class RunDir:
 
     def trace(self, event: TraceEvent) -> None:
         # Appending one short line is atomic enough for a log; the trace is bookkeeping, not a result.
-        with (self.path / "trace.jsonl").open("a") as stream:
-            stream.write(redact(event.model_dump_json(exclude_none=True)) + "\n")
+        append_line(self.path / "trace.jsonl", redact(event.model_dump_json(exclude_none=True)))
 
     def artifacts(self) -> list[FileRecord]:
-        """Every result file with its hash, bookkeeping and scratch files excluded."""
+        """Every result file with its hash, bookkeeping and scratch files excluded.
+
+        Only regular files count: a symbolic link or a device a tool left behind is never followed (it could point at
+        /dev/zero), so it is missing from the provenance and ``validate`` reports it.
+        """
         records = []
         for path in sorted(self.path.rglob("*")):
             relative = path.relative_to(self.path)
-            if path.is_dir() or path.name.startswith(".") or relative.parts[0] == "verify":
+            if not stat.S_ISREG(path.lstat().st_mode) or path.name.startswith(".") or relative.parts[0] == "verify":
                 continue
             if relative.as_posix() in BOOKKEEPING or relative.name.startswith("checkpoints.sqlite"):
                 continue
-            records.append(record_file(path, _kind(path)).model_copy(update={"path": relative.as_posix()}))
+            records.append(FileRecord(path=relative.as_posix(), sha256=sha256_file(path), kind=_kind(path)))
         return records
 
     def trace_events(self) -> list[TraceEvent]:

@@ -15,7 +15,8 @@ from typing import Any
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from madagents import runlock
 from madagents.agents.estimate import check_event_budget
@@ -207,16 +208,28 @@ def _index_before(history: list[Any], node: str | None) -> int | None:
     return None
 
 
-def open_context(run_dir: Path, settings: Settings, command_line: list[str]) -> RunContext:
+def open_context(
+    run_dir: Path, settings: Settings, command_line: list[str], *, reproduce: bool, on_host: bool = False
+) -> RunContext:
     """An existing run directory with a ready sandbox, for reviewing it again (``madagents validate``).
 
-    The sandbox is the run's own backend unless ``settings.sandbox`` names one.
+    The backend is ``settings.sandbox`` (``auto``: docker when a daemon answers), never what the run directory
+    says: a received directory is data, and its run.json may have been rewritten. Re-executing its reproduce.sh
+    outside a container needs ``on_host``, which the user types knowingly.
     """
     rundir = RunDir.open(run_dir)
-    requested = settings.sandbox if settings.sandbox != "auto" else rundir.read_model("run.json", RunInfo).sandbox
-    ctx = _context(rundir, settings.model_copy(update={"sandbox": _usable_backend(requested)}), command_line)
+    ctx = _context(rundir, settings.model_copy(update={"sandbox": _usable_backend(settings.sandbox)}), command_line)
+    if reproduce and not ctx.sandbox.isolated and not on_host:
+        msg = (
+            f"validate would re-execute {run_dir}/reproduce.sh on this host (the {ctx.settings.sandbox} backend is "
+            "not a sandbox): a bash script that runs `python -m tools.<tool>` for each step in it, as your user, "
+            "with your files. A run directory from elsewhere may hold anything. Start a Docker daemon so that it "
+            "runs in a container, skip it with --no-reproduce, or accept running it here with --run-on-host"
+        )
+        raise UserInputError(msg)
     try:
-        ctx.sandbox.ensure_ready(build=False, on_line=lambda _: None)
+        if reproduce:  # the gates alone read files; only re-executing reproduce.sh needs the sandbox
+            ctx.sandbox.ensure_ready(build=False, on_line=lambda _: None)
     except SandboxUnavailableError as exc:
         raise UserInputError(str(exc)) from None
     return ctx
@@ -266,6 +279,8 @@ def _drive(
         graph = build_graph(SqliteSaver(connection, serde=checkpoint_serializer()))
         if initial is None and "checkpoint_id" not in config["configurable"]:
             config = _retry_failed_node(graph, config)
+        if initial is None:
+            _check_checkpoint(graph, config, rundir)
         # durability="sync": a checkpoint is on disk before the next node starts, so a SIGKILL loses
         # at most the node that was running.
         for _ in graph.stream(initial, config, context=context, durability="sync"):
@@ -278,6 +293,21 @@ def _drive(
         raise RunFailedError(error)
     rundir.set_status("succeeded")
     return state
+
+
+def _check_checkpoint(graph: Any, config: Any, rundir: RunDir) -> None:
+    """The state a resume starts from must validate: LangGraph rebuilds a model that does not with
+    ``model_construct``, unchecked, and the nodes would render its values into reproduce.sh and tool requests."""
+    values = graph.get_state(config).values
+    try:
+        RunState.model_validate(to_jsonable_python(values))
+    except (ValidationError, PydanticSerializationError) as exc:
+        first = str(exc).splitlines()[:3]
+        msg = (
+            f"the checkpoint of run {rundir.path} does not hold a valid run state ({' '.join(first)}); "
+            "checkpoints.sqlite was changed outside madagents: start the run again in a new directory"
+        )
+        raise UserInputError(msg) from None
 
 
 def checkpoint_serializer(state_type: type[BaseModel] = RunState) -> JsonPlusSerializer:

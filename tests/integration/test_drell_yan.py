@@ -170,7 +170,7 @@ def test_docker_backend_gives_the_same_histogram(
 
 
 def test_validate_signs_off_the_run_again(run_dir: Path) -> None:
-    result = CliRunner().invoke(app, ["validate", str(run_dir), "--sandbox", "local"])
+    result = CliRunner().invoke(app, ["validate", str(run_dir), "--sandbox", "local", "--run-on-host"])
     assert result.exit_code == 0, result.output
     assert "✓ reproduce.sh" in result.output
     assert "✗" not in result.output
