@@ -1,14 +1,17 @@
-"""A run killed with SIGKILL during a node resumes from its checkpoint and ends with identical results."""
+"""A run killed with SIGKILL during a node resumes from its checkpoint and ends with identical results; a moved copy
+resumes too; a second process is refused while one drives the run; a full disk ends the run as failed."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +109,84 @@ def test_killed_run_resumes_without_redoing_finished_nodes(
         for branch in ["muon_pt", "muon_eta", "mhat"]:
             assert a["events"][branch].array().tolist() == b["events"][branch].array().tolist()
     assert (reference / "events/events.hepmc3").read_bytes() == (out / "events/events.hepmc3").read_bytes()
+
+
+def _same_histogram(reference: Path, run: Path) -> None:
+    expected, found = load_hist(reference / "hists/m_mumu.json"), load_hist(run / "hists/m_mumu.json")
+    assert np.array_equal(expected.values(flow=True), found.values(flow=True))
+
+
+def test_a_moved_copy_rewinds_and_resumes(reference: Path, tmp_path: Path) -> None:
+    copied = tmp_path / "copied"
+    shutil.copytree(reference, copied)
+    moved = copied.rename(tmp_path / "moved")
+    rewound = _madagents("rewind", str(moved), "analyst")
+    assert rewound.returncode == 0, rewound.stderr
+    resumed = _madagents("run", "--resume", str(moved))
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((moved / "status.json").read_text())["state"] == "succeeded"
+    starts = [e.node for e in RunDir(moved).trace_events() if e.event == "node_start"]
+    assert (starts.count("generator"), starts.count("analyst")) == (1, 2)
+    _same_histogram(reference, moved)
+
+
+def test_a_second_process_is_refused_while_the_run_goes_on(reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    process = _start_madagents("run", *ARGS, "--out", str(out))
+    _wait_for_node(out, "generator")
+    second = _madagents("run", "--resume", str(out))
+    assert second.returncode == 2, second.stderr
+    assert "Traceback" not in second.stderr
+    assert f"is in use by process {process.pid} on" in " ".join(second.stderr.split())
+    assert process.wait(timeout=600) == 0
+    assert json.loads((out / "status.json").read_text())["state"] == "succeeded"
+    _same_histogram(reference, out)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 MB tmpfs: room for a 200-event run and its reproduction, and quickly filled."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs the tests as root)")
+    where = tmp_path / "small"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(where)], capture_output=True, text=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def _fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with filler.open("wb") as stream, contextlib.suppress(OSError):
+        while True:
+            stream.write(b"\0" * 65536)
+            stream.flush()
+    return filler
+
+
+def test_a_full_disk_ends_the_run_failed_and_resume_continues_after_freeing_it(small_disk: Path) -> None:
+    out = small_disk / "run"
+    process = subprocess.Popen(
+        [*COMMAND, "run", *ARGS[:1], "--events", "200", "--seed", "77", "--out", str(out)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for_node(out, "generator", timeout_s=120)
+    filler = _fill(small_disk)  # the generator's files, its result and the next checkpoint find no space
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    status = json.loads((out / "status.json").read_text())
+    assert status["state"] == "failed"
+    assert "No space left on device" in status["error"] or "disk is full" in status["error"]
+
+    filler.unlink()
+    resumed = _madagents("run", "--resume", str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((out / "status.json").read_text())["state"] == "succeeded"
