@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
+from madagents import stack_probe
 from madagents.images import image_status
 from madagents.sandbox import SandboxUnavailableError, docker_client, make_sandbox
 from madagents.settings import Settings
@@ -16,12 +21,12 @@ from tools.contract import NOT_INSTALLED
 
 __all__ = ["Check", "run_checks"]
 
-PACKAGES = {"Pythia8": "pythia8mc", "ROOT": "root", "torch": "torch"}
-FULL_IMAGE_HINT = "use the hep-full image (containers/hep-full/)"
+PACKAGES = {"Pythia8": "pythia8mc", "ROOT wheel": "root", "torch": "torch"}
+FULL_IMAGE_HINT = "use the hep-full image: madagents images build hep-full --source DIR"
 PROGRAMS = {  # label: (program, how to get it); the tools find MG5 and Delphes through their *_PATH settings too
     "MG5_aMC": ("mg5_aMC", f"set MG5_PATH to an MG5_aMC directory, or {FULL_IMAGE_HINT}"),
     "Delphes": ("DelphesHepMC3", f"set DELPHES_PATH to a Delphes build, or {FULL_IMAGE_HINT}"),
-    "LHAPDF": ("lhapdf-config", FULL_IMAGE_HINT),
+    "LHAPDF": ("lhapdf-config", "no image holds LHAPDF; the PDF sets usable without it are listed per image"),
 }
 
 
@@ -40,6 +45,46 @@ def run_checks(settings: Settings) -> list[Check]:
     return checks + _sandbox_checks(settings, backend)
 
 
+def stack_checks(label: str, found: dict[str, Any]) -> list[Check]:
+    """One line per program of a :mod:`madagents.stack_probe` report, named ``label: program``."""
+    mg5, delphes, torch = found["mg5"], found["delphes"], found["torch"]
+    pdfs = [f"Pythia8 LHAGrid1: {', '.join(name.removesuffix('_0000.dat') for name in found['pythia8_pdfs'])}"]
+    if mg5:
+        pdfs.append(f"MG5 built-in: {', '.join(mg5['pdfs'])}")
+    items = [
+        ("Pythia8", found["pythia8"], "madagents images build hep"),
+        ("ROOT", found["root"], "madagents images build hep"),
+        ("MG5_aMC", mg5 and f"{mg5['version']} ({mg5['path']})", FULL_IMAGE_HINT),
+        ("Delphes", delphes and f"{delphes['version'] or 'version unknown'} ({delphes['path']})", FULL_IMAGE_HINT),
+        ("torch", torch and f"{torch['version']} ({'CUDA ' + torch['cuda'] if torch['cuda'] else 'CPU'})", "ml image"),
+        ("LHAPDF", found["lhapdf"], "not in any image: use the PDF sets below"),
+        ("PDF sets without LHAPDF", "; ".join(pdfs), ""),
+    ]
+    return [
+        Check(name=f"{label}: {name}", ok=bool(detail), detail=detail or "not installed", fix="" if detail else fix)
+        for name, detail, fix in items
+    ]
+
+
+def _probe_image(client: Any, image: str) -> dict[str, Any]:
+    """The stack probe's report from inside ``image``, under the sandbox's own restrictions."""
+    source = Path(stack_probe.__file__).read_text()
+    output = client.containers.run(
+        image,
+        ["python", "-c", source],
+        network_mode="none",
+        read_only=True,
+        tmpfs={"/tmp": ""},
+        user="1000:1000",
+        cap_drop=["ALL"],
+        remove=True,
+        stdout=True,
+        stderr=False,
+    )
+    report: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
+    return report
+
+
 def _docker_checks(settings: Settings) -> tuple[list[Check], str]:
     try:
         client = docker_client()
@@ -49,14 +94,21 @@ def _docker_checks(settings: Settings) -> tuple[list[Check], str]:
         daemon = Check(name="Docker daemon", ok=not asked, detail=str(exc).split(";")[0], fix=fix, required=asked)
         return [daemon], "local" if settings.sandbox != "docker" else "docker"
     checks = [Check(name="Docker daemon", ok=True, detail=f"Docker {client.version()['Version']}")]
-    backend = "docker" if settings.sandbox != "local" else "local"
-    for image, fix in ((settings.image, "madagents images build hep"), ("madagents/hep-full:latest", FULL_IMAGE_HINT)):
+    backend = "docker" if settings.sandbox in ("auto", "docker") else settings.sandbox
+    images = (
+        (settings.image, "madagents images build hep"),
+        (settings.image_full, "madagents images build hep-full --source DIR"),
+        (settings.image_ml, "madagents images build ml"),
+    )
+    for image, fix in images:
         status = image_status(client, image)
         detail = f"madagents {status.version}" if status.present else "not built"
         if status.present and not status.tools_current:
             detail += ", built from other tools/ than these"
         required = backend == "docker" and image == settings.image
         checks.append(Check(name=f"image {image}", ok=status.usable, detail=detail, fix=fix, required=required))
+        if status.present:
+            checks += stack_checks(image, _probe_image(client, image))
     return checks, backend
 
 
@@ -67,10 +119,13 @@ def _sandbox_checks(settings: Settings, backend: str) -> list[Check]:
     )
     with tempfile.TemporaryDirectory(prefix="madagents-doctor-") as scratch:
         workdir = Path(scratch)
+        workdir.chmod(0o755)  # mkdtemp's 0700 would keep the container's uid 1000 out of its own mount
         (workdir / "check").mkdir()
         (workdir / "check" / "request.json").write_text(request.model_dump_json())
         try:
-            sandbox = make_sandbox(backend, workdir, settings.image, settings.docker)
+            sandbox = make_sandbox(
+                backend, workdir, settings.image, settings.docker, settings.dask.scheduler, settings.dask.workers
+            )
             sandbox.ensure_ready(build=False, on_line=lambda _: None)
             sandbox.run(
                 tool_command(sandbox.python, "environment", "check"),
@@ -100,4 +155,14 @@ def _sandbox_checks(settings: Settings, backend: str) -> list[Check]:
         )
         for label, (program, fix) in PROGRAMS.items()
     ]
+    if backend != "docker":  # the tools run with this interpreter: probe it here (docker images are probed above)
+        checks += stack_checks(backend, _probe_host())
     return checks
+
+
+def _probe_host() -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, stack_probe.__file__], capture_output=True, text=True, check=True, timeout=300
+    )
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report

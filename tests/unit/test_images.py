@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from madagents.cli import app
+from madagents.doctor import stack_checks
 from madagents.image_sources import Pinned, download_official, find_sources
 from madagents.images import CONTAINERS_DIR, TOOLS_DIR, image_for, image_kind, tools_sha256
 from madagents.settings import Settings
@@ -39,6 +40,27 @@ def test_doctor_reports_the_local_stack() -> None:
     assert "Pythia8" in result.output
     assert "8.317.2" in result.output
     assert "MG5_aMC" in result.output
+    assert "6.40" in result.output  # ROOT's own version, not the wheel's (0.1a…)
+
+
+def test_stack_checks_list_programs_versions_and_pdfs_without_lhapdf() -> None:
+    report = {
+        "pythia8": "8.317.2",
+        "pythia8_pdfs": ["NNPDF31_lo_as_0118_0000.dat"],
+        "root": "6.40.00",
+        "torch": None,
+        "mg5": {"path": "/opt/MG5_aMC", "version": "3.5.7", "pdfs": ["nn23lo1", "cteq6l1"]},
+        "delphes": {"path": "/opt/delphes/bin/DelphesHepMC3", "version": "3.5.1-16-g0ee14ba"},
+        "lhapdf": None,
+    }
+    checks = {check.name: check for check in stack_checks("hep-full", report)}
+    assert checks["hep-full: MG5_aMC"].detail == "3.5.7 (/opt/MG5_aMC)"
+    assert checks["hep-full: Delphes"].detail.startswith("3.5.1-16-g0ee14ba")
+    assert checks["hep-full: ROOT"].detail == "6.40.00"
+    assert not checks["hep-full: torch"].ok
+    assert not checks["hep-full: LHAPDF"].ok
+    pdfs = checks["hep-full: PDF sets without LHAPDF"].detail
+    assert pdfs == "Pythia8 LHAGrid1: NNPDF31_lo_as_0118; MG5 built-in: nn23lo1, cteq6l1"
 
 
 @pytest.mark.parametrize(
