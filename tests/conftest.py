@@ -52,10 +52,8 @@ def write_workflow(tmp_path: Path, drell_yan_data: dict[str, Any]) -> WorkflowWr
     return write
 
 
-@pytest.fixture(scope="session")
-def docker_image() -> str:
-    """The hep image of the docker backend; skipped without a daemon, except in CI where one must run."""
-    image = Settings().image
+def _present_image(image: str) -> str:
+    """``image`` when the daemon has it; a skip without daemon or image, except in CI, where both must be there."""
     try:
         client = docker_client()
         client.images.get(image)
@@ -64,3 +62,21 @@ def docker_image() -> str:
             raise
         pytest.skip(f"docker backend unavailable here ({exc}); `make sandbox` starts and builds them")
     return image
+
+
+@pytest.fixture(scope="session")
+def docker_image() -> str:
+    """The hep image of the docker backend; skipped without a daemon, except in CI where one must run."""
+    return _present_image(Settings().image)
+
+
+@pytest.fixture(scope="session")
+def hep_full_image() -> str:
+    """The hep-full image (MG5, Delphes); skipped without a daemon or the image, except in CI."""
+    return _present_image(Settings().image_full)
+
+
+@pytest.fixture(scope="session")
+def ml_image() -> str:
+    """The ml image (CPU torch); skipped without a daemon or the image, except in CI."""
+    return _present_image(Settings().image_ml)
