@@ -22,11 +22,16 @@ lint: setup
 	$(BIN)/ruff format --check madagents tools tests benchmarks
 	$(BIN)/mypy
 
-# The docker backend's daemon and image. As root, installs docker.io + debootstrap and starts dockerd when needed.
+# The docker backend's daemon and images. As root, installs docker.io + debootstrap and starts dockerd when needed.
+# hep-full is built from the release tarballs in VENDOR when that directory exists (in CI: the repository is cloned
+# beside shared/), ml from the CPU torch wheel this machine's pip takes (containers/README.md).
 # Without a daemon the docker tests are skipped with a reason, except in CI, where that is an error.
+VENDOR ?= ../shared/vendor
 sandbox: setup
 	@if [ "$$(id -u)" = 0 ]; then bash containers/install-docker.sh; fi
-	@if docker info >/dev/null 2>&1; then $(BIN)/madagents images build hep; \
+	@if docker info >/dev/null 2>&1; then $(BIN)/madagents images build hep && $(BIN)/madagents images build ml \
+	    && if [ -d "$(VENDOR)" ]; then $(BIN)/madagents images build hep-full --source "$(VENDOR)"; \
+	       else echo "make sandbox: no $(VENDOR); hep-full not built (madagents images build hep-full)"; fi; \
 	elif [ -n "$$CI" ]; then echo "make sandbox: CI needs a Docker daemon" >&2; exit 1; \
 	else echo "make sandbox: no Docker daemon; the docker tests will be skipped"; fi
 

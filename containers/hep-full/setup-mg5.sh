@@ -7,8 +7,10 @@
 #   setup-mg5.sh check          as the sandbox user: generate + output + a tiny launch elsewhere, installation intact
 set -euo pipefail
 
-mg5=/opt/MG5_aMC
-models_list=/opt/madagents/mg5-models.txt
+# Overridable to try this script on an unpacked MG5 outside the image.
+mg5="${MG5_PATH:-/opt/MG5_aMC}"
+models_list="${MG5_MODELS_LIST:-/opt/madagents/mg5-models.txt}"
+python="${PYTHON:-/opt/venv/bin/python}"
 die() { echo "setup-mg5: error: $*" >&2; exit 1; }
 
 # Runs MG5 on the commands given as arguments; MG5 may exit 0 after a failed command, so its output is read too.
@@ -39,19 +41,23 @@ import_models() {
 }
 
 configure() {
-    # `set` without --no_save writes input/mg5_configuration.txt: wanted here, once, at build time.
-    mg5_run "set auto_update 0" "set automatic_html_opening False" "set notification_center False"
+    # Written into input/mg5_configuration.txt here, once. `set` saves MG5's own options (auto_update) but not the
+    # run options, and `save options` would write every unset *_path as <MG5>/None: those two are edited in place.
+    mg5_run "set auto_update 0"
+    sed -i -E -e 's/^#? *automatic_html_opening *=.*/automatic_html_opening = False/' \
+        -e 's/^#? *notification_center *=.*/notification_center = False/' "$mg5/input/mg5_configuration.txt"
     grep -q "^ *auto_update *= *0" "$mg5/input/mg5_configuration.txt" || die "auto_update not saved"
+    grep -q "^ *automatic_html_opening *= *False" "$mg5/input/mg5_configuration.txt" || die "html opening not saved"
     echo sm > "$models_list"
     import_models sm
-    /opt/venv/bin/python -m compileall -q "$mg5" >/dev/null || true  # Python-2 files in some models do not compile
+    "$python" -m compileall -q "$mg5" >/dev/null || true  # Python-2 files in some models do not compile
 }
 
 add_models() {
     local tarball name added=()
     for tarball in "$1"/*_UFO.tar.gz; do
         [[ -e $tarball ]] || continue
-        name="$(tar -tzf "$tarball" | head -n1 | cut -d/ -f1)"
+        name="$(tar -tzf "$tarball" | awk -F/ 'NR == 1 { print $1 }')"  # awk: head would cut the pipe
         [[ -n $name && $name != . ]] || die "$(basename "$tarball") does not unpack into one directory"
         [[ ! -e $mg5/models/$name ]] || die "$(basename "$tarball"): models/$name exists already"
         tar -xzf "$tarball" -C "$mg5/models" --no-same-owner
@@ -61,23 +67,23 @@ add_models() {
     [[ ${#added[@]} -gt 0 ]] || { echo "setup-mg5: no extra UFO models"; return 0; }
     import_models "${added[@]}"
     printf '%s\n' "${added[@]}" >> "$models_list"
-    /opt/venv/bin/python -m compileall -q "$mg5/models" >/dev/null || true
+    "$python" -m compileall -q "$mg5/models" >/dev/null || true
     echo "setup-mg5: added ${added[*]}"
 }
 
 check() {
-    local marker=/tmp/mg5-check.start changed
+    local work marker changed name commands=()
+    work="$(mktemp -d)"; marker="$work/start"
     touch "$marker"; sleep 1
-    cd /tmp
     mapfile -t models < "$models_list"
-    local commands=()
     for name in "${models[@]}"; do commands+=("import model $name"); done
-    mg5_run "${commands[@]}" "import model sm" "generate p p > mu+ mu-" "output /tmp/check_pp" \
-        "launch /tmp/check_pp" "done" "set nevents 100" "set iseed 1" "done"
-    ls /tmp/check_pp/Events/run_01/unweighted_events.lhe.gz >/dev/null || die "the check launch wrote no events"
-    changed="$(find "$mg5" -newer "$marker" -print | head -n 20)"
+    # HOME too: MG5 keeps its history in ~/.mg5
+    (cd "$work" && HOME="$work" mg5_run "${commands[@]}" "import model sm" "generate p p > mu+ mu-" \
+        "output $work/check_pp" "launch $work/check_pp" "done" "set nevents 100" "set iseed 1" "done")
+    [[ -f $work/check_pp/Events/run_01/unweighted_events.lhe.gz ]] || die "the check launch wrote no events"
+    changed="$(find "$mg5" -newer "$marker" -print | awk 'NR <= 20')"
     [[ -z $changed ]] || die "MG5 wrote into its installation: $changed"
-    rm -rf /tmp/check_pp /tmp/* /tmp/.[!.]* 2>/dev/null || true
+    rm -rf "$work"
     echo "setup-mg5: check passed (uid $(id -u), installation unchanged)"
 }
 
