@@ -88,7 +88,8 @@ def _load_cassette(path: Path) -> Cassette:
     try:
         return Cassette.load(path)
     except OSError as exc:
-        why = exc.strerror or str(exc)
+        msg = f"cannot read cassette {path}: {exc.strerror or exc}; give a file written by --record"
+        raise UserInputError(msg) from None
     except ValidationError as exc:  # JSON that is not a cassette, or no JSON at all
         first = exc.errors()[0]
         why = f"{'.'.join(str(part) for part in first['loc']) or 'the file'}: {first['msg']}"

@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 BEAM_PDG = {"p": 2212, "pbar": -2212}
+MAX_EVENTS = 2**63
+"""Event counts are 64-bit signed integers in the checkpoints and in Pythia8."""
 WorkflowT = TypeVar("WorkflowT", bound=BaseModel)
 NEW_PARTICLE = "new"
 """Peak checks name the process's new particle (e.g. a leptoquark) by this word: it has no PDG name."""
@@ -272,10 +274,19 @@ class Workflow(_Strict):
     ml_generator: MLGeneratorSpec | None = Field(
         default=None, description="Learn the sample with a flow-matching generator and test what it generates."
     )
-    events: int = Field(gt=0, lt=2**63, description="Number of events to generate.", examples=[10000])
+    events: int = Field(gt=0, description="Number of events to generate.", examples=[10000])
     seed: int = Field(ge=1, lt=2**63, description="The one run seed; every other seed derives from it.", examples=[1])
     analysis: AnalysisSpec
     checks: Checks = Checks()
+
+    @field_validator("events")
+    @classmethod
+    def _fits_64_bits(cls, events: int) -> int:
+        # a validator, not a bound in the schema: the schema is what the model sees (and cassettes pin)
+        if events >= MAX_EVENTS:
+            msg = f"Input should be less than 2^63 = {MAX_EVENTS}"
+            raise ValueError(msg)
+        return events
 
     @model_validator(mode="after")
     def _enough_events_per_chunk(self) -> Workflow:

@@ -162,7 +162,7 @@ def test_out_with_a_control_character(tmp_path: Path) -> None:
 def test_events_beyond_64_bits(write_workflow: WorkflowWriter, tmp_path: Path) -> None:
     too_many = str(2**64)
     args = ["run", "workflows/drell_yan.yaml", "--events", too_many, "--out", str(tmp_path / "o")]
-    _fails_cleanly(args, f"events: Input should be less than {2**63}", tmp_path / "o")
+    _fails_cleanly(args, f"events: Input should be less than 2^63 = {2**63}", tmp_path / "o")
     path = write_workflow(events=2**64)
     _fails_cleanly(["run", str(path), "--out", str(tmp_path / "o")], f"you wrote {too_many}", tmp_path / "o")
 
