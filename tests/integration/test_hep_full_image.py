@@ -25,8 +25,9 @@ def _sandbox(tmp_path: Path, image: str, *writable: str) -> DockerSandbox:
 
 def test_mg5_outputs_a_process_into_the_run_directory_only(tmp_path: Path, hep_full_image: str) -> None:
     sandbox = _sandbox(tmp_path, hep_full_image, "proc")
-    (sandbox.workdir / "pp.mg5").write_text("import model sm\ngenerate p p > mu+ mu-\noutput proc/pp_mumu\n")
-    result = sandbox.run(["mg5_aMC", "pp.mg5"], timeout_s=300, log_path="mg5.log", writable=["proc"])
+    (sandbox.workdir / "pp.mg5").write_text("import model sm\ngenerate p p > mu+ mu-\noutput /work/proc/pp_mumu\n")
+    # MG5 writes scratch files (ALOHA's py.py, MG5_debug) into its working directory: a writable one
+    result = sandbox.run(["mg5_aMC", "/work/pp.mg5"], timeout_s=300, log_path="mg5.log", cwd="proc", writable=["proc"])
     log = (sandbox.workdir / "mg5.log").read_text()
     assert result.exit_code == 0, result.output_tail
     assert not [error for error in WRITE_ERRORS if error in log], log[-3000:]
@@ -49,7 +50,9 @@ def test_mg5_imports_the_extra_ufo_models_converted_at_build_time(tmp_path: Path
         pytest.skip("this hep-full image was built without extra UFO models")
     commands = "".join(f"import model {name}\n" for name in extra)
     (sandbox.workdir / "models.mg5").write_text(f"set auto_convert_model False --no_save\n{commands}")
-    result = sandbox.run(["mg5_aMC", "models.mg5"], timeout_s=300, log_path="mg5.log")
+    result = sandbox.run(
+        ["mg5_aMC", "/work/models.mg5"], timeout_s=300, log_path="mg5.log", cwd="out", writable=["out"]
+    )
     log = (sandbox.workdir / "mg5.log").read_text()
     assert result.exit_code == 0, result.output_tail
     assert not [error for error in (*WRITE_ERRORS, "Python2", "python2") if error in log], log[-3000:]
