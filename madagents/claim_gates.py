@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from madagents.claims import build_claims, histogram_numbers, render_claims
-from madagents.run_reads import load_run_hist, read_bytes, sha256_inside
-from madagents.safe_files import read_text
+from madagents.run_reads import load_run_hist
+from madagents.safe_files import read_bytes, read_text, sha256_inside
 from madagents.state import GateResult, Plan, StepResult
 from tools import analyze
 from tools.analysis_spec import HistogramSpec

@@ -13,9 +13,8 @@ import stat
 from pathlib import Path
 
 from madagents.reproduce import SCRIPT_NAME, VERIFY_DIR, render_reproduce_script
-from madagents.run_reads import sha256_inside
 from madagents.rundir import BOOKKEEPING, Provenance, RunInfo
-from madagents.safe_files import UnsafePathError, read_model, read_text
+from madagents.safe_files import UnsafePathError, read_model, read_text, sha256_inside
 from madagents.state import GateResult, Plan
 
 __all__ = ["GATE", "check_integrity"]

@@ -8,10 +8,11 @@ size bound. The files the host owns are written without following a symbolic lin
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,9 +23,11 @@ __all__ = [
     "UnsafePathError",
     "append_line",
     "open_new_for_writing",
+    "read_bytes",
     "read_model",
     "read_text",
     "resolve_inside",
+    "sha256_inside",
 ]
 
 MAX_JSON_BYTES = 64 << 20
@@ -63,17 +66,34 @@ def resolve_inside(root: Path, relative: str) -> Path:
     return current
 
 
+def _open_inside(root: Path, relative: str) -> BinaryIO:
+    # O_NONBLOCK: a FIFO swapped in after the check must not hang the host
+    path = resolve_inside(root, relative)
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb")
+
+
+def read_bytes(root: Path, relative: str, limit: int = MAX_JSON_BYTES) -> bytes:
+    """The bytes of a run's file, at most ``limit``; a larger file is an ``UnsafePathError``."""
+    with _open_inside(root, relative) as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        msg = f"{relative} holds more than the {limit} bytes the host reads; refused"
+        raise UnsafePathError(msg)
+    return data
+
+
 def read_text(root: Path, relative: str, limit: int = MAX_JSON_BYTES) -> str:
     """The text of a run's file, at most ``limit`` bytes; a larger file is an ``UnsafePathError``."""
-    path = resolve_inside(root, relative)
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(descriptor, "rb") as stream:
-        size = os.fstat(stream.fileno()).st_size
-        data = stream.read(limit + 1)
-    if size > limit or len(data) > limit:
-        msg = f"{relative} holds {max(size, len(data))} bytes, more than the {limit} the host reads; refused"
-        raise UnsafePathError(msg)
-    return data.decode(errors="replace")
+    return read_bytes(root, relative, limit).decode(errors="replace")
+
+
+def sha256_inside(root: Path, relative: str) -> str:
+    """The sha256 of a run's regular file of any size, read in blocks without following a symbolic link."""
+    digest = hashlib.sha256()
+    with _open_inside(root, relative) as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_model(root: Path, relative: str, model: type[ModelT]) -> ModelT:

@@ -7,13 +7,13 @@ cannot be read is a failed gate, not an exception.
 from __future__ import annotations
 
 import gzip
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from madagents.claim_gates import gate_analysis_record, gate_plots
+from madagents.run_reads import hist_from_json
 from madagents.safe_files import resolve_inside
 from madagents.state import GateResult, Plan, StepResult, typed_results
 from tools import amplitude_surrogate, analyze, cfm_generator, classifier_test, mg5_generate, pythia8_generate
@@ -282,8 +282,5 @@ def gate_peaks(plan: Plan, analysis: analyze.Result, label: str = "") -> list[Ga
 
 
 def load_hist(path: Path) -> Any:
-    """A ``hist.Hist`` from its UHI JSON file."""
-    import hist  # noqa: PLC0415 - heavy, only needed here
-    import uhi.io.json  # noqa: PLC0415
-
-    return hist.Hist(json.loads(path.read_text(), object_hook=uhi.io.json.object_hook))
+    """A ``hist.Hist`` from a UHI JSON file the caller trusts (its own run's); see ``run_reads`` for others'."""
+    return hist_from_json(path.read_text(), path.name)
