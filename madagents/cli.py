@@ -103,14 +103,17 @@ def reproduce(
 def replay(
     cassette: Annotated[Path, typer.Argument(help="A cassette written by --record (or scripted by hand).")],
     out: Annotated[Path | None, typer.Option(help="Where to re-run the session.")] = None,
-    sandbox: Annotated[Backend | None, typer.Option(help="Where tools run.")] = None,
+    sandbox: Annotated[
+        Backend | None, typer.Option(help="Where tools run: the cassette's backend (the default), or an error.")
+    ] = None,
 ) -> None:
     """Re-run a recorded session with the model's turns from the cassette; exit 0 only if the outputs match."""
     from madagents.console import RichReporter  # noqa: PLC0415
     from madagents.session_cli import run_replay  # noqa: PLC0415
 
     try:
-        differences = run_replay(cassette, out, _settings(sandbox), RichReporter(console), console)
+        requested = sandbox.value if sandbox is not None else None
+        differences = run_replay(cassette, out, _settings(sandbox), RichReporter(console), console, requested)
     except (UserInputError, RunFailedError) as exc:
         _print_error(str(exc))
         raise typer.Exit(exc.exit_code) from None

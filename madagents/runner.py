@@ -20,15 +20,17 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from madagents import runlock
 from madagents.agents.estimate import check_event_budget
+from madagents.agents.installer import plan_image
 from madagents.context import Confirm, NullReporter, Reporter, RunContext
 from madagents.errors import RunFailedError, UserInputError
 from madagents.graph import NODES, build_graph
 from madagents.llm.budget import Spend
 from madagents.llm.client import ModelClient
 from madagents.rundir import RunDir, RunInfo
-from madagents.sandbox import SandboxUnavailableError, make_sandbox, resolve_backend
+from madagents.safe_files import read_model
+from madagents.sandbox import Sandbox, SandboxUnavailableError, make_sandbox, resolve_backend
 from madagents.settings import Settings
-from madagents.state import RunState, Task
+from madagents.state import Plan, RunState, Task
 from madagents.workflow import AnyWorkflow, SurrogateWorkflow, Workflow
 
 __all__ = [
@@ -237,22 +239,33 @@ def open_context(
 
 def _context(rundir: RunDir, settings: Settings, command_line: list[str], driver: Driver | None = None) -> RunContext:
     driver = driver or Driver()
+    sandbox = make_sandbox(
+        settings.sandbox, rundir.path, settings.image, settings.docker, settings.dask.scheduler, settings.dask.workers
+    )
+    _plan_image(rundir, settings, sandbox)
     return RunContext(
         settings=settings,
         rundir=rundir,
-        sandbox=make_sandbox(
-            settings.sandbox,
-            rundir.path,
-            settings.image,
-            settings.docker,
-            settings.dask.scheduler,
-            settings.dask.workers,
-        ),
+        sandbox=sandbox,
         command_line=command_line,
         reporter=driver.reporter,
         models=driver.models,
         confirm=driver.confirm,
     )
+
+
+def _plan_image(rundir: RunDir, settings: Settings, sandbox: Sandbox) -> None:
+    """A planned run (resumed, or validated) runs in the image its plan needs; a new one gets it from the installer.
+
+    plan.json may come from elsewhere (validate): it only chooses among the images the settings name.
+    """
+    if not rundir.file("plan.json").is_file():
+        return
+    try:
+        plan = read_model(rundir.path, "plan.json", Plan)
+        sandbox.use_image(*plan_image(plan, settings))
+    except (OSError, ValueError):
+        return  # an unreadable plan fails later, where it is read for what it says
 
 
 def _usable_backend(requested: str) -> str:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -21,6 +22,7 @@ from madagents.llm.cassette import Cassette, RecordingClient, ReplayMismatchErro
 from madagents.llm.client import ModelClient, make_client
 from madagents.rundir import RunDir, RunInfo
 from madagents.runner import Driver, default_run_dir, start_run
+from madagents.sandbox import SandboxUnavailableError, resolve_backend
 from madagents.sessions import read_task, record_cassette, replay_session, task_seed
 from madagents.settings import Settings
 from madagents.state import RunState, Task
@@ -59,14 +61,39 @@ def run_reproduce(
                 task=text,
                 seed=task.seed,
                 max_events=max_events,
+                backend=_recorded_backend(settings),
             )
             record_cassette(record, recorder, header, [run_dir])
 
 
+def _recorded_backend(settings: Settings) -> Literal["local", "docker", "dask"]:
+    try:
+        backend = resolve_backend(settings.sandbox)
+    except SandboxUnavailableError:
+        backend = settings.sandbox
+    return "docker" if backend == "docker" else "dask" if backend == "dask" else "local"
+
+
 def run_replay(
-    cassette_path: Path, out: Path | None, settings: Settings, reporter: Reporter, console: Console
+    cassette_path: Path,
+    out: Path | None,
+    settings: Settings,
+    reporter: Reporter,
+    console: Console,
+    requested: str | None = None,
 ) -> list[str]:
+    """Replay on the backend the cassette was recorded on: the installer's turns saw that sandbox.
+
+    ``requested`` (``--sandbox``) must be that backend or absent.
+    """
     cassette = _load_cassette(cassette_path)
+    if requested is not None and requested != cassette.backend:
+        msg = (
+            f"{cassette_path} was recorded on the {cassette.backend} sandbox and replays there (the model's turns "
+            f"answered what that sandbox showed); drop --sandbox {requested} or give --sandbox {cassette.backend}"
+        )
+        raise UserInputError(msg)
+    settings = settings.model_copy(update={"sandbox": cassette.backend})
     out = out or settings.runs_dir / f"replay-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         msg = f"--out {out} exists and is not an empty directory; give a new directory for the replay"
@@ -132,7 +159,13 @@ def run_chat(
         session_dir, recorder or client, settings, reporter, console, read_input, resume=resume is not None
     )
     if record and recorder:
-        header = Cassette(source="recorded", model=client.model_name("tutor"), entry="chat", user_inputs=typed)
+        header = Cassette(
+            source="recorded",
+            model=client.model_name("tutor"),
+            entry="chat",
+            user_inputs=typed,
+            backend=_recorded_backend(settings),
+        )
         record_cassette(record, recorder, header, run_dirs)
 
 

@@ -7,6 +7,7 @@ cannot be called ready while one of them is missing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,8 +68,14 @@ class _Findings:
         return "reported"
 
 
-def check_with_model(ctx: RunContext, state: RunState, plan: Plan, step_dir: str) -> dict[str, Any]:
-    """Let the installer's model inspect the sandbox; returns the installer's state update."""
+def check_with_model(
+    ctx: RunContext, state: RunState, plan: Plan, step_dir: str, fix: Callable[[list[str]], str]
+) -> dict[str, Any]:
+    """Let the installer's model inspect the sandbox; returns the installer's state update.
+
+    ``fix`` says how to get missing packages in the sandbox in use; in a container it replaces the model's pip
+    advice, which cannot change an image.
+    """
     findings = _Findings(ctx, plan, step_dir)
     recorded: list[Assumption] = []
     tools = [
@@ -98,6 +105,9 @@ def check_with_model(ctx: RunContext, state: RunState, plan: Plan, step_dir: str
         update["error"] = f"the installer ended without reporting on the sandbox: {outcome.final_text[:300]}"
         return update
     verdict = findings.reports[-1]
+    if not verdict.ready and ctx.sandbox.isolated:
+        advice = [line for line in verdict.how_to_fix if "pip install" not in line]
+        verdict = verdict.model_copy(update={"how_to_fix": [fix(_missing(plan, findings.inspections)), *advice]})
     ctx.rundir.write_model(f"{step_dir}/report.json", verdict)
     ctx.reporter.note(verdict.summary)
     update["environment"] = _combined(plan, findings.inspections)

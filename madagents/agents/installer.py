@@ -13,19 +13,51 @@ from langgraph.runtime import Runtime
 from madagents.agents.install_agent import check_with_model
 from madagents.agents.steps import require_plan
 from madagents.context import RunContext
+from madagents.images import image_for, image_kind
 from madagents.sandbox import SandboxUnavailableError
-from madagents.state import RunState
+from madagents.sandbox.docker import build_command
+from madagents.settings import Settings
+from madagents.state import Plan, RunState
 from madagents.toolcall import call_tool
 from tools import environment
 
-__all__ = ["installer"]
+__all__ = ["how_to_get", "installer", "plan_image", "plan_needs"]
 
 ENVIRONMENT_STEP = "steps/00-environment"
+
+
+def plan_needs(plan: Plan) -> list[str]:
+    """The tools, packages and programs a plan needs: what chooses its image."""
+    needs = {step.request.tool for step in plan.steps} | set(plan.required_packages)
+    if any(getattr(step.request, "backend", None) == "delphes" for step in plan.steps):
+        needs.add("delphes")  # the detector tool runs in hep with the parametric backend
+    return sorted(needs)
+
+
+def plan_image(plan: Plan, settings: Settings) -> tuple[str, str]:
+    """The kind (hep, hep-full, ml) and name of the image that holds what ``plan`` needs."""
+    needs = plan_needs(plan)
+    return image_kind(needs), image_for(needs, settings)
+
+
+def how_to_get(ctx: RunContext, kind: str, missing: list[str]) -> str:
+    """How to get what is missing, in the terms of the sandbox in use: an image to build, or packages to install."""
+    if ctx.sandbox.name == "docker":
+        return f"build the {kind} image that holds them with `{build_command(kind)}`"
+    return (
+        f"install them with `pip install {' '.join(missing)}` (or reinstall madagents, which brings the offline stack)"
+    )
 
 
 def installer(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Prepare the sandbox (building its image in run mode) and check the plan's required packages in it."""
     ctx = runtime.context
+    plan = require_plan(state)
+    try:
+        kind, image = plan_image(plan, ctx.settings)
+    except ValueError as exc:
+        return {"error": str(exc)}
+    ctx.sandbox.use_image(kind, image)
     build_log = ctx.rundir.file(f"{ENVIRONMENT_STEP}/sandbox.log")
     build_log.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -34,17 +66,17 @@ def installer(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     except SandboxUnavailableError as exc:
         return {"error": f"the {ctx.sandbox.name} sandbox cannot run tools: {exc}"}
     ctx.reporter.note(found)
-    plan = require_plan(state)
     update: dict[str, Any] = {"sandbox": ctx.sandbox.describe()}
     if ctx.models is not None:
-        return update | check_with_model(ctx, state, plan, ENVIRONMENT_STEP)
+        return update | check_with_model(
+            ctx, state, plan, ENVIRONMENT_STEP, lambda missing: how_to_get(ctx, kind, missing)
+        )
     request = environment.Request(packages=plan.required_packages)
     result, call = call_tool(ctx, ENVIRONMENT_STEP, request, environment.Result)
     update |= {"environment": result, "tool_calls": [call]}
     if result.missing:
-        update["error"] = (
-            f"the {ctx.sandbox.name} sandbox lacks {', '.join(result.missing)}; install them with "
-            f"`pip install {' '.join(result.missing)}` (or reinstall madagents, which brings the offline stack)"
+        update["error"] = f"the {ctx.sandbox.name} sandbox lacks {', '.join(result.missing)}; " + how_to_get(
+            ctx, kind, result.missing
         )
     elif not result.ok:
         update["error"] = f"cannot inspect the {ctx.sandbox.name} sandbox: {result.error} (log: {call.log_path})"

@@ -68,6 +68,11 @@ class Cassette(BaseModel):
     user_inputs: list[str] = Field(default_factory=list, description="What the user typed (chat), in order.")
     seed: int | None = None
     max_events: int | None = None
+    backend: Literal["local", "docker", "dask"] = Field(
+        default="local",
+        description="The sandbox the tools ran in, where a replay runs them too: the installer's prompt names it and "
+        "its inspections (paths, versions) depend on it. Cassettes without this key were recorded on local.",
+    )
     turns: list[CassetteTurn] = Field(default_factory=list)
     outputs: list[RunSummary] = Field(default_factory=list, description="Summary of each run the session made.")
 

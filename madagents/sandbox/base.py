@@ -114,5 +114,8 @@ class Sandbox(ABC):
     def describe(self) -> str:
         """What exactly runs the tools (for provenance)."""
 
+    def use_image(self, kind: str, image: str) -> None:  # noqa: B027 - only the docker backend has images
+        """Run later calls in ``image``, the image of ``kind`` (hep, hep-full, ml) that holds what the plan needs."""
+
     def close(self) -> None:  # noqa: B027 - a hook with nothing to do for most backends, not an abstract method
         """Release what the backend started (a cluster, clients); a no-op unless the backend holds something."""

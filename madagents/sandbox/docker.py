@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from madagents.sandbox.base import ExecResult, OutputHandler, OutputLog, Sandbox, SandboxUnavailableError
 
-__all__ = ["CONTAINER_WORKDIR", "DockerLimits", "DockerSandbox", "docker_client"]
+__all__ = ["CONTAINER_WORKDIR", "DockerLimits", "DockerSandbox", "build_command", "docker_client"]
 
 CONTAINER_WORKDIR = "/work"
 SANDBOX_UID = 1000
@@ -48,6 +48,11 @@ class DockerLimits(BaseModel):
     memory_mb: int = Field(default=4096, gt=0, description="Memory limit; exceeding it OOM-kills the tool.")
     pids: int = Field(default=256, gt=0, description="Processes and threads; stops fork bombs.")
     tmp_mb: int = Field(default=512, gt=0, description="Size of the tmpfs mounted at /tmp.")
+
+
+def build_command(kind: str) -> str:
+    """The command that builds the image of ``kind``; hep-full's sources are release tarballs the user has."""
+    return f"madagents images build {kind}" + (" --source DIR" if kind == "hep-full" else "")
 
 
 def docker_client() -> Any:
@@ -72,6 +77,8 @@ class DockerSandbox(Sandbox):
     def __init__(self, workdir: Path, image: str, limits: DockerLimits, client: Any | None = None) -> None:
         super().__init__(workdir)
         self.image = image
+        self.kind = "hep"
+        """Which image (hep, hep-full, ml) ``image`` is; only hep is built without being asked."""
         self.limits = limits
         self.client = client if client is not None else docker_client()
 
@@ -130,8 +137,8 @@ class DockerSandbox(Sandbox):
         if status.usable:
             return f"image {self.image} (madagents {status.version}) holds the current tools"
         why = "is missing" if not status.present else "was built from other tools/ than this installation"
-        if not build:
-            msg = f"image {self.image} {why}; build it with `madagents images build hep`"
+        if not build or self.kind != "hep":  # hep-full needs release tarballs, ml a CPU torch wheel: the user's call
+            msg = f"image {self.image} {why}; build it with `{build_command(self.kind)}`"
             raise SandboxUnavailableError(msg)
         try:
             build_image("hep", on_line)
@@ -141,6 +148,9 @@ class DockerSandbox(Sandbox):
             msg = f"containers/hep/build.sh finished but {self.image} still {why}; check its MADAGENTS_IMAGE tag"
             raise SandboxUnavailableError(msg)
         return f"built image {self.image} because it {why}"
+
+    def use_image(self, kind: str, image: str) -> None:
+        self.kind, self.image = kind, image
 
     def describe(self) -> str:
         image = self.client.images.get(self.image)
