@@ -9,7 +9,7 @@ from madagents.context import RunContext
 from madagents.llm.budget import Spend
 from madagents.reproduce import render_template
 from madagents.rundir import Provenance
-from madagents.state import Plan, Review, RunState, Verdict
+from madagents.state import Plan, Review, RunState, Verdict, typed_results
 from tools import detector, pythia8_generate
 
 __all__ = ["write_provenance", "write_report"]
@@ -24,6 +24,7 @@ def write_report(
         plan=plan,
         task=state.task,
         pythia_steps=plan.steps_of(pythia8_generate.Request),
+        detector_steps=typed_results(plan, state.results, detector.Result),
         claims_block=_claims_block(ctx, plan, state),
         verdict=verdict,
         assumptions=[*plan.assumptions, *state.assumptions],

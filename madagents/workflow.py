@@ -19,6 +19,7 @@ from madagents.input_errors import describe_errors
 from madagents.processes import CATALOGUE, ProcessChoice
 from tools import amplitude_surrogate, mg5_generate
 from tools.analysis_spec import AnalysisSpec
+from tools.delphes import shipped_card
 from tools.detector_card import DetectorCard
 
 __all__ = [
@@ -226,9 +227,13 @@ class DetectorSpec(_Strict):
     def _card_exists(self) -> DetectorSpec:
         if self.backend == "parametric":
             load_detector_card(self.card)  # its ValueError names the shipped cards
-        elif not self.card.endswith(".tcl"):
-            msg = f"a Delphes card is a .tcl file such as delphes_card_ATLAS.tcl, not {self.card!r}"
-            raise ValueError(msg)
+        elif not shipped_card(self.card):
+            if not self.card.endswith(".tcl"):
+                msg = f"a Delphes card is atlas, cms or a .tcl file such as delphes_card_ATLAS.tcl, not {self.card!r}"
+                raise ValueError(msg)
+            if not Path(self.card).is_file():
+                msg = f"Delphes card {self.card!r} does not exist: give atlas, cms, a card Delphes ships or your file"
+                raise ValueError(msg)
         return self
 
     def parametric_card(self) -> DetectorCard:

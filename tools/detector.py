@@ -8,10 +8,6 @@ result says so in ``assumptions``, which belong in the run's assumptions log (PH
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -29,9 +25,21 @@ from tools.contract import (
     report_progress,
     tool_main,
 )
+from tools.delphes import (
+    DELPHES_EXECUTABLE,
+    DELPHES_MISSING,
+    DelphesError,
+    card_file_name,
+    card_path,
+    check_hepmc,
+    find_delphes,
+    run_delphes,
+    seeded_delphes_card,
+)
 from tools.detector_card import DetectorCard
 
 __all__ = [
+    "DELPHES_EXECUTABLE",
     "DELPHES_MISSING",
     "Realised",
     "Request",
@@ -46,10 +54,6 @@ __all__ = [
 TREE = "Delphes"
 MAX_SEED = 2**31 - 1
 """Delphes passes RandomSeed to gRandom->SetSeed, where 0 would seed from the clock; so 1 <= seed <= 2³¹ − 1."""
-DELPHES_EXECUTABLE = "DelphesHepMC3"
-DELPHES_MISSING = (
-    "Delphes not available in this sandbox — build hep-full, set DELPHES_PATH, or use the parametric detector"
-)
 VERSIONED_PACKAGES = ("uproot", "awkward", "numpy")
 
 
@@ -68,8 +72,13 @@ class Request(ToolRequest):
     )
     delphes_card: str | None = Field(
         default=None,
-        description="delphes: a .tcl card in the run directory, or the file name of a card shipped with Delphes.",
-        examples=["delphes_card_ATLAS.tcl", "cards/my_card.tcl"],
+        description="delphes: a .tcl card in the run directory, the file name of a card shipped with Delphes, or "
+        "atlas / cms for theirs; with delphes_card_text, the name of that card.",
+        examples=["delphes_card_ATLAS.tcl", "atlas", "cards/my_card.tcl"],
+    )
+    delphes_card_text: str | None = Field(
+        default=None,
+        description="delphes: the whole card, inline (a user's card file, read by the host like a parametric card).",
     )
     events_path: RunPath = Field(
         default="events/events.root", description="parametric input: ROOT file with the particle-level TTree 'events'."
@@ -84,7 +93,7 @@ class Request(ToolRequest):
     def _tcl_in_run_dir(cls, value: str | None) -> str | None:
         if value is not None:
             inside_run_dir(value)
-            if not value.endswith(".tcl"):
+            if not value.endswith(".tcl") and card_file_name(value) == value:
                 msg = f"delphes_card {value!r} must be a Delphes .tcl card, e.g. delphes_card_ATLAS.tcl"
                 raise ValueError(msg)
         return value
@@ -118,6 +127,10 @@ class Result(ToolResult):
         "btag_light) the objects in and out.",
     )
     assumptions: list[str] = Field(default_factory=list, description="For the run's assumptions log.")
+    card_summary: list[str] = Field(
+        default_factory=list,
+        description="The card's efficiencies, resolutions, isolation, jets and b-tagging at reference objects.",
+    )
 
 
 class _DetectorError(Exception):
@@ -137,6 +150,7 @@ def run(request: Request) -> Result:
 def _parametric(request: Request, versions: dict[str, str]) -> Result:
     import uproot  # noqa: PLC0415 - heavy imports stay out of the request/result models
 
+    from tools.card_summary import parametric_summary  # noqa: PLC0415
     from tools.parametric_detector import Tally, branch_types, detector_columns, make_streams  # noqa: PLC0415
 
     card = request.card
@@ -169,6 +183,7 @@ def _parametric(request: Request, versions: dict[str, str]) -> Result:
         n_events=done,
         realised=realised,
         assumptions=detector_assumptions(card, has_jets),
+        card_summary=parametric_summary(card),
         warnings=[] if has_jets else [f"{source} has no jets (the generator clustered none): no Jet branch written"],
         seed=request.seed,
         versions=versions,
@@ -241,87 +256,49 @@ def detector_assumptions(card: DetectorCard, has_jets: bool) -> list[str]:
     return lines
 
 
-def find_delphes() -> Path | None:
-    """DelphesHepMC3 from DELPHES_PATH (the Delphes directory or the executable itself), else from PATH."""
-    configured = os.environ.get("DELPHES_PATH")
-    if configured:
-        path = Path(configured)
-        candidate = path / DELPHES_EXECUTABLE if path.is_dir() else path
-        return candidate if candidate.is_file() and os.access(candidate, os.X_OK) else None
-    found = shutil.which(DELPHES_EXECUTABLE)
-    return Path(found) if found else None
-
-
-def seeded_delphes_card(text: str, seed: int) -> str:
-    """The card with ``set RandomSeed <seed>`` appended, any top-level RandomSeed of its own commented out.
-
-    Delphes reads the global ``RandomSeed`` into ``gRandom->SetSeed`` (modules/Delphes.cc), so the run seed rules.
-    """
-    lines, depth = [], 0
-    for line in text.splitlines():
-        stripped = line.strip()
-        if depth == 0 and re.match(r"set\s+RandomSeed\b", stripped):
-            lines.append(f"# {stripped}    (replaced by madagents: the run seed is set at the end of this card)")
-            continue
-        if not stripped.startswith("#"):
-            depth += line.count("{") - line.count("}")
-        lines.append(line)
-    footer = ["", "# added by madagents: the run's seed drives Delphes' random numbers", f"set RandomSeed {seed}", ""]
-    return "\n".join(lines + footer)
-
-
 def _delphes(request: Request, versions: dict[str, str]) -> Result:
     executable = find_delphes()
     if executable is None:
         return Result(ok=False, error=DELPHES_MISSING, backend="delphes", seed=request.seed, versions=versions)
     assert request.delphes_card is not None, "the request validator requires delphes_card for this backend"
-    card = _delphes_card(request.delphes_card, executable)
-    hepmc = Path(request.hepmc_path)
-    if not hepmc.is_file():
-        msg = f"HepMC3 file {hepmc} does not exist; run the generation step (it writes HepMC3) first"
-        raise _DetectorError(msg)
-    seeded = Path(request.output_path).with_suffix(".tcl")
-    with atomic_path(seeded) as tmp:
-        tmp.write_text(seeded_delphes_card(card.read_text(), request.seed))
-    with atomic_path(request.output_path) as tmp:
-        try:
-            completed = subprocess.run(
-                [str(executable), str(seeded), str(tmp), str(hepmc)], timeout=request.timeout_s, check=False
-            )
-        except subprocess.TimeoutExpired:
-            msg = (
-                f"{DELPHES_EXECUTABLE} did not finish within {request.timeout_s} s; raise timeout_s or use fewer events"
-            )
-            raise _DetectorError(msg) from None
-        if completed.returncode != 0 or not tmp.is_file():
-            msg = f"{DELPHES_EXECUTABLE} failed (exit code {completed.returncode}); the tool log holds its output"
-            raise _DetectorError(msg)
-        n_events = _delphes_entries(tmp)
+    try:
+        text = request.delphes_card_text
+        card_name = request.delphes_card
+        if text is None:
+            card = card_path(request.delphes_card, executable)
+            text, card_name = card.read_text(errors="replace"), card.name
+        hepmc = Path(request.hepmc_path)
+        check_hepmc(hepmc)
+        seeded = Path(request.output_path).with_suffix(".tcl")
+        with atomic_path(seeded) as tmp:
+            tmp.write_text(seeded_delphes_card(text, request.seed))
+        with atomic_path(request.output_path) as tmp:
+            run_delphes(executable, seeded, tmp, hepmc, request.timeout_s)
+            n_events = _delphes_entries(tmp)
+    except DelphesError as exc:
+        raise _DetectorError(str(exc)) from None
     return Result(
         ok=True,
         backend="delphes",
         card=request.delphes_card,
         n_events=n_events,
         assumptions=[
-            f"Detector response: Delphes ({DELPHES_EXECUTABLE}) with card {card.name}, RandomSeed {request.seed}."
+            f"Detector response: Delphes ({DELPHES_EXECUTABLE}) with card {card_name}, RandomSeed {request.seed}."
         ],
+        card_summary=_summary(text),
         seed=request.seed,
         versions=versions,
         files=[record_file(seeded, "text"), record_file(request.output_path, "root", n_events)],
     )
 
 
-def _delphes_card(name: str, executable: Path) -> Path:
-    """A card in the run directory, else one shipped with Delphes (``cards/`` beside or above the executable)."""
-    local = Path(name)
-    if local.is_file():
-        return local
-    if "/" not in name:
-        for directory in (executable.resolve().parent, executable.resolve().parent.parent):
-            if (directory / "cards" / name).is_file():
-                return directory / "cards" / name
-    msg = f"Delphes card {name!r} is neither in the run directory nor among the cards shipped with Delphes"
-    raise _DetectorError(msg)
+def _summary(text: str) -> list[str]:
+    from tools.card_summary import delphes_summary  # noqa: PLC0415
+
+    try:
+        return delphes_summary(text)
+    except (ValueError, IndexError) as exc:  # a card this reader does not follow still ran in Delphes
+        return [f"the card could not be summarised ({type(exc).__name__}: {exc})"]
 
 
 def _delphes_entries(path: Path) -> int:

@@ -7,10 +7,12 @@ which the next link reads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from madagents.state import PlanStep, Role
 from madagents.workflow import DetectorSpec, MLGeneratorSpec, Workflow
 from tools import analyze, cfm_generator, classifier_test, detector, merge_samples, mg5_generate, pythia8_generate
+from tools.delphes import card_file_name, shipped_card
 
 __all__ = [
     "Chain",
@@ -110,7 +112,15 @@ def add_mg5_generation(chain: Chain, hard_process: mg5_generate.Request, shower:
 
 def add_detector(chain: Chain, spec: DetectorSpec, seed: int, generate: pythia8_generate.Request) -> None:
     if spec.backend == "delphes":
-        request = detector.Request(backend="delphes", seed=seed, delphes_card=spec.card, hepmc_path=_hepmc_of(generate))
+        # a card of the user's travels inline, as a parametric card does: the sandbox sees the run directory only
+        own = None if shipped_card(spec.card) else Path(spec.card)
+        request = detector.Request(
+            backend="delphes",
+            seed=seed,
+            delphes_card=own.name if own else card_file_name(spec.card),
+            delphes_card_text=own.read_text() if own else None,
+            hepmc_path=_hepmc_of(generate),
+        )
     else:
         request = detector.Request(seed=seed, card=spec.parametric_card(), events_path=generate.root_path)
     description = f"Detector simulation ({spec.backend}, card {spec.card})"

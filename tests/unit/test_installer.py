@@ -18,7 +18,7 @@ from madagents.rundir import RunDir
 from madagents.sandbox import LocalSandbox
 from madagents.settings import Settings
 from madagents.state import Plan, RunState
-from madagents.workflow import load_workflow
+from madagents.workflow import load_any_workflow, load_workflow
 from tests.conftest import DRELL_YAN
 from tests.replay.scripted import ScriptedClient, call, installer, reply, tool_answers
 from tools import environment
@@ -31,7 +31,7 @@ def check(tmp_path: Path, script: Any, plan: Plan | None = None) -> dict[str, An
     plan = plan or plan_workflow(load_workflow(DRELL_YAN))
     rundir = RunDir.create(tmp_path / "run")
     ctx = RunContext(Settings(), rundir, LocalSandbox(rundir.path), ["test"], models=ScriptedClient(script))
-    return check_with_model(ctx, RunState(plan=plan), plan, STEP_DIR)
+    return check_with_model(ctx, RunState(plan=plan), plan, STEP_DIR, lambda missing: f"build it ({missing})")
 
 
 def test_the_installer_inspects_the_sandbox_and_reports_it_ready(tmp_path: Path) -> None:
@@ -102,3 +102,19 @@ def test_programs_are_found_where_the_tools_look_for_them(tmp_path: Path, monkey
     assert found.programs["mg5_aMC"] == str(mg5 / "bin" / "mg5_aMC")
     assert found.programs["DelphesHepMC3"] is None
     assert found.programs["sh"] is not None
+
+
+def test_each_plan_runs_in_the_image_that_holds_what_it_needs() -> None:
+    from madagents.agents.installer import plan_image  # noqa: PLC0415
+
+    settings = Settings(image="my/hep", image_full="my/full", image_ml="my/ml")
+    workflows = Path(DRELL_YAN).parent
+    expected = {
+        "drell_yan": ("hep", "my/hep"),
+        "drell_yan_detector": ("hep", "my/hep"),  # the parametric detector runs in hep
+        "drell_yan_mg5": ("hep-full", "my/full"),
+        "drell_yan_delphes": ("hep-full", "my/full"),
+        "ml_amplitudes": ("ml", "my/ml"),
+    }
+    for name, image in expected.items():
+        assert plan_image(plan_workflow(load_any_workflow(workflows / f"{name}.yaml")), settings) == image, name
