@@ -240,7 +240,13 @@ def open_context(
 def _context(rundir: RunDir, settings: Settings, command_line: list[str], driver: Driver | None = None) -> RunContext:
     driver = driver or Driver()
     sandbox = make_sandbox(
-        settings.sandbox, rundir.path, settings.image, settings.docker, settings.dask.scheduler, settings.dask.workers
+        settings.sandbox,
+        rundir.path,
+        settings.image,
+        settings.docker,
+        settings.dask.scheduler,
+        settings.dask.workers,
+        settings.models_dir,
     )
     _plan_image(rundir, settings, sandbox)
     return RunContext(

@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     )
     image_ml: str = Field(default="madagents/ml:latest", description="Image for plans with torch steps (ml).")
     docker: DockerLimits = Field(default_factory=DockerLimits, description="Limits of each tool container.")
+    models_dir: Path | None = Field(
+        default=None,
+        description="A directory of UFO models (one subdirectory each) for MG5, besides those of its installation; "
+        "mounted read-only into the container, copied into the run before MG5 imports a model from it.",
+    )
+    mg5_cache: bool = Field(default=True, description="Reuse compiled MG5 process directories between runs.")
+    mg5_cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "madagents" / "mg5",
+        description="Where compiled MG5 process directories are kept, by the hash of model, processes and MG5.",
+    )
     tool_timeout_s: float = Field(default=3600.0, gt=0, description="Wall-clock limit of one tool call.")
     verify_events: int = Field(
         default=1000,

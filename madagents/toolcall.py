@@ -6,6 +6,7 @@ import json
 from pathlib import PurePosixPath
 from typing import TypeVar
 
+from madagents import mg5_cache
 from madagents.context import RunContext
 from madagents.rundir import TraceEvent
 from madagents.safe_files import UnsafePathError, read_model
@@ -56,6 +57,7 @@ def call_tool(
     The request, result and log are kept there; a tool that dies without writing a result, or writes one that
     is not a valid result, becomes ``ok=False``. The tool may write only its step directory and its outputs.
     """
+    request = mg5_cache.prepare(ctx, request)
     ctx.rundir.write_model(f"{step_dir}/request.json", request)
     ctx.rundir.file(f"{step_dir}/result.json").unlink(missing_ok=True)  # a stale one from a killed attempt
 
@@ -79,6 +81,7 @@ def call_tool(
             protected=[f"{step_dir}/request.json"],
         )
         result = _read_result(ctx, step_dir, request, result_type, executed)
+    mg5_cache.store(ctx, request, result.ok)
     result = result.model_copy(update={"log_tail": executed.output_tail, "log_path": f"{step_dir}/log.txt"})
     call = ToolCall(
         step_dir=step_dir,

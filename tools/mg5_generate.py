@@ -18,8 +18,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tools.contract import OutputDir, OutputFile, ToolRequest, ToolResult, package_versions, tool_main
+from tools.contract import OutputDir, OutputFile, RunPath, ToolRequest, ToolResult, package_versions, tool_main
 from tools.decays import DecayTable
+from tools.mg5_models import mark_reusable, model_to_import, reusable
 from tools.mg5_output import slha_decay_tables
 from tools.mg5_run import Mg5Error, find_mg5, generate_events
 
@@ -97,7 +98,10 @@ class Request(ToolRequest):
         "coupling orders, @N tags and [QCD] are written as in MG5.",
         examples=[["p p > mu+ mu-"], ["p p > t t~, (t > b w+, w+ > e+ ve), (t~ > b~ w-, w- > mu- vm~)"]],
     )
-    output_dir: OutputDir = Field(default="mg5/process", description="MG5 process directory; replaced on each run.")
+    # not an output of its own: MG5's `output -f` deletes and recreates it, which a mount point would not allow
+    output_dir: RunPath = Field(
+        default="mg5/process", description="MG5 process directory, inside commands_dir; replaced on each run."
+    )
     commands_dir: OutputDir = Field(default="mg5", description="Where the MG5 command files and MG5 logs go.")
     lhe_path: OutputFile = Field(default="events/unweighted_events.lhe", description="The events, gunzipped.")
     run_card: dict[str, str | bool | int | float] = Field(
@@ -129,6 +133,12 @@ class Request(ToolRequest):
         "such a model fails to import.",
     )
     timeout_s: float = Field(default=3600.0, gt=0, description="Wall-time limit for both MG5 steps together.")
+    process_key: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="Set by the host: the hash of model, processes and MG5 installation. When output_dir holds a "
+        "compiled process with this key (restored from the host's cache), generate and output are skipped.",
+    )
 
     @field_validator("model")
     @classmethod
@@ -203,6 +213,9 @@ class Request(ToolRequest):
             if path == process or process in path.parents:
                 msg = f"{name} {path} is inside output_dir {process}, which MG5 deletes and rewrites on every run"
                 raise ValueError(msg)
+        if PurePosixPath(self.commands_dir) not in process.parents:
+            msg = f"output_dir {process} must lie inside commands_dir {self.commands_dir}, the directory MG5 writes"
+            raise ValueError(msg)
         return self
 
 
@@ -220,6 +233,9 @@ class Result(ToolResult):
     )
     generate_seconds: float = 0.0
     launch_seconds: float = 0.0
+    process_reused: bool = Field(
+        default=False, description="The compiled process directory came from the cache: generate and output skipped."
+    )
 
 
 def _value(value: str | bool | float) -> str:
@@ -237,7 +253,8 @@ def _options(request: Request) -> list[str]:
     for name in ("run_mode", "nb_core", "cluster_type", "cluster_queue"):
         if (value := getattr(request, name)) is not None:
             options.append(f"set {name} {value}")
-    return options
+    # without --no_save MG5 writes each option into its installation's configuration, which is read-only
+    return [f"{line} --no_save" for line in options]
 
 
 def _process_dir(request: Request) -> str:
@@ -245,9 +262,9 @@ def _process_dir(request: Request) -> str:
     return posixpath.relpath(request.output_dir, request.commands_dir)
 
 
-def generate_commands(request: Request) -> list[str]:
+def generate_commands(request: Request, model: str | None = None) -> list[str]:
     """Lines of ``generate.mg5``: model, multiparticles, processes, output (``-f``: no question if it exists)."""
-    lines = [*_options(request), f"import model {request.model}"]
+    lines = [*_options(request), f"import model {model or request.model}"]
     lines += [f"define {line}" for line in request.definitions]
     lines += [f"generate {request.processes[0]}", *(f"add process {line}" for line in request.processes[1:])]
     return [*lines, f"output {_process_dir(request)} -f"]
@@ -274,7 +291,16 @@ def run(request: Request) -> Result:
     try:
         mg5 = find_mg5(os.environ, MG5_MISSING)
         versions["mg5_aMC"] = mg5.version
-        outcome = generate_events(mg5, request, generate_commands(request), launch_commands(request))
+        reuse = reusable(request)
+        if reuse:
+            print(
+                f"mg5_generate: reusing the compiled process directory {request.output_dir} (cache key "
+                f"{request.process_key}): generate, output and compilation skipped",
+                flush=True,
+            )
+        generate = None if reuse else generate_commands(request, model_to_import(mg5, request))
+        outcome = generate_events(mg5, request, generate, launch_commands(request))
+        mark_reusable(request)
     except Mg5Error as exc:
         return Result(ok=False, error=str(exc), versions=versions, seed=request.seed, files=exc.files)
     return Result(
@@ -290,6 +316,7 @@ def run(request: Request) -> Result:
         decay_tables=slha_decay_tables(outcome.banner.param_card),
         generate_seconds=outcome.generate_seconds,
         launch_seconds=outcome.launch_seconds,
+        process_reused=reuse,
         files=outcome.files,
         warnings=outcome.warnings,
         versions=versions,

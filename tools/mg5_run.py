@@ -111,15 +111,18 @@ def find_mg5(environ: Mapping[str, str], missing: str) -> Mg5:
     return Mg5(root=root, version=version, python=python)
 
 
-def generate_events(mg5: Mg5, request: Request, generate: list[str], launch: list[str]) -> Outcome:
-    """Run both steps and check what they wrote; raise :class:`Mg5Error` on any failure."""
+def generate_events(mg5: Mg5, request: Request, generate: list[str] | None, launch: list[str]) -> Outcome:
+    """Run both steps (launch only, on a reused process directory, when ``generate`` is None) and check what they
+    wrote; raise :class:`Mg5Error` on any failure."""
     commands, process = Path(request.commands_dir), Path(request.output_dir)
     if process.exists() and not (process / "Cards" / "proc_card_mg5.dat").is_file():
         msg = f"output_dir {process} exists and is not an MG5 process directory: MG5 would delete it; choose another"
         raise Mg5Error(msg)
     deadline = time.monotonic() + request.timeout_s
     try:
-        generate_seconds = _step(mg5, commands, "generate", generate, deadline, request.timeout_s)
+        generate_seconds = 0.0
+        if generate is not None:
+            generate_seconds = _step(mg5, commands, "generate", generate, deadline, request.timeout_s)
         if not (process / "Cards" / "proc_card_mg5.dat").is_file():
             msg = f"MG5 reported no error but wrote no process directory {process}; see {commands / 'generate.log'}"
             raise Mg5Error(msg)

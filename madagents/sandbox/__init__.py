@@ -41,13 +41,19 @@ def resolve_backend(requested: str) -> str:
 
 
 def make_sandbox(
-    backend: str, workdir: Path, image: str, limits: DockerLimits, scheduler: str | None = None, workers: int = 2
+    backend: str,
+    workdir: Path,
+    image: str,
+    limits: DockerLimits,
+    scheduler: str | None = None,
+    workers: int = 2,
+    models_dir: Path | None = None,
 ) -> Sandbox:
     """The sandbox for a resolved ``backend``; raises ``ValueError`` for a name that is not a backend."""
     if backend == "local":
         return LocalSandbox(workdir)
     if backend == "docker":
-        return DockerSandbox(workdir, image, limits)
+        return DockerSandbox(workdir, image, limits, models_dir=models_dir)
     if backend == "dask":
         from madagents.sandbox.dask import DaskSandbox  # noqa: PLC0415 - dask loads slowly, only this backend needs it
 

@@ -39,6 +39,8 @@ CONTAINER_ENV = {
     "LANG": "C.UTF-8",
 }
 """The whole environment of a tool container: nothing is copied from the host."""
+MODELS_MOUNT = "/models"
+MODELS_ENV = "MADAGENTS_MODELS_DIR"
 
 
 class DockerLimits(BaseModel):
@@ -74,8 +76,17 @@ class DockerSandbox(Sandbox):
     python = "python"
     isolated = True
 
-    def __init__(self, workdir: Path, image: str, limits: DockerLimits, client: Any | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        image: str,
+        limits: DockerLimits,
+        client: Any | None = None,
+        models_dir: Path | None = None,
+    ) -> None:
         super().__init__(workdir)
+        self.models_dir = models_dir
+        """The user's UFO models, mounted read-only at MODELS_MOUNT (MG5 imports copies of them)."""
         self.image = image
         self.kind = "hep"
         """Which image (hep, hep-full, ml) ``image`` is; only hep is built without being asked."""
@@ -97,7 +108,7 @@ class DockerSandbox(Sandbox):
         with OutputLog(self.workdir / log_path, on_line) as output:
             try:
                 # after OutputLog made the log's directory, which may be one the tool writes to
-                mounts = self._mounts(writable, [*protected, log_path])
+                mounts = self._mounts(writable, [*protected, log_path]) + self._models_mount()
                 user = self._hand_over(writable, [*protected, log_path])
                 container = self.client.containers.run(
                     self.image, cmd, detach=True, user=user, mounts=mounts, **self._policy(cwd)
@@ -159,7 +170,7 @@ class DockerSandbox(Sandbox):
     def _policy(self, cwd: str) -> dict[str, Any]:
         return {
             "working_dir": posixpath.normpath(f"{CONTAINER_WORKDIR}/{cwd}"),
-            "environment": CONTAINER_ENV,
+            "environment": {**CONTAINER_ENV, **({MODELS_ENV: MODELS_MOUNT} if self.models_dir else {})},
             "network_mode": "none",
             "read_only": True,
             "tmpfs": {"/tmp": f"rw,size={self.limits.tmp_mb}m"},
@@ -190,6 +201,11 @@ class DockerSandbox(Sandbox):
                 target = f"{CONTAINER_WORKDIR}/{relative}"
                 mounts.append(docker.types.Mount(target, str(source), type="bind", read_only=True))
         return mounts
+
+    def _models_mount(self) -> list[docker.types.Mount]:
+        if self.models_dir is None:
+            return []
+        return [docker.types.Mount(MODELS_MOUNT, str(self.models_dir.resolve()), type="bind", read_only=True)]
 
     def _hand_over(self, writable: Sequence[str], protected: Sequence[str]) -> str:
         """The container user: the host user, or the image's unprivileged user when the host runs as root.

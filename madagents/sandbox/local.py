@@ -31,6 +31,7 @@ ENV_ALLOWLIST = (
     "VIRTUAL_ENV",
     "MG5_PATH",
     "DELPHES_PATH",
+    "MADAGENTS_MODELS_DIR",
     "LHAPDF_DATA_PATH",
 )
 """Host variables a tool may see (where MG5, Delphes and LHAPDF sets are installed); everything else (API keys,

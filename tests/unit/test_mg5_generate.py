@@ -194,17 +194,17 @@ def test_command_files_of_a_drell_yan_request() -> None:
         param_card={"MASS 6": 172.5}, run_card={"ebeam1": 6500, "use_syst": False, "pdlabel": "nn23lo1"}
     )
     assert generate_commands(request) == [
-        "set auto_update 0",
-        "set automatic_html_opening False",
-        "set auto_convert_model True",
+        "set auto_update 0 --no_save",
+        "set automatic_html_opening False --no_save",
+        "set auto_convert_model True --no_save",
         "import model sm",
         "generate p p > mu+ mu-",
         "output process -f",
     ]
     assert launch_commands(request) == [
-        "set auto_update 0",
-        "set automatic_html_opening False",
-        "set auto_convert_model True",
+        "set auto_update 0 --no_save",
+        "set automatic_html_opening False --no_save",
+        "set auto_convert_model True --no_save",
         "launch process",
         "shower=OFF",
         "detector=OFF",
@@ -227,8 +227,8 @@ def test_definitions_decay_chains_nlo_and_cluster_options() -> None:
         model="sm-no_b_mass",
         definitions=["l+ = e+ mu+", "l- =   e- mu-"],
         processes=["p p > t t~, (t > b w+, w+ > l+ vl), (t~ > b~ w-, w- > l- vl~) @1", "p p > e+ ve  [QCD]"],
-        output_dir="gen/ttbar",
-        commands_dir="steps/3-generate",
+        output_dir="gen/ttbar/process",
+        commands_dir="gen/ttbar",
         seed=7,
         n_events=10,
         run_mode=1,
@@ -237,9 +237,9 @@ def test_definitions_decay_chains_nlo_and_cluster_options() -> None:
     )
     lines = generate_commands(request)
     assert lines[3:7] == [
-        "set run_mode 1",
-        "set cluster_type slurm",
-        "set cluster_queue short-q.1",
+        "set run_mode 1 --no_save",
+        "set cluster_type slurm --no_save",
+        "set cluster_queue short-q.1 --no_save",
         "import model sm-no_b_mass",
     ]
     assert lines[7:] == [
@@ -247,11 +247,12 @@ def test_definitions_decay_chains_nlo_and_cluster_options() -> None:
         "define l- = e- mu-",
         "generate p p > t t~, (t > b w+, w+ > l+ vl), (t~ > b~ w-, w- > l- vl~) @1",
         "add process p p > e+ ve [QCD]",
-        "output ../../gen/ttbar -f",
+        "output process -f",
     ]
-    assert launch_commands(request)[3:7] == [*lines[3:6], "launch ../../gen/ttbar"]
+    assert launch_commands(request)[3:7] == [*lines[3:6], "launch process"]
     multicore = drell_yan(run_mode=2, nb_core=4)
-    assert generate_commands(multicore)[3:5] == launch_commands(multicore)[3:5] == ["set run_mode 2", "set nb_core 4"]
+    expected = ["set run_mode 2 --no_save", "set nb_core 4 --no_save"]
+    assert generate_commands(multicore)[3:5] == launch_commands(multicore)[3:5] == expected
 
 
 def test_python2_ufo_models_are_converted_unless_turned_off() -> None:
@@ -259,10 +260,10 @@ def test_python2_ufo_models_are_converted_unless_turned_off() -> None:
     # option off in MG5's configuration it would ask first, and the closed stdin would end the import
     model = "composite_LQ_UFO"
     converted = drell_yan(model=model, processes=["p p > s1b s1b~, s1b > u mu-, s1b~ > u~ mu+"])
-    assert generate_commands(converted)[2:4] == ["set auto_convert_model True", f"import model {model}"]
-    assert launch_commands(converted)[2] == "set auto_convert_model True"
+    assert generate_commands(converted)[2:4] == ["set auto_convert_model True --no_save", f"import model {model}"]
+    assert launch_commands(converted)[2] == "set auto_convert_model True --no_save"
     kept = drell_yan(model=model, auto_convert_model=False)
-    assert generate_commands(kept)[2] == launch_commands(kept)[2] == "set auto_convert_model False"
+    assert generate_commands(kept)[2] == launch_commands(kept)[2] == "set auto_convert_model False --no_save"
 
 
 @pytest.mark.parametrize(
@@ -373,13 +374,13 @@ def test_a_second_run_replaces_the_process_directory_but_no_other(fake_mg5: Path
     again = run(drell_yan(seed=99))
     assert again.ok, again.error
     assert again.run_card["iseed"] == "99"
-    (fake_mg5 / "hists").mkdir()
-    (fake_mg5 / "hists/mll.json").write_text("{}")
-    elsewhere = run(drell_yan(output_dir="hists"))
+    (fake_mg5 / "mg5/hists").mkdir()
+    (fake_mg5 / "mg5/hists/mll.json").write_text("{}")
+    elsewhere = run(drell_yan(output_dir="mg5/hists"))
     assert elsewhere.error == (
-        "output_dir hists exists and is not an MG5 process directory: MG5 would delete it; choose another"
+        "output_dir mg5/hists exists and is not an MG5 process directory: MG5 would delete it; choose another"
     )
-    assert (fake_mg5 / "hists/mll.json").read_text() == "{}"
+    assert (fake_mg5 / "mg5/hists/mll.json").read_text() == "{}"
 
 
 def test_nlo_events_matched_to_another_shower_are_flagged(fake_mg5: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,7 +128,7 @@ def test_the_mg5_leptoquark_uses_the_ufo_with_consistent_couplings_width_and_pea
     assert hard_process.processes == ["p p > s1b s1b~, s1b > u mu-, s1b~ > u~ mu+"]
     # a Python-2 UFO: MG5 must be told to convert it, before the import
     lines = mg5_generate.generate_commands(hard_process)
-    assert lines.index("set auto_convert_model True") < lines.index("import model composite_LQ_UFO")
+    assert lines.index("set auto_convert_model True --no_save") < lines.index("import model composite_LQ_UFO")
     card = hard_process.param_card
     (peak,) = plan.expectations.peaks
     assert card["mass 9000010"] == workflow.process.mass_gev == peak.mass_gev == 1000
