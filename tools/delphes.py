@@ -152,3 +152,48 @@ def run_delphes(executable: Path, card: Path, output: Path, hepmc: Path, timeout
         quoted = f": Delphes said {' / '.join(said)!r}" if said else "; the tool log holds its output"
         msg = f"{DELPHES_EXECUTABLE} failed (exit code {completed.returncode}){quoted}"
         raise DelphesError(msg)
+
+
+def flatten(raw: Path, output: Path) -> int:
+    """Delphes' tree rewritten with the collections the analysis reads, in the parametric detector's layout.
+
+    Delphes' own file holds TObject and TRef members that uproot cannot read, so a reader that reads every branch
+    (the reviewer's event count) would fail on it; the raw file stays beside this one. Returns the event count.
+    """
+    import awkward as ak  # noqa: PLC0415
+    import uproot  # noqa: PLC0415
+
+    from tools.parametric_detector import branch_types  # noqa: PLC0415
+
+    fields = {
+        "Muon": ("PT", "Eta", "Phi", "Charge", "IsolationVar"),
+        "Electron": ("PT", "Eta", "Phi", "Charge", "IsolationVar"),
+        "Jet": ("PT", "Eta", "Phi", "Mass", "BTag"),
+        "MissingET": ("MET", "Phi"),
+        "Event": ("Number", "Weight"),
+    }
+    try:
+        with uproot.open(raw) as file:
+            tree = file["Delphes"]
+            keys = set(tree.keys())
+            has_jets = "Jet/Jet.PT" in keys
+            columns = {}
+            for collection, names in fields.items():
+                if collection == "Jet" and not has_jets:
+                    continue
+                read = tree.arrays([f"{collection}/{collection}.{name}" for name in names], how=dict)
+                columns[collection] = ak.zip({name: read[f"{collection}/{collection}.{name}"] for name in names})
+    except Exception as exc:
+        msg = f"{DELPHES_EXECUTABLE} wrote no readable TTree 'Delphes' ({type(exc).__name__}: {exc})"
+        raise DelphesError(msg) from None
+    events = columns["Event"]
+    columns["Event"] = ak.zip({"Number": events.Number, "Weight": events.Weight, "MHat": events.Weight * float("nan")})
+    with uproot.recreate(output) as file:
+        tree = file.mktree(
+            "Delphes",
+            branch_types(has_jets),
+            field_name=lambda outer, inner: f"{outer}.{inner}",
+            counter_name=lambda name: f"{name}_size",
+        )
+        tree.extend(columns)
+    return len(events)
