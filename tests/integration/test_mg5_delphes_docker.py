@@ -1,0 +1,91 @@
+"""The real MG5 → Pythia8 → Delphes chain under Docker in the hep-full image: the process-directory cache, one seed
+through the whole chain, and bad input that must stop with the tool's own words."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from madagents.cli import app
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+runner = CliRunner()
+WORKFLOWS = REPO / "workflows"
+
+
+@pytest.fixture
+def docker_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hep_full_image: str) -> Path:
+    monkeypatch.setenv("MADAGENTS_SANDBOX", "docker")
+    monkeypatch.setenv("MADAGENTS_IMAGE_FULL", hep_full_image)
+    monkeypatch.setenv("MADAGENTS_MG5_CACHE_DIR", str(tmp_path / "mg5-cache"))
+    return tmp_path
+
+
+def _run(workflow: Path, out: Path, *args: str) -> tuple[int, str, float]:
+    start = time.monotonic()
+    result = runner.invoke(app, ["run", str(workflow), "--out", str(out), *args])
+    return result.exit_code, result.output, time.monotonic() - start
+
+
+def test_a_second_mg5_run_reuses_the_compiled_process_and_gives_the_same_lhe(docker_env: Path) -> None:
+    code, output, _ = _run(WORKFLOWS / "drell_yan_mg5.yaml", docker_env / "a", "--events", "200", "--seed", "12345")
+    assert code == 0, output
+    code, output, _ = _run(WORKFLOWS / "drell_yan_mg5.yaml", docker_env / "b", "--events", "200", "--seed", "12345")
+    assert code == 0, output
+    first, second = (json.loads((docker_env / n / "steps/01-mg5/result.json").read_text()) for n in ("a", "b"))
+    assert (first["process_reused"], second["process_reused"]) == (False, True)
+    assert second["generate_seconds"] == 0.0
+    assert second["launch_seconds"] < first["generate_seconds"] + first["launch_seconds"]
+    assert "reusing the compiled process directory" in (docker_env / "b/steps/01-mg5/log.txt").read_text()
+    lhe = [(docker_env / n / "events/unweighted_events.lhe").read_bytes() for n in ("a", "b")]
+    assert lhe[0] == lhe[1], "the same seed must give the same LHE bytes"
+
+
+def test_delphes_with_the_atlas_card_gives_the_same_histograms_for_the_same_seed(docker_env: Path) -> None:
+    hists = []
+    for name in ("a", "b"):
+        code, output, _ = _run(WORKFLOWS / "drell_yan_delphes.yaml", docker_env / name, "--events", "1000")
+        assert code == 0, output
+        hists.append((docker_env / name / "hists/m_mumu.json").read_text())
+        report = (docker_env / name / "report.md").read_text()
+        assert "b-tagging at pT 50 GeV" in report
+        assert "muons: efficiency" in report
+    assert hists[0] == hists[1]
+
+
+def test_a_missing_delphes_card_is_an_input_error(docker_env: Path) -> None:
+    workflow = (WORKFLOWS / "drell_yan_delphes.yaml").read_text().replace("card: atlas", "card: nowhere.tcl")
+    (docker_env / "w.yaml").write_text(workflow)
+    code, output, _ = _run(docker_env / "w.yaml", docker_env / "run")
+    assert code == 2
+    assert "Delphes card 'nowhere.tcl' does not exist" in " ".join(output.split())
+
+
+@pytest.mark.parametrize(
+    ("process", "said"),
+    [("p p > mu+ mu- zz", "zz"), ("p p > > mu+", "")],
+)
+def test_a_bad_mg5_process_fails_quoting_mg5(docker_env: Path, process: str, said: str) -> None:
+    workflow = (WORKFLOWS / "drell_yan_mg5.yaml").read_text().replace("p p > mu+ mu-", process)
+    (docker_env / "w.yaml").write_text(workflow)
+    code, output, _ = _run(docker_env / "w.yaml", docker_env / "run", "--events", "50")
+    assert code == 1, output
+    status = json.loads((docker_env / "run/status.json").read_text())
+    assert status["state"] == "failed"
+    assert "MG5 step 'generate' failed" in status["error"]
+    assert said in status["error"]
+    assert not (docker_env / "run/hists").exists() or not list((docker_env / "run/hists").iterdir())
+
+
+def test_a_model_that_is_not_found_fails_quoting_mg5(docker_env: Path) -> None:
+    workflow = (WORKFLOWS / "drell_yan_mg5.yaml").read_text().replace("model: sm", "model: no_such_model")
+    (docker_env / "w.yaml").write_text(workflow)
+    code, output, _ = _run(docker_env / "w.yaml", docker_env / "run", "--events", "50")
+    assert code == 1, output
+    status = json.loads((docker_env / "run/status.json").read_text())
+    assert "no_such_model" in status["error"]
