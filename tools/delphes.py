@@ -176,13 +176,19 @@ def flatten(raw: Path, output: Path) -> int:
         with uproot.open(raw) as file:
             tree = file["Delphes"]
             keys = set(tree.keys())
-            has_jets = "Jet/Jet.PT" in keys
+
+            # Delphes splits each collection into sub-branches ("Muon/Muon.PT"); a flat writer names them "Muon.PT"
+            def branch(collection: str, name: str) -> str:
+                nested = f"{collection}/{collection}.{name}"
+                return nested if nested in keys else f"{collection}.{name}"
+
+            has_jets = branch("Jet", "PT") in keys
             columns = {}
             for collection, names in fields.items():
                 if collection == "Jet" and not has_jets:
                     continue
-                read = tree.arrays([f"{collection}/{collection}.{name}" for name in names], how=dict)
-                columns[collection] = ak.zip({name: read[f"{collection}/{collection}.{name}"] for name in names})
+                read = tree.arrays([branch(collection, name) for name in names], how=dict)
+                columns[collection] = ak.zip({name: read[branch(collection, name)] for name in names})
     except Exception as exc:
         msg = f"{DELPHES_EXECUTABLE} wrote no readable TTree 'Delphes' ({type(exc).__name__}: {exc})"
         raise DelphesError(msg) from None

@@ -526,11 +526,20 @@ card, output, hepmc = sys.argv[1:]
 pathlib.Path("delphes_call.json").write_text(json.dumps({"argv": sys.argv[1:], "card": pathlib.Path(card).read_text()}))
 if "fail" in pathlib.Path(card).read_text():
     sys.exit(1)
-events = ak.unflatten(ak.zip({"Number": np.arange(4), "Weight": np.ones(4, dtype=np.float32)}), np.ones(4, dtype=int))
+def collection(names, per_event):
+    counts = np.full(4, per_event)
+    return ak.unflatten(ak.zip({name: np.ones(4 * per_event, dtype=np.float32) for name in names}), counts)
+columns = {
+    "Event": ak.unflatten(ak.zip({"Number": np.arange(4), "Weight": np.ones(4, dtype=np.float32)}), np.ones(4, dtype=int)),
+    "Muon": collection(["PT", "Eta", "Phi", "Charge", "IsolationVar"], 2),
+    "Electron": collection(["PT", "Eta", "Phi", "Charge", "IsolationVar"], 0),
+    "Jet": collection(["PT", "Eta", "Phi", "Mass", "BTag"], 1),
+    "MissingET": collection(["MET", "Phi"], 1),
+}
 with uproot.recreate(output) as file:
-    tree = file.mktree("Delphes", {"Event": ak.type(events).content}, field_name=lambda a, b: f"{a}.{b}",
-                       counter_name=lambda name: f"{name}_size")
-    tree.extend({"Event": events})
+    tree = file.mktree("Delphes", {key: ak.type(value).content for key, value in columns.items()},
+                       field_name=lambda a, b: f"{a}.{b}", counter_name=lambda name: f"{name}_size")
+    tree.extend(columns)
 """
 
 
@@ -578,12 +587,13 @@ def test_delphes_runs_with_the_seeded_card(fake_delphes: Path) -> None:
     )  # fmt: skip
     assert [(f.path, f.kind, f.n_events) for f in result.files] == [
         ("events/detector.tcl", "text", None),
+        ("events/detector.delphes.root", "root", None),
         ("events/detector.root", "root", 4),
     ]
     call = json.loads((fake_delphes / "delphes_call.json").read_text())
     card, output, hepmc = call["argv"]
     assert (card, hepmc) == ("events/detector.tcl", "events/events.hepmc3")
-    assert output.startswith("events/.detector.root."), "written atomically"
+    assert output.startswith("events/.detector.delphes.root."), "written atomically"
     assert output.endswith(".part"), "written atomically"
     assert call["card"].splitlines()[-1] == "set RandomSeed 77"
     assert (fake_delphes / card).read_text() == call["card"]
@@ -591,6 +601,8 @@ def test_delphes_runs_with_the_seeded_card(fake_delphes: Path) -> None:
         "Detector response: Delphes (DelphesHepMC3) with card delphes_card_ATLAS.tcl, RandomSeed 77."
     ]
     assert read_events(fake_delphes / "events/detector.root", ["event_number", "weight"]).weight.tolist() == [1.0] * 4
+    with uproot.open(fake_delphes / "events/detector.root") as flat:
+        assert flat["Delphes"]["Muon_size"].array().tolist() == [2] * 4, "the collections are carried over"
 
 
 def test_a_run_directory_card_wins_and_a_failure_leaves_no_output(fake_delphes: Path) -> None:
