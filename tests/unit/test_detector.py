@@ -530,7 +530,9 @@ def collection(names, per_event):
     counts = np.full(4, per_event)
     return ak.unflatten(ak.zip({name: np.ones(4 * per_event, dtype=np.float32) for name in names}), counts)
 columns = {
-    "Event": ak.unflatten(ak.zip({"Number": np.arange(4), "Weight": np.ones(4, dtype=np.float32)}), np.ones(4, dtype=int)),
+    "Event": ak.unflatten(
+        ak.zip({"Number": np.arange(4), "Weight": np.ones(4, dtype=np.float32)}), np.ones(4, dtype=int)
+    ),
     "Muon": collection(["PT", "Eta", "Phi", "Charge", "IsolationVar"], 2),
     "Electron": collection(["PT", "Eta", "Phi", "Charge", "IsolationVar"], 0),
     "Jet": collection(["PT", "Eta", "Phi", "Mass", "BTag"], 1),
