@@ -616,27 +616,3 @@ def test_a_run_directory_card_wins_and_a_failure_leaves_no_output(fake_delphes: 
     assert not list((fake_delphes / "events").glob(".*.part"))
     unknown = detect(fake_delphes, backend="delphes", card=None, delphes_card="nowhere.tcl")
     assert "Delphes card 'nowhere.tcl' is neither in the run directory nor among the cards" in (unknown.error or "")
-
-
-@pytest.mark.skipif(
-    find_delphes() is None,
-    reason="DelphesHepMC3 is not installed here (hep-full image, or DELPHES_PATH); the stand-in tests cover the call",
-)
-def test_real_delphes_with_the_atlas_card(tmp_path: Path) -> None:
-    generation = pythia8_generate.Request(
-        settings=["Beams:eCM = 13000", "WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "23:onIfMatch = 13 -13"],
-        n_events=50,
-        seed=3,
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(tmp_path)
-        assert pythia8_generate.run(generation).ok
-    arrays = []
-    for name in ("a", "b"):
-        result = detect(
-            tmp_path, backend="delphes", card=None, delphes_card="delphes_card_ATLAS.tcl", output_path=f"{name}.root"
-        )
-        assert result.ok, result.error
-        assert result.n_events == 50
-        arrays.append(read_events(tmp_path / f"{name}.root", ["weight", "muon_pt", "muon_iso", "jet_btag"]).tolist())
-    assert arrays[0] == arrays[1], "the same RandomSeed must give the same Delphes output"

@@ -3,7 +3,7 @@
 The stand-in (``FAKE_MG5``) is a small Python script placed where MG5's launcher would be. It reads the command
 files the way MG5 does and writes the real MG5 outputs of ``tests/fixtures/mg5`` (with the requested ``set``
 values applied to the banner's run card), or misbehaves as MG5 does: an error in the log with exit status 0, a
-hang, a damaged event file. The last test runs the real MG5 when ``MG5_PATH`` names an installation.
+hang, a damaged event file. tests/integration/test_real_generators.py runs the real MG5.
 """
 
 from __future__ import annotations
@@ -515,27 +515,3 @@ def test_command_line_without_mg5_writes_a_failed_result(tmp_path: Path) -> None
     assert process.returncode == 1, process.stderr
     result = Result.model_validate_json((tmp_path / "result.json").read_text())
     assert (result.ok, result.error) == (False, MG5_MISSING)
-
-
-# ---------------------------------------------------------------- the real MG5
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(
-    not os.environ.get("MG5_PATH"), reason="MG5_PATH is not set: no MadGraph5_aMC@NLO installation to run"
-)
-def test_real_mg5_generates_drell_yan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    result = run(drell_yan(timeout_s=900))
-    assert result.ok, result.error
-    assert result.n_events == 200
-    assert result.sigma_pb is not None
-    assert result.sigma_err_pb is not None
-    # the 1000-event fixture run with the same seed: 649.695 ± 3.61 pb; 200 events stop after the survey
-    assert abs(result.sigma_pb - 649.695) < 4 * math.hypot(result.sigma_err_pb, 3.61)
-    assert 0 < result.sigma_err_pb < 0.02 * result.sigma_pb
-    assert (result.run_card["iseed"], result.run_card["ebeam1"], result.run_card["mmll"]) == ("12345", "6500.0", "60.0")
-    assert result.mg5_version == result.versions["mg5_aMC"]
-    for record in result.files:
-        assert sha256_file(tmp_path / record.path) == record.sha256
-    assert count_lhe_events(tmp_path / "events/unweighted_events.lhe") == 200
