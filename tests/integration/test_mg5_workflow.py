@@ -1,8 +1,8 @@
 """The MadGraph5 chain end to end: MG5 → Pythia8 shower of its LHE events → analysis → gates → reproduce.sh.
 
 Without MG5 here, MG5 is played by the stand-in of tests/fake_mg5.py, which answers with the recorded output of
-MG5 3.5.7 (tests/fixtures/mg5/pp_mumu); everything after MG5 is real. With ``MG5_PATH`` set, the same chain
-runs the real MadGraph5_aMC@NLO.
+MG5 3.5.7 (tests/fixtures/mg5/pp_mumu); everything after MG5 is real. The chain with the real MadGraph5_aMC@NLO
+runs in test_mg5_delphes_docker.py (hep-full), and the MG5 tool on a host installation in test_real_generators.py.
 """
 
 from __future__ import annotations
@@ -70,11 +70,3 @@ def test_a_missing_mg5_stops_the_run_with_the_fix(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("PATH", os.defpath)  # no mg5_aMC on it either
     with pytest.raises(RunFailedError, match="MG5 not available in this sandbox — build hep-full or set MG5_PATH"):
         _run(tmp_path / "run")
-
-
-@pytest.mark.skipif(not os.environ.get("MG5_PATH"), reason="MG5_PATH is not set: no MadGraph5_aMC@NLO to run")
-def test_the_real_mg5_chain_reproduces_itself_from_one_seed(tmp_path: Path) -> None:
-    run_dir = _run(tmp_path / "run")
-    report = (run_dir / "report.md").read_text()
-    assert "| cross section vs banner | ✓ pass |" in report
-    assert "| reproduce.sh | ✓ pass | identical histograms from all 200 events |" in report
