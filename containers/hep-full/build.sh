@@ -69,14 +69,4 @@ stage_tools "$ctx"
 chmod -R u=rwX,go=rX "$ctx"  # stable modes: the layer cache keys on them
 if [[ -n $stage_only ]]; then say "staged the build context in $ctx"; exit 0; fi
 
-docker info >/dev/null 2>&1 || die "no Docker daemon answers: run containers/install-docker.sh first"
-"$here/../hep/build.sh"  # madagents/hep-stack:$version, from its cache unless the stack changed
-use_available_builder
-start=$SECONDS
-docker build --force-rm "${build_args[@]}" --build-arg "HEP_STACK=madagents/hep-stack:$version" \
-    --build-arg "MADAGENTS_VERSION=$version" --build-arg "TOOLS_SHA256=$tools_sha256" \
-    --build-arg "SOURCES_SHA256=$sources_label" \
-    -t "madagents/hep-full:$version" -t madagents/hep-full:latest "$ctx" \
-    || die "docker build failed (see above)"
-size="$(docker image inspect -f '{{.Size}}' madagents/hep-full:latest | numfmt --to=si)"
-say "built madagents/hep-full:$version (= :latest, ${size}B, tools ${tools_sha256:0:12}) in $((SECONDS - start)) s"
+build_on_stack hep-full "$ctx" "${build_args[@]}" --build-arg "SOURCES_SHA256=$sources_label"

@@ -31,3 +31,20 @@ stage_ca() {
 
 # Without the buildx plugin the CLI refuses BuildKit; use the classic builder then (the Dockerfiles suit both).
 use_available_builder() { docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0; }
+
+# build_on_stack NAME CONTEXT [docker build options...]: madagents/NAME:$version and :latest from CONTEXT, on the
+# hep stack (built or taken from its cache first). Needs $here, $version, $tools_sha256 and say/die of the caller.
+build_on_stack() {
+    local name="$1" ctx="$2" start size
+    shift 2
+    docker info >/dev/null 2>&1 || die "no Docker daemon answers: run containers/install-docker.sh first"
+    "$here/../hep/build.sh"  # madagents/hep-stack:$version, from its cache unless the stack changed
+    use_available_builder
+    start=$SECONDS
+    docker build --force-rm "$@" --build-arg "HEP_STACK=madagents/hep-stack:$version" \
+        --build-arg "MADAGENTS_VERSION=$version" --build-arg "TOOLS_SHA256=$tools_sha256" \
+        -t "madagents/$name:$version" -t "madagents/$name:latest" "$ctx" \
+        || die "docker build failed (see above); a pip SSL error means the CA bundle is missing: set CA_BUNDLE"
+    size="$(docker image inspect -f '{{.Size}}' "madagents/$name:latest" | numfmt --to=si)"
+    say "built madagents/$name:$version (= :latest, ${size}B, tools ${tools_sha256:0:12}) in $((SECONDS - start)) s"
+}

@@ -74,13 +74,4 @@ stage_tools "$ctx"
 chmod -R u=rwX,go=rX "$ctx"  # stable modes: the layer cache keys on them
 if [[ -n $stage_only ]]; then say "staged the build context in $ctx"; exit 0; fi
 
-docker info >/dev/null 2>&1 || die "no Docker daemon answers: run containers/install-docker.sh first"
-"$here/../hep/build.sh"  # madagents/hep-stack:$version, from its cache unless the stack changed
-use_available_builder
-start=$SECONDS
-docker build --force-rm "${build_args[@]}" --build-arg "HEP_STACK=madagents/hep-stack:$version" \
-    --build-arg "MADAGENTS_VERSION=$version" --build-arg "TOOLS_SHA256=$tools_sha256" \
-    -t "madagents/ml:$version" -t madagents/ml:latest "$ctx" \
-    || die "docker build failed (see above); a pip SSL error means the CA bundle is missing: set CA_BUNDLE"
-size="$(docker image inspect -f '{{.Size}}' madagents/ml:latest | numfmt --to=si)"
-say "built madagents/ml:$version (= :latest, ${size}B, tools ${tools_sha256:0:12}) in $((SECONDS - start)) s"
+build_on_stack ml "$ctx" "${build_args[@]}"
