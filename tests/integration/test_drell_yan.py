@@ -188,4 +188,6 @@ def test_validate_fails_a_corrupted_copy_without_a_traceback(run_dir: Path, tmp_
     output = " ".join(result.output.split())
     assert "✗ event count: events.root cannot be read as ROOT" in output
     assert "✗ plot m_mumu: cannot read m_mumu's files" in output
-    assert "2 of 6 gates failed" in output
+    assert "✗ integrity: the run directory was changed after the run: events/events.root was changed" in output
+    assert "hists/m_mumu.png is missing" in output
+    assert "3 of 8 gates failed" in output
