@@ -46,6 +46,15 @@ for words in (line.split() for line in lines):
         for name in ("run_card.dat", "param_card.dat"):
             (cards / name).write_text(name)
     if words[0] == "launch":
+        # as MG5 does for a UFO without restrict_default.dat: a script that imports its neighbours, run by path
+        ufo = Path(words[1]) / "bin" / "internal" / "ufomodel"
+        ufo.mkdir(parents=True, exist_ok=True)
+        (ufo / "parameters.py").write_text("all_parameters = []\n")
+        (ufo / "write_param_card.py").write_text("from parameters import all_parameters\n")
+        if subprocess.run([sys.executable, "write_param_card.py"], cwd=ufo, check=False).returncode != 0:
+            print('Command "generate_events run_01" interrupted with error:')
+            print(f"FileNotFoundError : [Errno 2] No such file or directory: '{ufo / 'param_card.dat'}'")
+            sys.exit(0)
         events = Path(words[1]) / "Events" / "run_01"
         events.mkdir(parents=True)
         banner = (fixtures / "run_01_tag_1_banner.txt").read_text()

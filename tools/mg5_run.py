@@ -144,8 +144,10 @@ def _step(mg5: Mg5, commands: Path, name: str, lines: list[str], deadline: float
     commands.mkdir(parents=True, exist_ok=True)
     script, log = commands / f"{name}.mg5", commands / f"{name}.log"
     script.write_text("\n".join(lines) + "\n")
-    # MG5 puts its own directory first on sys.path; a PYTHONPATH of ours (with a tests/ package) has no business there
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    # MG5 puts its own directory first on sys.path; a PYTHONPATH of ours (with a tests/ package) has no business there.
+    # PYTHONSAFEPATH (ours, for `python -m tools.X`) would break MG5's scripts that import their neighbours: a UFO
+    # without restrict_default.dat has its param_card written by `python write_param_card.py` in the model directory
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONSAFEPATH")}
     start = time.monotonic()
     with (
         log.open("w") as output,
