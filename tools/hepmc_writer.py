@@ -34,7 +34,10 @@ __all__ = ["CrossSection", "HepmcWriter", "HepmcWriterError"]
 
 BEAM_ENTRIES = (1, 2)
 """The beams' positions in Pythia's event record; entry 0 stands for the event as a whole."""
-HEPMC_BEAM, HEPMC_FINAL = 4, 1
+HEPMC_BEAM, HEPMC_FINAL, HEPMC_DECAYED = 4, 1, 2
+HEAVY_QUARKS = (4, 5)
+"""c and b quarks of the history are kept (as decayed, HepMC status 2): Delphes' jet flavour and b-tagging match
+jets to them within ΔR, and without them every jet is light."""
 PARTICLE_COLUMNS = ("px", "py", "pz", "e", "m", "pid", "status", "parents")
 """``GenEvent.from_hepevt``'s arrays, in its argument order."""
 CHUNK_PARTICLES = 1 << 17
@@ -162,14 +165,17 @@ class HepmcWriter:
 
 
 def _columns(batch: ParticleBatch) -> dict[str, Any]:
-    """Beams → one vertex → final state: the full history is ~190 kB per event and no consumer needs it."""
+    """Beams → one vertex → final state and the c and b quarks of the history: the full history is ~190 kB per
+    event, and Delphes' jet flavour (b-tagging) needs only the heavy quarks."""
     import numpy as np  # noqa: PLC0415
 
     beam = np.isin(batch.index, BEAM_ENTRIES)
-    keep = beam | (batch.status > 0)
+    final = batch.status > 0
+    keep = beam | final | np.isin(np.abs(batch.pid), HEAVY_QUARKS)
     kept_beam = beam[keep]
     columns = {name: getattr(batch, name)[keep] for name in ("px", "py", "pz", "e", "m", "pid")}
-    columns["status"] = np.where(kept_beam, HEPMC_BEAM, HEPMC_FINAL).astype(np.int32)
+    status = np.where(final[keep], HEPMC_FINAL, HEPMC_DECAYED)
+    columns["status"] = np.where(kept_beam, HEPMC_BEAM, status).astype(np.int32)
     # zero-based parents: none for the beams, the two beams (the first two of each event) for the rest
     columns["parents"] = np.where(kept_beam[:, np.newaxis], -1, np.array([0, 1])).astype(np.int32)
     columns["ends"] = np.cumsum(np.bincount(batch.event[keep], minlength=len(batch.counts)))
