@@ -3,7 +3,7 @@
 Usage: python benchmarks/ml.py [--points 2000] [--events 2000] [--process "u u~ > e+ e- g"]. Trains a quick
 surrogate (its accuracy is not the point here; tests/integration/test_ml_tools.py measures that), then times |M|²
 for the same fresh phase-space points with ufoamp and with the surrogate; generates Drell–Yan events with Pythia8
-(tools.pythia8_generate.run, the shipped workflow's settings: shower, MPI, hadronisation, HepMC3 + ROOT output),
+(pythia8_generate.run, the shipped workflow's settings: shower, MPI, hadronisation, HepMC3 + ROOT output),
 trains the flow generator on them and times sampling the same number of events (ODE + ROOT output). All on one
 torch thread and one ufoamp process.
 """
@@ -20,8 +20,9 @@ import numpy as np
 
 from madagents.agents.planner import plan_workflow
 from madagents.workflow import load_workflow
-from tools import amplitude_surrogate, cfm_generator, pythia8_generate
-from tools.ml_common import TrainingOptions, phase_space
+from madagents_tools.generation import pythia8_generate
+from madagents_tools.ml import amplitude_surrogate, cfm_generator
+from madagents_tools.ml.ml_common import TrainingOptions, phase_space
 
 WORKFLOW = Path(__file__).resolve().parent.parent / "workflows" / "drell_yan.yaml"
 SEED = 12345

@@ -19,7 +19,7 @@ import pythia8mc
 from madagents.agents.planner import plan_workflow
 from madagents.rundir import RunDir
 from madagents.workflow import load_workflow
-from tools import pythia8_generate
+from madagents_tools.generation import pythia8_generate
 
 WORKFLOW = Path(__file__).resolve().parent.parent / "workflows" / "drell_yan.yaml"
 SEED = 12345

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from madagents.sandbox import DockerLimits, DockerSandbox, LocalSandbox, docker_client
 from madagents.settings import Settings
-from tools import environment
+from madagents_tools import environment
 
-TRIVIAL = ["-m", "tools.environment", "request.json", "result.json"]
+TRIVIAL = ["-m", "madagents_tools.environment", "request.json", "result.json"]
 
 
 def _median_seconds(call: Callable[[], object], calls: int) -> float:

@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/scaling.py [--events 20000]. Runs the Pythia8 tool with the settings of
 workflows/drell_yan.yaml (a) once for N events through the local sandbox and (b) twice for N/2 events with other
-seeds, in parallel on a local Dask cluster of two workers, then merges the two chunks with tools.merge_samples.
+seeds, in parallel on a local Dask cluster of two workers, then merges the two chunks with the merge_samples tool.
 Prints the wall times, the speed-up (goal ≥ 1.8 on 2 workers) and whether the merged sample's σ agrees with the
 single chunk's. The cluster's start-up is printed but not counted: a run starts it once for all its steps.
 
@@ -27,8 +27,9 @@ from madagents.agents.planner import plan_workflow
 from madagents.sandbox import LocalSandbox, Sandbox
 from madagents.sandbox.dask import DaskSandbox
 from madagents.workflow import load_workflow
-from tools import merge_samples, pythia8_generate
-from tools.contract import ToolRequest
+from madagents_tools import TOOL_MODULES
+from madagents_tools.contract import ToolRequest
+from madagents_tools.generation import merge_samples, pythia8_generate
 
 WORKFLOW = Path(__file__).resolve().parent.parent / "workflows" / "drell_yan.yaml"
 SEED = 12345
@@ -41,7 +42,13 @@ def run_tool(sandbox: Sandbox, step: str, request: ToolRequest) -> float:
     directory = sandbox.workdir / "steps" / step
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "request.json").write_text(request.model_dump_json())
-    command = [sandbox.python, "-m", f"tools.{request.tool}", f"steps/{step}/request.json", f"steps/{step}/result.json"]
+    command = [
+        sandbox.python,
+        "-m",
+        TOOL_MODULES[request.tool],
+        f"steps/{step}/request.json",
+        f"steps/{step}/result.json",
+    ]
     start = time.monotonic()
     executed = sandbox.run(command, timeout_s=TIMEOUT_S, log_path=f"steps/{step}/log.txt")
     seconds = time.monotonic() - start

@@ -34,7 +34,8 @@ from madagents.runner import Driver, checkpoint_serializer, start_run
 from madagents.settings import Settings
 from madagents.state import RunState, typed_results
 from madagents.workflow import Workflow
-from tools import analyze, pythia8_generate
+from madagents_tools.analysis import analyze
+from madagents_tools.generation import pythia8_generate
 
 __all__ = ["SLASH_COMMANDS", "ChatSession", "ChatState"]
 

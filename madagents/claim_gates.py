@@ -18,9 +18,9 @@ from madagents.claims import build_claims, histogram_numbers, render_claims
 from madagents.run_reads import load_run_hist
 from madagents.safe_files import read_bytes, read_text, sha256_inside
 from madagents.state import GateResult, Plan, StepResult
-from tools import analyze
-from tools.analysis_spec import HistogramSpec
-from tools.contract import ToolResult
+from madagents_tools.analysis import analyze
+from madagents_tools.analysis.analysis_spec import HistogramSpec
+from madagents_tools.contract import ToolResult
 
 __all__ = ["gate_analysis_record", "gate_plots", "gate_report"]
 

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 
 from madagents.run_reads import load_run_hist
 from madagents.state import Plan, StepResult, typed_results
-from tools import analyze
-from tools.contract import ToolResult
+from madagents_tools.analysis import analyze
+from madagents_tools.contract import ToolResult
 
 __all__ = [
     "AnalysisClaim",

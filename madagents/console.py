@@ -12,7 +12,9 @@ from rich.table import Table
 
 from madagents.context import Reporter
 from madagents.state import RunState, typed_results
-from tools import amplitude_surrogate, analyze, merge_samples, pythia8_generate
+from madagents_tools.analysis import analyze
+from madagents_tools.generation import merge_samples, pythia8_generate
+from madagents_tools.ml import amplitude_surrogate
 
 __all__ = ["AnswerFirst", "AnswerStream", "RichReporter", "summary_table"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from tools.detector_card import DetectorCard
+from madagents_tools.detector.detector_card import DetectorCard
 
 __all__ = ["DETECTOR_CARDS", "load_detector_card"]
 

@@ -16,8 +16,8 @@ from madagents.images import image_status
 from madagents.sandbox import SandboxUnavailableError, docker_client, make_sandbox
 from madagents.settings import Settings
 from madagents.toolcall import tool_command
-from tools import environment
-from tools.contract import NOT_INSTALLED
+from madagents_tools import environment
+from madagents_tools.contract import NOT_INSTALLED
 
 __all__ = ["Check", "run_checks"]
 

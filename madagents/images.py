@@ -60,11 +60,9 @@ class ImageStatus(BaseModel):
 
 
 def tools_sha256(tools_dir: Path = TOOLS_DIR) -> str:
-    """``sha256sum`` of each ``tools/*.py`` (sorted by path), hashed again: what build.sh puts in the label."""
-    lines = "".join(
-        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  tools/{path.name}\n"
-        for path in sorted(tools_dir.glob("*.py"))
-    )
+    """``sha256sum`` of each ``tools/**/*.py`` (sorted bytewise), hashed again: build.sh's label."""
+    paths = sorted((path.relative_to(tools_dir).as_posix(), path) for path in tools_dir.rglob("*.py"))
+    lines = "".join(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  tools/{name}\n" for name, path in paths)
     return hashlib.sha256(lines.encode()).hexdigest()
 
 

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from madagents.context import RunContext
-from tools import mg5_generate
-from tools.contract import ToolRequest
-from tools.mg5_models import PROCESS_KEY_FILE
+from madagents_tools.contract import ToolRequest
+from madagents_tools.generation import mg5_generate
+from madagents_tools.generation.mg5_models import PROCESS_KEY_FILE
 
 __all__ = ["prepare", "process_key", "store"]
 

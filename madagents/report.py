@@ -10,7 +10,8 @@ from madagents.llm.budget import Spend
 from madagents.reproduce import render_template
 from madagents.rundir import Provenance
 from madagents.state import Plan, Review, RunState, Verdict, typed_results
-from tools import detector, pythia8_generate
+from madagents_tools.detector import detector
+from madagents_tools.generation import pythia8_generate
 
 __all__ = ["write_provenance", "write_report"]
 

@@ -19,8 +19,9 @@ from madagents.safe_files import UnsafePathError, read_model
 from madagents.sandbox.base import ExecResult
 from madagents.state import GateResult, Plan, StepResult, typed_results
 from madagents.toolcall import call_tool
-from tools import analyze
-from tools.contract import ToolResult
+from madagents_tools import TOOL_MODULES
+from madagents_tools.analysis import analyze
+from madagents_tools.contract import ToolResult
 
 __all__ = [
     "SCRIPT_NAME",
@@ -73,6 +74,7 @@ def render_reproduce_script(plan: Plan, run_id: str) -> str:
         {
             "id": step.id,
             "tool": step.request.tool,
+            "module": TOOL_MODULES[step.request.tool],
             "request_json": step.request.model_dump_json(indent=2),
         }
         for step in plan.steps

@@ -19,7 +19,7 @@ from madagents.llm.redact import redact
 from madagents.runlock import LOCK_FILE
 from madagents.safe_files import append_line
 from madagents.state import Assumption
-from tools.contract import FileKind, FileRecord, atomic_path, sha256_file
+from madagents_tools.contract import FileKind, FileRecord, atomic_path, sha256_file
 
 __all__ = ["Provenance", "RunDir", "RunInfo", "RunStatus", "TraceEvent"]
 

@@ -224,9 +224,9 @@ def open_context(
     if reproduce and not ctx.sandbox.isolated and not on_host:
         msg = (
             f"validate would re-execute {run_dir}/reproduce.sh on this host (the {ctx.settings.sandbox} backend is "
-            "not a sandbox): a bash script that runs `python -m tools.<tool>` for each step in it, as your user, "
-            "with your files. A run directory from elsewhere may hold anything. Start a Docker daemon so that it "
-            "runs in a container, skip it with --no-reproduce, or accept running it here with --run-on-host"
+            "not a sandbox): a bash script that runs `python -m madagents_tools.<stage>.<tool>` for each step in it, "
+            "as your user, with your files. A run directory from elsewhere may hold anything. Start a Docker daemon so "
+            "that it runs in a container, skip it with --no-reproduce, or accept running it here with --run-on-host"
         )
         raise UserInputError(msg)
     try:

@@ -16,7 +16,7 @@ from typing import BinaryIO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from tools.contract import inside_run_dir
+from madagents_tools.contract import inside_run_dir
 
 __all__ = [
     "MAX_JSON_BYTES",

@@ -14,18 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from madagents.llm.budget import Spend
 from madagents.workflow import AnyWorkflow
-from tools import (
-    amplitude_surrogate,
-    analyze,
-    cfm_generator,
-    classifier_test,
-    detector,
-    merge_samples,
-    mg5_generate,
-    pythia8_generate,
-)
-from tools import environment as environment_tool
-from tools.contract import FileRecord, ToolRequest, ToolResult
+from madagents_tools import environment as environment_tool
+from madagents_tools.analysis import analyze
+from madagents_tools.contract import FileRecord, ToolRequest, ToolResult
+from madagents_tools.detector import detector
+from madagents_tools.generation import merge_samples, mg5_generate, pythia8_generate
+from madagents_tools.ml import amplitude_surrogate, cfm_generator, classifier_test
 
 __all__ = [
     "Assumption",

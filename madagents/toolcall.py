@@ -12,7 +12,8 @@ from madagents.rundir import TraceEvent
 from madagents.safe_files import UnsafePathError, read_model
 from madagents.sandbox.base import ExecResult
 from madagents.state import ToolCall
-from tools.contract import PROGRESS_PREFIX, ToolRequest, ToolResult
+from madagents_tools import TOOL_MODULES
+from madagents_tools.contract import PROGRESS_PREFIX, ToolRequest, ToolResult
 
 __all__ = ["HOST_OWNED_DIRS", "call_tool", "tool_command", "writable_dirs"]
 
@@ -24,8 +25,8 @@ ResultT = TypeVar("ResultT", bound=ToolResult)
 
 
 def tool_command(python: str, tool: str, step_dir: str) -> list[str]:
-    """The command that runs ``tools/<tool>.py`` on ``step_dir/request.json`` (also used in reproduce.sh)."""
-    return [python, "-m", f"tools.{tool}", f"{step_dir}/request.json", f"{step_dir}/result.json"]
+    """The command that runs the tool's module on ``step_dir/request.json``."""
+    return [python, "-m", TOOL_MODULES[tool], f"{step_dir}/request.json", f"{step_dir}/result.json"]
 
 
 def writable_dirs(request: ToolRequest, step_dir: str) -> list[str]:

@@ -16,9 +16,11 @@ from madagents.claim_gates import gate_analysis_record, gate_plots
 from madagents.run_reads import hist_from_json
 from madagents.safe_files import resolve_inside
 from madagents.state import GateResult, Plan, StepResult, typed_results
-from tools import amplitude_surrogate, analyze, cfm_generator, classifier_test, mg5_generate, pythia8_generate
-from tools.contract import FileRecord, ToolResult
-from tools.decays import DecayTable
+from madagents_tools.analysis import analyze
+from madagents_tools.contract import FileRecord, ToolResult
+from madagents_tools.generation import mg5_generate, pythia8_generate
+from madagents_tools.generation.decays import DecayTable
+from madagents_tools.ml import amplitude_surrogate, cfm_generator, classifier_test
 
 __all__ = [
     "count_events",

@@ -17,10 +17,11 @@ from madagents.detector_cards import load_detector_card
 from madagents.errors import UserInputError
 from madagents.input_errors import describe_errors
 from madagents.processes import CATALOGUE, ProcessChoice
-from tools import amplitude_surrogate, mg5_generate
-from tools.analysis_spec import AnalysisSpec
-from tools.delphes import shipped_card
-from tools.detector_card import DetectorCard
+from madagents_tools.analysis.analysis_spec import AnalysisSpec
+from madagents_tools.detector.delphes import shipped_card
+from madagents_tools.detector.detector_card import DetectorCard
+from madagents_tools.generation import mg5_generate
+from madagents_tools.ml import amplitude_surrogate
 
 __all__ = [
     "NEW_PARTICLE",

@@ -183,7 +183,7 @@ ResultT = TypeVar("ResultT", bound=ToolResult)
 
 
 def tool_main(run: Callable[[RequestT], ResultT], request_type: type[RequestT], result_type: type[ResultT]) -> int:
-    """Command-line entry of a tool: ``python -m tools.<name> REQUEST.json RESULT.json``.
+    """Command-line entry of a tool: ``python -m madagents_tools.<stage>.<name> REQUEST.json RESULT.json``.
 
     Whatever happens, a result file is written: a request that does not validate or a tool that raises gives
     ``ok=False`` with the reason, so the host never has to parse a traceback.

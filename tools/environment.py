@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from tools.contract import NOT_INSTALLED, ToolRequest, ToolResult, package_versions, tool_main
-from tools.detector import DELPHES_EXECUTABLE, find_delphes
-from tools.mg5_run import Mg5Error, find_mg5
+from madagents_tools.contract import NOT_INSTALLED, ToolRequest, ToolResult, package_versions, tool_main
+from madagents_tools.detector.detector import DELPHES_EXECUTABLE, find_delphes
+from madagents_tools.generation.mg5_run import Mg5Error, find_mg5
 
 __all__ = ["Request", "Result", "main", "run"]
 

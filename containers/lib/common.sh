@@ -9,8 +9,8 @@ image_version() {
 }
 
 # Label org.madagents.tools_sha256, as madagents.images.tools_sha256() computes it: the `sha256sum` listing of
-# tools/*.py (paths relative to the repository root, sorted bytewise), hashed again. Exactly these files are staged.
-tool_files() { (cd "$repo" && find tools -maxdepth 1 -type f -name '*.py' -print0 | LC_ALL=C sort -z); }
+# tools/**/*.py (paths relative to the repository root, sorted bytewise), hashed again. Exactly these files are staged.
+tool_files() { (cd "$repo" && find tools -type f -name '*.py' -print0 | LC_ALL=C sort -z); }
 tools_hash() { tool_files | (cd "$repo" && xargs -0 sha256sum) | sha256sum | cut -d' ' -f1; }
 stage_tools() { tool_files | tar -C "$repo" --null -T - -c | tar -C "$1" -x; }
 

@@ -6,7 +6,7 @@ from madagents.agents.seeds import run_seeds
 from madagents.processes import CATALOGUE
 from madagents.state import Assumption, AssumptionSource
 from madagents.workflow import Mg5Process, Workflow
-from tools import detector
+from madagents_tools.detector import detector
 
 __all__ = ["SURROGATE_ASSUMPTIONS", "assumptions"]
 

@@ -11,8 +11,11 @@ from pathlib import Path
 
 from madagents.state import PlanStep, Role
 from madagents.workflow import DetectorSpec, MLGeneratorSpec, Workflow
-from tools import analyze, cfm_generator, classifier_test, detector, merge_samples, mg5_generate, pythia8_generate
-from tools.delphes import card_file_name, shipped_card
+from madagents_tools.analysis import analyze
+from madagents_tools.detector import detector
+from madagents_tools.detector.delphes import card_file_name, shipped_card
+from madagents_tools.generation import merge_samples, mg5_generate, pythia8_generate
+from madagents_tools.ml import cfm_generator, classifier_test
 
 __all__ = [
     "Chain",

@@ -9,7 +9,7 @@ from madagents.errors import UserInputError
 from madagents.state import PlanStep, RunState
 from madagents.toolcall import call_tool
 from madagents.workflow import Workflow
-from tools import pythia8_generate
+from madagents_tools.generation import pythia8_generate
 
 __all__ = ["FASTEST_EVENTS_PER_S", "Estimate", "check_event_budget", "estimate_generation"]
 

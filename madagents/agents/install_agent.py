@@ -18,8 +18,8 @@ from madagents.context import RunContext
 from madagents.prompts import load_prompt
 from madagents.state import Assumption, Plan, Role, RunState, ToolCall
 from madagents.toolcall import call_tool
-from tools import environment
-from tools.contract import NOT_INSTALLED
+from madagents_tools import environment
+from madagents_tools.contract import NOT_INSTALLED
 
 __all__ = ["EnvironmentReport", "check_with_model"]
 

@@ -19,7 +19,7 @@ from madagents.sandbox.docker import build_command
 from madagents.settings import Settings
 from madagents.state import Plan, RunState
 from madagents.toolcall import call_tool
-from tools import environment
+from madagents_tools import environment
 
 __all__ = ["how_to_get", "installer", "plan_image", "plan_needs"]
 

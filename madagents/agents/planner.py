@@ -29,7 +29,7 @@ from madagents.state import (
     RunState,
 )
 from madagents.workflow import NEW_PARTICLE, AnyWorkflow, PeakCheck, SurrogateWorkflow, Workflow
-from tools import pythia8_generate
+from madagents_tools.generation import pythia8_generate
 
 __all__ = ["plan_surrogate", "plan_workflow", "planner"]
 

@@ -11,7 +11,7 @@ from madagents.context import RunContext
 from madagents.llm.budget import Spend
 from madagents.prompts import load_prompt
 from madagents.state import Plan, Review, Role, RunState, SendBack, Verdict, typed_results
-from tools import analyze
+from madagents_tools.analysis import analyze
 
 __all__ = ["review_with_model"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from madagents.workflow import Workflow
-from tools import pythia8_generate
+from madagents_tools.generation import pythia8_generate
 
 __all__ = ["derive_seed", "run_seeds"]
 

@@ -16,7 +16,7 @@ from madagents.context import RunContext
 from madagents.prompts import load_prompt
 from madagents.state import Assumption, AssumptionSource, PlanStep, Role, RunState, ToolCall, result_type
 from madagents.toolcall import call_tool
-from tools.contract import ToolRequest
+from madagents_tools.contract import ToolRequest
 
 __all__ = ["run_step_with_model"]
 

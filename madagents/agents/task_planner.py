@@ -27,7 +27,7 @@ from madagents.processes import CATALOGUE
 from madagents.prompts import load_prompt
 from madagents.state import Assumption, Role, RunState, Task
 from madagents.workflow import Workflow
-from tools.analysis_spec import OBSERVABLE_HELP
+from madagents_tools.analysis.analysis_spec import OBSERVABLE_HELP
 
 __all__ = ["TaskPlanning", "choose_workflow"]
 

@@ -80,7 +80,7 @@ class Sandbox(ABC):
     name: str
     """Backend name recorded in provenance."""
     python: str
-    """Python interpreter inside the sandbox that runs ``python -m tools.<name>``."""
+    """Python interpreter inside the sandbox that runs ``python -m madagents_tools.<stage>.<name>``."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir

@@ -35,7 +35,8 @@ CONTAINER_ENV = {
     "HOME": "/tmp",
     "MPLCONFIGDIR": "/tmp/matplotlib",
     "PYTHONUNBUFFERED": "1",
-    "PYTHONSAFEPATH": "1",  # `python -m tools.X` must not import a tools/ package planted in the run directory
+    # `python -m madagents_tools.X` must not import a madagents_tools/ package planted in the run directory
+    "PYTHONSAFEPATH": "1",
     "LANG": "C.UTF-8",
 }
 """The whole environment of a tool container: nothing is copied from the host."""

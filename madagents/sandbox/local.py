@@ -57,7 +57,8 @@ class LocalSandbox(Sandbox):
         protected: Sequence[str] = (),  # noqa: ARG002
     ) -> ExecResult:
         env = {key: os.environ[key] for key in ENV_ALLOWLIST if key in os.environ}
-        # PYTHONSAFEPATH: `python -m tools.X` must not import a tools/ package planted in the run directory
+        # PYTHONSAFEPATH: `python -m madagents_tools.X` must not import a madagents_tools/ package planted in the run
+        # directory
         env |= {"PYTHONUNBUFFERED": "1", "PYTHONSAFEPATH": "1"}
         start = time.monotonic()
         with (

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from madagents.cli import app
 from madagents.rundir import RunDir
 from madagents.state import Plan
+from madagents_tools.generation import merge_samples, pythia8_generate
 from tests.conftest import DRELL_YAN
-from tools import merge_samples, pythia8_generate
 
 pytestmark = pytest.mark.slow
 

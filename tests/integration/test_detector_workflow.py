@@ -14,8 +14,9 @@ from madagents.runner import start_run
 from madagents.settings import Settings
 from madagents.state import Plan
 from madagents.workflow import load_workflow
+from madagents_tools.analysis import analyze
+from madagents_tools.detector import detector
 from tests.conftest import REPO
-from tools import analyze, detector
 
 pytestmark = pytest.mark.slow
 

@@ -91,7 +91,7 @@ def test_host_files_outside_the_run_directory_are_invisible(sandbox: DockerSandb
     assert SECRET not in output
 
 
-@pytest.mark.parametrize("target", ["/etc/madagents-was-here", "/opt/madagents/tools/x.py", "/x"])
+@pytest.mark.parametrize("target", ["/etc/madagents-was-here", "/opt/madagents/madagents_tools/x.py", "/x"])
 def test_writing_outside_the_run_directory_fails(sandbox: DockerSandbox, target: str) -> None:
     exit_code, output = _python(sandbox, f"open({target!r}, 'w').write('x')")
     assert exit_code != 0

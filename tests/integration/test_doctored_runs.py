@@ -26,8 +26,8 @@ from madagents.sandbox import LocalSandbox
 from madagents.settings import Settings
 from madagents.state import GateResult, Plan, Verdict, result_type
 from madagents.workflow import load_workflow
+from madagents_tools.contract import sha256_file
 from tests.conftest import REPO
-from tools.contract import sha256_file
 
 pytestmark = pytest.mark.slow
 

@@ -23,8 +23,8 @@ from madagents.runner import start_run
 from madagents.settings import Settings
 from madagents.validation import load_hist
 from madagents.workflow import load_workflow
+from madagents_tools.contract import sha256_file
 from tests.conftest import DRELL_YAN, REPO
-from tools.contract import sha256_file
 
 pytestmark = pytest.mark.slow
 

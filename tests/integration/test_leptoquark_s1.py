@@ -13,8 +13,8 @@ from madagents.runner import start_run
 from madagents.settings import Settings
 from madagents.validation import load_hist
 from madagents.workflow import load_workflow
+from madagents_tools.generation import pythia8_generate
 from tests.conftest import REPO
-from tools import pythia8_generate
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,11 @@ import pytest
 
 from madagents.rundir import RunDir
 from madagents.validation import load_hist
+from madagents_tools.analysis import analyze
+from madagents_tools.generation import mg5_generate, pythia8_generate
+from madagents_tools.generation.mg5_output import parse_banner, run_card_values, slha_value
 from tests.conftest import REPO
 from tests.fake_mg5 import run_on_recorded_mg5
-from tools import analyze, mg5_generate, pythia8_generate
-from tools.mg5_output import parse_banner, run_card_values, slha_value
 
 pytestmark = pytest.mark.slow
 

@@ -17,9 +17,9 @@ from madagents.rundir import RunDir
 from madagents.runner import start_run
 from madagents.settings import Settings
 from madagents.workflow import load_workflow
+from madagents_tools.generation import mg5_generate, pythia8_generate
 from tests.conftest import REPO
 from tests.fake_mg5 import install_fake_mg5
-from tools import mg5_generate, pythia8_generate
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,8 @@ from madagents.rundir import RunDir
 from madagents.runner import start_run
 from madagents.settings import Settings
 from madagents.workflow import load_any_workflow
+from madagents_tools.ml import amplitude_surrogate
 from tests.conftest import REPO
-from tools import amplitude_surrogate
 
 pytest.importorskip("torch")
 pytest.importorskip("ufoamp")

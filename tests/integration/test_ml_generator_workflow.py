@@ -17,8 +17,9 @@ from madagents.rundir import RunDir
 from madagents.runner import start_run
 from madagents.settings import Settings
 from madagents.workflow import load_workflow
+from madagents_tools.generation import pythia8_generate
+from madagents_tools.ml import classifier_test
 from tests.conftest import REPO
-from tools import classifier_test, pythia8_generate
 
 pytest.importorskip("torch")
 

@@ -18,12 +18,13 @@ from madagents.rundir import RunDir
 from madagents.sandbox import DockerLimits, DockerSandbox, LocalSandbox, Sandbox
 from madagents.settings import Settings
 from madagents.toolcall import call_tool
+from madagents_tools.contract import sha256_file
+from madagents_tools.detector import detector
+from madagents_tools.detector.delphes import find_delphes
+from madagents_tools.generation import mg5_generate, pythia8_generate
+from madagents_tools.generation.mg5_output import count_lhe_events
+from madagents_tools.io.event_io import read_events
 from tests.conftest import DRELL_YAN_PYTHIA
-from tools import detector, mg5_generate, pythia8_generate
-from tools.contract import sha256_file
-from tools.delphes import find_delphes
-from tools.event_io import read_events
-from tools.mg5_output import count_lhe_events
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """The trust boundary: a tool in the Docker sandbox that attacks the run directory (real daemon, hep image).
 
 Each attack is what issue 14 reproduced on an earlier main: rewriting run.json so that the next resume runs on the
-host, planting a tools/ package, and replacing host-written files by symbolic links the host would follow.
+host, planting a madagents_tools/ package, and replacing host-written files by symbolic links the host would follow.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import pytest
 
 from madagents.sandbox import DockerLimits, DockerSandbox, LocalSandbox, Sandbox
 from madagents.toolcall import tool_command, writable_dirs
-from tools import analyze, environment
-from tools.analysis_spec import AnalysisSpec
+from madagents_tools import environment
+from madagents_tools.analysis import analyze
+from madagents_tools.analysis.analysis_spec import AnalysisSpec
 
 pytestmark = pytest.mark.docker
 
@@ -50,7 +51,7 @@ attempt("run.json", lambda: open("run.json", "w").write('{"sandbox": "local"}'))
 attempt("trace.jsonl", lambda: relink("trace.jsonl", "/etc/passwd"))
 attempt("reproduce.sh", lambda: open("reproduce.sh", "a").write("touch /tmp/pwned"))
 attempt("checkpoints.sqlite", lambda: open("checkpoints.sqlite", "ab").write(b"x"))
-attempt("tools/", lambda: os.mkdir("tools"))
+attempt("madagents_tools/", lambda: os.mkdir("madagents_tools"))
 attempt("earlier result", lambda: open("steps/01-generate/result.json", "w").write("{}"))
 attempt("own request", lambda: open("STEP/request.json", "w").write("{}"))
 attempt("own log", lambda: relink("STEP/log.txt", "/etc/passwd"))
@@ -111,7 +112,7 @@ def _attack(sandbox: Sandbox) -> dict[str, str]:
 
 def test_a_tool_writes_only_its_step_and_its_outputs(run_dir: Path, docker_image: str) -> None:
     outcomes = _attack(_docker(run_dir, docker_image))
-    refused = {"run.json", "trace.jsonl", "reproduce.sh", "checkpoints.sqlite", "tools/", "earlier result"}
+    refused = {"run.json", "trace.jsonl", "reproduce.sh", "checkpoints.sqlite", "madagents_tools/", "earlier result"}
     refused |= {"own request", "own log", "chmod run dir"}
     assert {name for name, outcome in outcomes.items() if outcome != "done"} == refused, outcomes
     assert {name for name, outcome in outcomes.items() if outcome == "done"} == {
@@ -154,8 +155,8 @@ def test_a_link_left_in_an_output_is_never_mounted(run_dir: Path, docker_image: 
 
 @pytest.mark.parametrize("backend", ["docker", "local"])
 def test_a_planted_tools_package_is_not_imported(run_dir: Path, docker_image: str, backend: str) -> None:
-    """``python -m tools.X`` with the run directory as working directory runs the installed tool (PYTHONSAFEPATH)."""
-    planted = run_dir / "tools"
+    """``python -m madagents_tools.X`` in the run directory runs the installed tool (PYTHONSAFEPATH)."""
+    planted = run_dir / "madagents_tools"
     planted.mkdir()
     (planted / "__init__.py").write_text("")
     (planted / "environment.py").write_text("print('PLANTED CODE RAN')\n")

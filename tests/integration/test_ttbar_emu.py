@@ -1,6 +1,6 @@
 """The tt̄ → eμ workflow end to end: real Pythia8 with jets, the eμ selection, the reviewer's gates.
 
-The selection is re-applied here to the ROOT file with plain awkward, independently of tools/analyze.py.
+The selection is re-applied here to the ROOT file with plain awkward, independently of tools/analysis/analyze.py.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from madagents.runner import start_run
 from madagents.settings import Settings
 from madagents.validation import load_hist
 from madagents.workflow import load_workflow
+from madagents_tools.analysis import analyze
+from madagents_tools.generation import pythia8_generate
 from tests.conftest import REPO
-from tools import analyze, pythia8_generate
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""tools/analyze.py on small hand-built event files whose answers are known."""
+"""tools/analysis/analyze.py on small hand-built event files whose answers are known."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ import uhi.io.json
 import uproot
 from PIL import Image
 
-from tools import analyze, pythia8_generate
-from tools.analysis_spec import parse_observable
+from madagents_tools.analysis import analyze
+from madagents_tools.analysis.analysis_spec import parse_observable
+from madagents_tools.generation import pythia8_generate
 
 MUON_MASS = 0.10566
 Z_PAIR = [(45.6, 0.0, 0.0, 1), (45.6, 0.0, math.pi, -1)]
@@ -355,7 +356,7 @@ def test_command_line_writes_a_result(tmp_path: Path) -> None:
     (tmp_path / "request.json").write_text(request.model_dump_json())
     env = {**os.environ, "PYTHONPATH": str(Path(analyze.__file__).parents[1])}
     completed = subprocess.run(
-        [sys.executable, "-m", "tools.analyze", "request.json", "result.json"],
+        [sys.executable, "-m", "madagents_tools.analysis.analyze", "request.json", "result.json"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -21,9 +21,11 @@ from madagents.settings import Settings
 from madagents.state import Plan
 from madagents.toolcall import call_tool, writable_dirs
 from madagents.workflow import load_workflow
+from madagents_tools import environment
+from madagents_tools.analysis import analyze
+from madagents_tools.contract import FileRecord
+from madagents_tools.generation import pythia8_generate
 from tests.conftest import DRELL_YAN
-from tools import analyze, environment, pythia8_generate
-from tools.contract import FileRecord
 
 SECRET = "root:$6$madagents-secret-hash:19000:0:99999:7:::"
 

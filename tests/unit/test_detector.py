@@ -17,13 +17,14 @@ import uproot
 from pydantic import ValidationError
 
 from madagents.detector_cards import load_detector_card
+from madagents_tools.analysis import analyze
+from madagents_tools.contract import PROGRESS_PREFIX, sha256_file
+from madagents_tools.detector.detector import DELPHES_MISSING, Request, Result, find_delphes, run, seeded_delphes_card
+from madagents_tools.detector.detector_card import DetectorCard
+from madagents_tools.generation import pythia8_generate
+from madagents_tools.io.event_io import EventFileError, read_events
+from madagents_tools.io.final_state import BRANCHES
 from tests.conftest import REPO
-from tools import analyze, pythia8_generate
-from tools.contract import PROGRESS_PREFIX, sha256_file
-from tools.detector import DELPHES_MISSING, Request, Result, find_delphes, run, seeded_delphes_card
-from tools.detector_card import DetectorCard
-from tools.event_io import EventFileError, read_events
-from tools.final_state import BRANCHES
 
 MUON_MASS = 0.10566
 N_SYNTHETIC = 20_000
@@ -314,7 +315,7 @@ def test_command_line_reports_progress(tmp_path: Path) -> None:
     request = Request(seed=3, card=load_detector_card("cms"), batch_size=10)
     (tmp_path / "request.json").write_text(request.model_dump_json())
     process = subprocess.run(
-        [sys.executable, "-m", "tools.detector", "request.json", "result.json"],
+        [sys.executable, "-m", "madagents_tools.detector.detector", "request.json", "result.json"],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,

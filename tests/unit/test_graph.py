@@ -9,8 +9,9 @@ from madagents.agents.planner import plan_workflow
 from madagents.graph import NODES, build_graph, proceed_unless_failed, route_after_reviewer
 from madagents.state import Plan, Role, RunState, SendBack, downstream, first_error, merge_results
 from madagents.workflow import load_workflow
+from madagents_tools.analysis import analyze
+from madagents_tools.generation import pythia8_generate
 from tests.conftest import DRELL_YAN
-from tools import analyze, pythia8_generate
 
 
 def _state(**fields: object) -> RunState:

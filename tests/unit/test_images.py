@@ -26,6 +26,10 @@ def test_tools_hash_is_stable_and_follows_the_code(tmp_path: Path) -> None:
     assert tools_sha256(copy) == tools_sha256(TOOLS_DIR)
     (copy / "contract.py").write_text((copy / "contract.py").read_text() + "\n# changed\n")
     assert tools_sha256(copy) != tools_sha256(TOOLS_DIR)
+    (copy / "contract.py").write_text((TOOLS_DIR / "contract.py").read_text())
+    nested = copy / "generation" / "pythia8_generate.py"
+    nested.write_text(nested.read_text() + "\n# changed\n")
+    assert tools_sha256(copy) != tools_sha256(TOOLS_DIR), "a change in a stage's sub-package changes the hash"
 
 
 def test_images_build_rejects_an_unknown_image() -> None:

@@ -19,9 +19,9 @@ from madagents.sandbox import LocalSandbox
 from madagents.settings import Settings
 from madagents.state import Plan, RunState
 from madagents.workflow import load_any_workflow, load_workflow
+from madagents_tools import environment
 from tests.conftest import DRELL_YAN
 from tests.replay.scripted import ScriptedClient, call, installer, reply, tool_answers
-from tools import environment
 
 STEP_DIR = "steps/00-environment"
 READY = {"ready": True, "summary": "all there"}

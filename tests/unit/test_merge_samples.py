@@ -17,12 +17,12 @@ import pytest
 import uproot
 from pydantic import ValidationError
 
+from madagents_tools.generation import merge_samples
+from madagents_tools.generation.merge_samples import Request, combine_cross_sections
+from madagents_tools.generation.pythia8_generate import JetDefinition, Result
+from madagents_tools.generation.pythia8_generate import Request as GenerateRequest
+from madagents_tools.generation.pythia8_generate import run as generate
 from tests.conftest import DRELL_YAN_PYTHIA
-from tools import merge_samples
-from tools.merge_samples import Request, combine_cross_sections
-from tools.pythia8_generate import JetDefinition, Result
-from tools.pythia8_generate import Request as GenerateRequest
-from tools.pythia8_generate import run as generate
 
 N_EVENTS = 60
 CHUNKS = ["steps/01-generate_c1/result.json", "steps/01-generate_c2/result.json"]
@@ -244,7 +244,7 @@ def test_request_needs_two_chunks_inside_the_run_directory() -> None:
 
 def test_runs_as_a_module(here: Path) -> None:
     Path("request.json").write_text(Request(chunk_results=CHUNKS).model_dump_json())
-    command = [sys.executable, "-m", "tools.merge_samples", "request.json", "result.json"]
+    command = [sys.executable, "-m", "madagents_tools.generation.merge_samples", "request.json", "result.json"]
     completed = subprocess.run(command, check=False, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
     result = Result.model_validate_json(Path("result.json").read_text())

@@ -21,11 +21,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tests.conftest import REPO
-from tests.fake_mg5 import install_fake_mg5
-from tools.contract import sha256_file
-from tools.mg5_generate import MG5_MISSING, Request, Result, generate_commands, launch_commands, run
-from tools.mg5_output import (
+from madagents_tools.contract import sha256_file
+from madagents_tools.generation.mg5_generate import (
+    MG5_MISSING,
+    Request,
+    Result,
+    generate_commands,
+    launch_commands,
+    run,
+)
+from madagents_tools.generation.mg5_output import (
     count_lhe_events,
     init_cross_section,
     log_failure,
@@ -35,6 +40,8 @@ from tools.mg5_output import (
     same_setting,
     slha_value,
 )
+from tests.conftest import REPO
+from tests.fake_mg5 import install_fake_mg5
 
 FIXTURES = REPO / "tests" / "fixtures" / "mg5"
 MUMU, TTBAR = FIXTURES / "pp_mumu", FIXTURES / "pp_ttbar"
@@ -505,7 +512,7 @@ def test_command_line_without_mg5_writes_a_failed_result(tmp_path: Path) -> None
     (tmp_path / "request.json").write_text(drell_yan().model_dump_json())
     env = {"PATH": str(tmp_path), "PYTHONPATH": str(REPO), "HOME": str(tmp_path)}
     process = subprocess.run(
-        [sys.executable, "-m", "tools.mg5_generate", "request.json", "result.json"],
+        [sys.executable, "-m", "madagents_tools.generation.mg5_generate", "request.json", "result.json"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

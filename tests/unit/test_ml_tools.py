@@ -18,11 +18,12 @@ import uhi.io.json
 import uproot
 
 from madagents.workflow import load_workflow
+from madagents_tools.analysis import analyze
+from madagents_tools.io.final_state import BRANCHES
+from madagents_tools.ml import amplitude_surrogate, cfm_generator, classifier_test
+from madagents_tools.ml.ml_common import MLInputError, TrainingOptions, minkowski_products, phase_space
+from madagents_tools.ml.ml_events import features, from_features, read_leading_pair
 from tests.conftest import DRELL_YAN, REPO
-from tools import amplitude_surrogate, analyze, cfm_generator, classifier_test
-from tools.final_state import BRANCHES
-from tools.ml_common import MLInputError, TrainingOptions, minkowski_products, phase_space
-from tools.ml_events import features, from_features, read_leading_pair
 
 pytest.importorskip("torch")
 
@@ -206,7 +207,8 @@ def test_surrogate_reports_processes_it_cannot_learn(process: str, error: str) -
 
 def test_request_models_import_without_torch() -> None:
     code = (
-        "import sys; import tools.amplitude_surrogate, tools.cfm_generator, tools.classifier_test; "
+        "import sys; import madagents_tools.ml.amplitude_surrogate, madagents_tools.ml.cfm_generator, "
+        "madagents_tools.ml.classifier_test; "
         "assert 'torch' not in sys.modules and 'ufoamp' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
@@ -388,7 +390,7 @@ def test_tools_run_from_the_command_line_and_report_bad_requests() -> None:
     Path("request.json").write_text(json.dumps(request))
     Path("bad.json").write_text(json.dumps({"generated_path": "a.root", "epochs": 2}))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "tools.classifier_test"]
+    command = [sys.executable, "-m", "madagents_tools.ml.classifier_test"]
     assert subprocess.run([*command, "request.json", "result.json"], env=env, check=False).returncode == 0
     result = classifier_test.Result.model_validate_json(Path("result.json").read_text())
     assert result.ok

@@ -12,8 +12,11 @@ from madagents.reproduce import write_reproduce_script
 from madagents.rundir import RunDir
 from madagents.state import AssumptionSource, Role
 from madagents.workflow import load_workflow
+from madagents_tools.analysis import analyze
+from madagents_tools.detector import detector
+from madagents_tools.generation import merge_samples, mg5_generate, pythia8_generate
+from madagents_tools.ml import classifier_test
 from tests.conftest import DRELL_YAN, REPO, WorkflowWriter
-from tools import analyze, classifier_test, detector, merge_samples, mg5_generate, pythia8_generate
 
 
 def test_plan_is_generate_then_analyse_with_derived_seed() -> None:
@@ -76,7 +79,7 @@ def test_reproduce_script_is_valid_bash_and_embeds_the_requests(tmp_path: Path) 
     text = script.read_text()
     assert plan.step_request(pythia8_generate.Request).model_dump_json(indent=2) in text
     assert "python3" in text
-    assert '-m "tools.${tool}"' in text
+    assert '-m "${module}"' in text
     assert script.stat().st_mode & 0o111
 
 

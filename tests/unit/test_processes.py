@@ -14,8 +14,8 @@ from madagents.errors import UserInputError
 from madagents.processes import CATALOGUE, W_TO_LEPTON_BR, ProcessChoice
 from madagents.state import AssumptionSource
 from madagents.workflow import load_workflow
+from madagents_tools.generation import pythia8_generate
 from tests.conftest import REPO
-from tools import pythia8_generate
 
 TTBAR_EMU = REPO / "workflows" / "ttbar_emu.yaml"
 ELECTRON, MUON = 11, 13

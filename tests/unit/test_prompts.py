@@ -6,7 +6,7 @@ import pytest
 from madagents.processes import CATALOGUE
 from madagents.prompts import load_prompt, prompt_names
 from madagents.state import GateResult
-from tools.analysis_spec import OBSERVABLE_HELP
+from madagents_tools.analysis.analysis_spec import OBSERVABLE_HELP
 
 STEP = {
     "step_id": "01-generate",

@@ -21,11 +21,11 @@ import pyhepmc
 import pytest
 import uproot
 
+from madagents_tools.contract import PROGRESS_PREFIX, sha256_file
+from madagents_tools.generation.pythia8_generate import JetDefinition, Request, Result, run
+from madagents_tools.io import hepmc_writer
+from madagents_tools.io.hepmc_writer import HepmcWriter
 from tests.conftest import DRELL_YAN_PYTHIA, REPO
-from tools import hepmc_writer
-from tools.contract import PROGRESS_PREFIX, sha256_file
-from tools.hepmc_writer import HepmcWriter
-from tools.pythia8_generate import JetDefinition, Request, Result, run
 
 TTBAR = ["Beams:eCM = 13000", "Top:gg2ttbar = on", "Top:qqbar2ttbar = on"]
 N_EVENTS = 150
@@ -299,7 +299,7 @@ def test_a_crashed_writer_is_reported_and_leaves_no_file(tmp_path: Path, monkeyp
 def test_the_writer_exits_when_the_tool_is_killed(tmp_path: Path) -> None:
     (tmp_path / "request.json").write_text(drell_yan(n_events=5000, batch_size=10).model_dump_json())
     with subprocess.Popen(
-        [sys.executable, "-m", "tools.pythia8_generate", "request.json", "result.json"],
+        [sys.executable, "-m", "madagents_tools.generation.pythia8_generate", "request.json", "result.json"],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.DEVNULL,
@@ -364,7 +364,7 @@ def test_command_line_writes_a_parseable_result(tmp_path: Path) -> None:
     request = drell_yan(n_events=12, batch_size=5)
     (tmp_path / "request.json").write_text(request.model_dump_json())
     process = subprocess.run(
-        [sys.executable, "-m", "tools.pythia8_generate", "request.json", "result.json"],
+        [sys.executable, "-m", "madagents_tools.generation.pythia8_generate", "request.json", "result.json"],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,

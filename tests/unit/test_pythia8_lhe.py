@@ -21,10 +21,10 @@ import pytest
 import vector
 from pydantic import ValidationError
 
+from madagents_tools.contract import sha256_file
+from madagents_tools.generation.pythia8_generate import Request, run
 from tests.conftest import REPO
 from tests.unit.test_pythia8_generate import Run, generate
-from tools.contract import sha256_file
-from tools.pythia8_generate import Request, run
 
 FIXTURE = REPO / "tests" / "fixtures" / "mg5" / "pp_mumu" / "unweighted_events_first200.lhe"
 LHE = "events/unweighted_events.lhe"

@@ -15,8 +15,8 @@ import uproot
 from madagents.sandbox import LocalSandbox, SandboxUnavailableError
 from madagents.sandbox import dask as dask_backend
 from madagents.sandbox.dask import DaskSandbox
+from madagents_tools.generation.pythia8_generate import Request, Result
 from tests.conftest import DRELL_YAN_PYTHIA
-from tools.pythia8_generate import Request, Result
 
 pytest.importorskip("distributed")
 
@@ -107,7 +107,7 @@ def _generate(sandbox: LocalSandbox | DaskSandbox, directory: str) -> tuple[Resu
     run_dir.mkdir(parents=True)
     request = Request(settings=DRELL_YAN_PYTHIA, n_events=40, seed=321, batch_size=15)
     (run_dir / "request.json").write_text(request.model_dump_json())
-    command = [sandbox.python, "-m", "tools.pythia8_generate", "request.json", "result.json"]
+    command = [sandbox.python, "-m", "madagents_tools.generation.pythia8_generate", "request.json", "result.json"]
     executed = sandbox.run(command, timeout_s=120, log_path=f"{directory}/log.txt", cwd=directory)
     assert executed.exit_code == 0, executed.output_tail
     with uproot.open(run_dir / request.root_path) as file:

@@ -13,8 +13,8 @@ from madagents.settings import Settings
 from madagents.state import RunState
 from madagents.toolcall import call_tool
 from madagents.workflow import load_workflow
+from madagents_tools import environment
 from tests.conftest import DRELL_YAN
-from tools import environment
 
 
 def _context(tmp_path: Path, **settings: float) -> RunContext:

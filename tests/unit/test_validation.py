@@ -31,11 +31,12 @@ from madagents.validation import (
     run_gates,
 )
 from madagents.workflow import load_workflow
+from madagents_tools.analysis import analyze
+from madagents_tools.contract import record_file
+from madagents_tools.generation import pythia8_generate
+from madagents_tools.generation.decays import DecayChannel, DecayTable
+from madagents_tools.generation.mg5_output import slha_decay_tables
 from tests.conftest import DRELL_YAN
-from tools import analyze, pythia8_generate
-from tools.contract import record_file
-from tools.decays import DecayChannel, DecayTable
-from tools.mg5_output import slha_decay_tables
 
 N = 10
 
@@ -257,7 +258,8 @@ def test_reproduce_script_with_different_histograms(run: tuple) -> None:
     (other / "steps/01-generate/result.json").write_text((run_dir / "steps/01-generate/result.json").read_text())
     (other / "request.json").write_text(plan.step_request(analyze.Request).model_dump_json())
     (run_dir / "reproduce.sh").write_text(
-        f'mkdir -p "$1" && cp -r {other}/* "$1"/ && cd "$1" && "$PYTHON" -m tools.analyze request.json result.json\n'
+        f'mkdir -p "$1" && cp -r {other}/* "$1"/ && cd "$1" && "$PYTHON" -m madagents_tools.analysis.analyze '
+        "request.json result.json\n"
     )
     gate = verify_reproduction(_context(run_dir), plan, _results(plan, generation, analysis))
     assert not gate.passed

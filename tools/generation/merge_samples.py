@@ -19,7 +19,7 @@ from typing import Literal, TypeAlias
 
 from pydantic import Field, ValidationError
 
-from tools.contract import (
+from madagents_tools.contract import (
     FileRecord,
     OutputFile,
     RunPath,
@@ -29,8 +29,8 @@ from tools.contract import (
     sha256_file,
     tool_main,
 )
-from tools.final_state import BRANCHES
-from tools.pythia8_generate import Result
+from madagents_tools.generation.pythia8_generate import Result
+from madagents_tools.io.final_state import BRANCHES
 
 __all__ = ["Request", "Result", "combine_cross_sections", "main", "run"]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pydantic import BaseModel, Field
 
-from tools.contract import FileKind, FileRecord, StrictModel, atomic_path, record_file, report_progress
+from madagents_tools.contract import FileKind, FileRecord, StrictModel, atomic_path, record_file, report_progress
 
 if TYPE_CHECKING:
     import numpy as np

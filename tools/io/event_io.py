@@ -2,9 +2,9 @@
 
 Two layouts are understood:
 
-- the particle-level TTree ``events`` of the generation tools (``tools/final_state.py``): branches ``weight``,
+- the particle-level TTree ``events`` of the generation tools (``tools/io/final_state.py``): branches ``weight``,
   ``met_pt``, ``muon_pt``, ..., ``nmuon``;
-- a Delphes TTree ``Delphes``, written by Delphes itself or by ``tools/detector.py``: ``Event.Weight``,
+- a Delphes TTree ``Delphes``, written by Delphes itself or by ``tools/detector/detector.py``: ``Event.Weight``,
   ``MissingET.MET``, ``Muon.PT``, ..., ``Muon_size``.
 
 Either way the caller asks for particle-level branch names and gets an awkward array of records with those
@@ -35,7 +35,7 @@ _FIELDS = {
 DELPHES_BRANCHES: dict[str, str] = {
     "event_number": "Event.Number",
     "weight": "Event.Weight",
-    "mhat": "Event.MHat",  # written by tools/detector.py only; not a Delphes field
+    "mhat": "Event.MHat",  # written by tools/detector/detector.py only; not a Delphes field
     "met_pt": "MissingET.MET",
     "met_phi": "MissingET.Phi",
     **{f"n{name}": f"{branch}_size" for name, branch in _COLLECTIONS.items()},
@@ -117,7 +117,7 @@ def _read_particle(tree: Any, path: Path, branches: Sequence[str], max_events: i
 def _read_delphes(tree: Any, path: Path, branches: Sequence[str], max_events: int | None) -> Any:
     import awkward as ak  # noqa: PLC0415
 
-    # real Delphes files nest the leaves under their collection (Muon/Muon.PT); tools/detector.py does not
+    # real Delphes files nest the leaves under their collection (Muon/Muon.PT); tools/detector/detector.py does not
     found = {branch.name: branch for branch in tree.itervalues(recursive=True)}
     unknown = [branch for branch in branches if branch not in DELPHES_BRANCHES]
     if unknown:

@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 if TYPE_CHECKING:
-    from tools.final_state import ParticleBatch
+    from madagents_tools.io.final_state import ParticleBatch
 
 __all__ = ["CrossSection", "HepmcWriter", "HepmcWriterError"]
 

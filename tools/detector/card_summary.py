@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tools.detector_card import DetectorCard, EfficiencyBin, Resolution
+from madagents_tools.detector.detector_card import DetectorCard, EfficiencyBin, Resolution
 
 __all__ = ["REFERENCE_PT_GEV", "delphes_summary", "evaluate_formula", "parametric_summary", "tcl_modules"]
 

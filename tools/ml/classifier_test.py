@@ -2,7 +2,7 @@
 
 Both samples are reduced to the two leading objects of one collection (events with fewer are not compared: a
 generator of pairs has a pair in every event by construction, and its σ accounts for the rest), described by the
-ten features of :data:`tools.ml_events.CLASSIFIER_FEATURES` (both parametrisations of the pair). A small MLP is
+ten features of :data:`.ml_events.CLASSIFIER_FEATURES` (both parametrisations of the pair). A small MLP is
 trained on one half with a class-balanced binary cross-entropy and judged on the other half:
 
 - AUC of the held-out scores (Mann–Whitney) with its Hanley–McNeil standard error (Radiology 143 (1982) 29);
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, Field
 
-from tools.contract import (
+from madagents_tools.contract import (
     OutputDir,
     RunPath,
     ToolRequest,
@@ -32,7 +32,7 @@ from tools.contract import (
     record_file,
     tool_main,
 )
-from tools.ml_common import (
+from madagents_tools.ml.ml_common import (
     ML_PACKAGES,
     MODEL_KIND,
     MLInputError,
@@ -47,7 +47,13 @@ from tools.ml_common import (
     wasserstein_1d,
     write_comparison,
 )
-from tools.ml_events import CLASSIFIER_FEATURES, FEATURE_LABELS, Collection, classifier_features, read_leading_pair
+from madagents_tools.ml.ml_events import (
+    CLASSIFIER_FEATURES,
+    FEATURE_LABELS,
+    Collection,
+    classifier_features,
+    read_leading_pair,
+)
 
 if TYPE_CHECKING:
     import numpy as np

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from tools.detector_card import DetectorCard, LeptonCard, Resolution, efficiency, relative_resolution
+from madagents_tools.detector.detector_card import DetectorCard, LeptonCard, Resolution, efficiency, relative_resolution
 
 if TYPE_CHECKING:
     import numpy as np

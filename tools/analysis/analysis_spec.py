@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
-from tools.contract import StrictModel
+from madagents_tools.contract import StrictModel
 
 __all__ = [
     "OBSERVABLE_FUNCTIONS",

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, Field
 
-from tools.contract import (
+from madagents_tools.contract import (
     OutputDir,
     ToolRequest,
     ToolResult,
@@ -41,7 +41,7 @@ from tools.contract import (
     record_file,
     tool_main,
 )
-from tools.ml_common import (
+from madagents_tools.ml.ml_common import (
     ML_PACKAGES,
     MODEL_KIND,
     MLInputError,

@@ -1,7 +1,7 @@
 """Learn the two leading objects of a final-state sample with conditional flow matching and generate new events.
 
 The training events are the ones with at least two objects of the chosen collection (e.g. the two muons of
-Drell–Yan). Their five features (:mod:`tools.ml_events`: the ``pair`` or ``objects`` parametrisation; the global
+Drell–Yan). Their five features (:mod:`.ml_events`: the ``pair`` or ``objects`` parametrisation; the global
 azimuth is dropped and drawn uniformly for generated events) are standardised and learnt by a velocity network
 v(x, t, c) with the conditional flow-matching loss of Lipman et al., arXiv:2210.02747, on straight paths
 x_t = (1 − t) x₀ + t x₁ from a standard normal x₀ (rectified flow, Liu et al., arXiv:2209.03003). The condition c is
@@ -9,11 +9,12 @@ the charge pair (q₁, q₂) of the two objects, one-hot: generated events draw 
 same-sign pairs and the charge–angle correlations (forward–backward asymmetry) are kept. Sampling integrates
 dx/dt = v from t = 0 to 1 with a fixed-step RK4 or midpoint rule.
 
-Generated events are written as the TTree ``events`` of :data:`tools.final_state.BRANCHES`, so ``tools.analyze``
-reads them unchanged: the two objects (mass from the training sample, isolation 0), the other collections empty,
+Generated events are written as the TTree ``events`` of the particle-level columns
+(:data:`madagents_tools.io.final_state.BRANCHES`), so the ``analyze`` tool reads them unchanged: the two objects
+(mass from the training sample, isolation 0), the other collections empty,
 ``mhat``/``met_pt``/``met_phi`` NaN (not modelled). Normalisation: every generated event carries the mean weight of
 the training pairs, and the result's σ is the training σ (from its generation result) times the weighted share of
-training events that have a pair, so the fiducial σ that ``tools.analyze`` derives from this result estimates the
+training events that have a pair, so the fiducial σ that the ``analyze`` tool derives from this result estimates the
 training sample's. Point ``analyze``'s ``generation_result_path`` at this tool's result file.
 """
 
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, Field
 
-from tools.contract import (
+from madagents_tools.contract import (
     OutputDir,
     OutputFile,
     RunPath,
@@ -37,7 +38,7 @@ from tools.contract import (
     record_file,
     tool_main,
 )
-from tools.ml_common import (
+from madagents_tools.ml.ml_common import (
     ML_PACKAGES,
     MODEL_KIND,
     MLInputError,
@@ -51,7 +52,7 @@ from tools.ml_common import (
     train,
     wasserstein_1d,
 )
-from tools.ml_events import (
+from madagents_tools.ml.ml_events import (
     CLASSIFIER_FEATURES,
     FEATURE_LABELS,
     Collection,
@@ -299,7 +300,7 @@ COS_LIMIT = 1 - 1e-9
 
 
 def _generate(flow: _Flow, pair: LeadingPair, request: Request, rng: Any) -> dict[str, Any]:
-    """The TTree columns of ``n_events`` generated pairs (see :func:`tools.ml_events.write_events`)."""
+    """The TTree columns of ``n_events`` generated pairs (see :func:`madagents_tools.ml.ml_events.write_events`)."""
     import numpy as np  # noqa: PLC0415
 
     labels = rng.choice(len(CHARGE_PAIRS), size=request.n_events, p=flow.config["label_frequencies"])
@@ -319,7 +320,7 @@ def _compare(
     """Per-feature distances (generated and training vs held-out events) and their histograms."""
     import numpy as np  # noqa: PLC0415
 
-    from tools.ml_common import write_comparison  # noqa: PLC0415
+    from madagents_tools.ml.ml_common import write_comparison  # noqa: PLC0415
 
     reference = classifier_features(pair)
     fake = classifier_features(_as_pair(generated, pair))

@@ -1,4 +1,4 @@
-"""Run MG5 on the command files of :mod:`tools.mg5_generate` and judge the run from its log and outputs.
+"""Run MG5 on the command files of :mod:`.mg5_generate` and judge the run from its log and outputs.
 
 MG5 runs as ``python3 bin/mg5_aMC FILE`` (its own launcher, under the ``python3`` on PATH, which must provide
 MG5's one dependency ``six``) in the command files' directory and in a process group of its own, with stdin
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tools.contract import FileKind, FileRecord, atomic_path, record_file
-from tools.mg5_output import (
+from madagents_tools.contract import FileKind, FileRecord, atomic_path, record_file
+from madagents_tools.generation.mg5_output import (
     Banner,
     CrossSection,
     init_cross_section,
@@ -39,7 +39,7 @@ from tools.mg5_output import (
 )
 
 if TYPE_CHECKING:
-    from tools.mg5_generate import Request
+    from madagents_tools.generation.mg5_generate import Request
 
 __all__ = ["Mg5", "Mg5Error", "Outcome", "find_mg5", "generate_events"]
 
@@ -145,8 +145,8 @@ def _step(mg5: Mg5, commands: Path, name: str, lines: list[str], deadline: float
     script, log = commands / f"{name}.mg5", commands / f"{name}.log"
     script.write_text("\n".join(lines) + "\n")
     # MG5 puts its own directory first on sys.path; a PYTHONPATH of ours (with a tests/ package) has no business there.
-    # PYTHONSAFEPATH (ours, for `python -m tools.X`) would break MG5's scripts that import their neighbours: a UFO
-    # without restrict_default.dat has its param_card written by `python write_param_card.py` in the model directory
+    # PYTHONSAFEPATH (ours, for `python -m madagents_tools.X`) would break MG5's scripts that import their neighbours: a
+    # UFO without restrict_default.dat has its param_card written by `python write_param_card.py` in the model directory
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONSAFEPATH")}
     start = time.monotonic()
     with (

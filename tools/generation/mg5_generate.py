@@ -18,11 +18,19 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tools.contract import OutputDir, OutputFile, RunPath, ToolRequest, ToolResult, package_versions, tool_main
-from tools.decays import DecayTable
-from tools.mg5_models import mark_reusable, model_to_import, reusable
-from tools.mg5_output import slha_decay_tables
-from tools.mg5_run import Mg5Error, find_mg5, generate_events
+from madagents_tools.contract import (
+    OutputDir,
+    OutputFile,
+    RunPath,
+    ToolRequest,
+    ToolResult,
+    package_versions,
+    tool_main,
+)
+from madagents_tools.generation.decays import DecayTable
+from madagents_tools.generation.mg5_models import mark_reusable, model_to_import, reusable
+from madagents_tools.generation.mg5_output import slha_decay_tables
+from madagents_tools.generation.mg5_run import Mg5Error, find_mg5, generate_events
 
 __all__ = [
     "MAX_MG5_SEED",

@@ -163,7 +163,7 @@ def flatten(raw: Path, output: Path) -> int:
     import awkward as ak  # noqa: PLC0415
     import uproot  # noqa: PLC0415
 
-    from tools.parametric_detector import branch_types  # noqa: PLC0415
+    from madagents_tools.detector.parametric_detector import branch_types  # noqa: PLC0415
 
     fields = {
         "Muon": ("PT", "Eta", "Phi", "Charge", "IsolationVar"),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, Field
 
-from tools.analysis_spec import (
+from madagents_tools.analysis.analysis_spec import (
     AnalysisSpec,
     CountCut,
     HistogramSpec,
@@ -26,7 +26,7 @@ from tools.analysis_spec import (
     RangeCut,
     parse_observable,
 )
-from tools.contract import (
+from madagents_tools.contract import (
     OutputDir,
     RunPath,
     ToolRequest,
@@ -36,8 +36,8 @@ from tools.contract import (
     record_file,
     tool_main,
 )
-from tools.event_io import EventFileError, read_events
-from tools.final_state import pair_mass
+from madagents_tools.io.event_io import EventFileError, read_events
+from madagents_tools.io.final_state import pair_mass
 
 if TYPE_CHECKING:
     import hist

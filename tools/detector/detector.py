@@ -1,8 +1,8 @@
 """The detector step: Delphes with a chosen card when the sandbox has it, otherwise a parametric detector.
 
 Both write a ROOT TTree ``Delphes`` with Delphes' branch names (``Muon.PT``, ..., ``Jet.BTag``, ``MissingET.MET``,
-``Event.Weight``, and ``Muon_size``-style counters), which ``tools/event_io.py`` reads for the analysis. The
-parametric detector (``tools/parametric_detector.py``, card in ``tools/detector_card.py``) is not Delphes: its
+``Event.Weight``, and ``Muon_size``-style counters), which ``tools/io/event_io.py`` reads for the analysis. The
+parametric detector (``parametric_detector.py``, card in ``detector_card.py``, both here) is not Delphes: its
 result says so in ``assumptions``, which belong in the run's assumptions log (PHYSICS.md, "Detector level").
 """
 
@@ -13,7 +13,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from tools.contract import (
+from madagents_tools.contract import (
     OutputFile,
     RunPath,
     ToolRequest,
@@ -25,7 +25,7 @@ from tools.contract import (
     report_progress,
     tool_main,
 )
-from tools.delphes import (
+from madagents_tools.detector.delphes import (
     DELPHES_EXECUTABLE,
     DELPHES_MISSING,
     DelphesError,
@@ -37,7 +37,7 @@ from tools.delphes import (
     run_delphes,
     seeded_delphes_card,
 )
-from tools.detector_card import DetectorCard
+from madagents_tools.detector.detector_card import DetectorCard
 
 __all__ = [
     "DELPHES_EXECUTABLE",
@@ -151,8 +151,8 @@ def run(request: Request) -> Result:
 def _parametric(request: Request, versions: dict[str, str]) -> Result:
     import uproot  # noqa: PLC0415 - heavy imports stay out of the request/result models
 
-    from tools.card_summary import parametric_summary  # noqa: PLC0415
-    from tools.parametric_detector import Tally, branch_types, detector_columns, make_streams  # noqa: PLC0415
+    from madagents_tools.detector.card_summary import parametric_summary  # noqa: PLC0415
+    from madagents_tools.detector.parametric_detector import Tally, branch_types, detector_columns, make_streams  # noqa: PLC0415
 
     card = request.card
     assert card is not None, "the request validator requires a card for the parametric backend"
@@ -301,7 +301,7 @@ def _delphes(request: Request, versions: dict[str, str]) -> Result:
 
 
 def _summary(text: str) -> list[str]:
-    from tools.card_summary import delphes_summary  # noqa: PLC0415
+    from madagents_tools.detector.card_summary import delphes_summary  # noqa: PLC0415
 
     try:
         return delphes_summary(text)

@@ -1,5 +1,5 @@
 """Two-object event features for the ML tools: read the two leading objects of a final-state TTree, map them to
-features and back, and write generated events in the TTree schema of :mod:`tools.final_state`.
+features and back, and write generated events in the TTree schema of :mod:`madagents_tools.io.final_state`.
 
 Two parametrisations of a pair of objects (1 = leading, 2 = subleading in pT):
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from tools.final_state import BRANCHES
-from tools.ml_common import MLInputError
+from madagents_tools.io.final_state import BRANCHES
+from madagents_tools.ml.ml_common import MLInputError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -225,7 +225,7 @@ def _wrap(angle: Floats) -> Floats:
 
 
 def write_events(path: Path, columns: dict[str, Any], collection: Collection, *, jets: bool) -> None:
-    """Write generated pairs as the TTree ``events`` of :data:`tools.final_state.BRANCHES`.
+    """Write generated pairs as the TTree ``events`` of :data:`madagents_tools.io.final_state.BRANCHES`.
 
     ``columns`` holds ``pt``, ``eta``, ``phi``, ``mass`` (N, 2), ``charge`` (N, 2) and ``weight`` (N,). The other
     collections are written empty; ``mhat``, ``met_pt`` and ``met_phi`` are NaN (not modelled); ``iso`` is 0.

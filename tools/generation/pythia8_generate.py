@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tools.contract import (
+from madagents_tools.contract import (
     FileRecord,
     OutputFile,
     RunPath,
@@ -29,11 +29,11 @@ from tools.contract import (
     report_progress,
     tool_main,
 )
-from tools.decays import DecayChannel, DecayTable
-from tools.final_state import BRANCHES, JetDefinition, final_state_columns, flatten_batch
-from tools.hepmc_writer import CrossSection, HepmcWriter, HepmcWriterError
-from tools.mg5_output import CrossSection as LheCrossSection
-from tools.mg5_output import count_lhe_events, init_cross_section, read_lhe_head
+from madagents_tools.generation.decays import DecayChannel, DecayTable
+from madagents_tools.generation.mg5_output import CrossSection as LheCrossSection
+from madagents_tools.generation.mg5_output import count_lhe_events, init_cross_section, read_lhe_head
+from madagents_tools.io.final_state import BRANCHES, JetDefinition, final_state_columns, flatten_batch
+from madagents_tools.io.hepmc_writer import CrossSection, HepmcWriter, HepmcWriterError
 
 __all__ = ["DecayChannel", "DecayTable", "JetDefinition", "Request", "Result", "main", "run"]
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import Field
 
-from tools.contract import StrictModel
+from madagents_tools.contract import StrictModel
 
 if TYPE_CHECKING:
     import numpy as np

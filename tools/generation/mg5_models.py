@@ -12,10 +12,10 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tools.mg5_run import Mg5, Mg5Error
+from madagents_tools.generation.mg5_run import Mg5, Mg5Error
 
 if TYPE_CHECKING:
-    from tools.mg5_generate import Request
+    from madagents_tools.generation.mg5_generate import Request
 
 __all__ = ["MODELS_DIR_ENV", "PROCESS_KEY_FILE", "mark_reusable", "model_to_import", "reusable"]
 

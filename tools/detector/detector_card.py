@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeAlias
 
 from pydantic import AfterValidator, Field, model_validator
 
-from tools.contract import StrictModel
+from madagents_tools.contract import StrictModel
 
 if TYPE_CHECKING:
     import numpy as np

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from tools.decays import DecayChannel, DecayTable
+from madagents_tools.generation.decays import DecayChannel, DecayTable
 
 __all__ = [
     "Banner",

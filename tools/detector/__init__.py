@@ -1,0 +1,1 @@
+"""Detector simulation: Delphes and the parametric detector, their cards and card summaries."""
