@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import operator
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,13 +24,13 @@ from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from madagents.agents.loop import AgentTool, ToolInputError, run_agent
+from madagents.agents.loop import AgentTool, ToolCallback, ToolInputError, run_agent
 from madagents.context import Reporter
 from madagents.errors import RunFailedError, UserInputError
 from madagents.llm.budget import Spend
 from madagents.llm.client import ModelAccessError, ModelClient, TokenCallback
 from madagents.prompts import load_prompt
-from madagents.rundir import RunDir
+from madagents.rundir import RunDir, RunInfo
 from madagents.runner import Driver, checkpoint_serializer, start_run
 from madagents.settings import Settings
 from madagents.state import RunState, typed_results
@@ -37,7 +38,7 @@ from madagents.workflow import Workflow
 from madagents_tools.analysis import analyze
 from madagents_tools.generation import pythia8_generate
 
-__all__ = ["SLASH_COMMANDS", "ChatSession", "ChatState"]
+__all__ = ["CHAT_SESSION", "SLASH_COMMANDS", "ChatSession", "ChatState", "new_session_info", "open_session_dir"]
 
 SLASH_COMMANDS = {
     "/plan": "show the proposed workflow",
@@ -47,6 +48,8 @@ SLASH_COMMANDS = {
 }
 ASK_ABOVE_SECONDS = 30
 CHECKPOINTS = "chat.sqlite"
+CHAT_SESSION = "chat"
+"""The ``workflow`` name in run.json of a chat session directory."""
 
 
 class RunArgs(BaseModel):
@@ -75,6 +78,7 @@ class ChatContext:
     reporter: Reporter
     confirm: Callable[[str], bool]
     on_token: TokenCallback | None = None
+    on_tool: ToolCallback | None = None
     command_line: list[str] = field(default_factory=list)
 
     @property
@@ -127,7 +131,9 @@ def tutor(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
         AgentTool("list_runs", "List the runs of this session.", NoArgs, list_runs),
     ]
     system = SystemMessage(content=load_prompt("tutor", ask_above_seconds=ASK_ABOVE_SECONDS, level="student"))
-    outcome = run_agent(chat, "tutor", [system, *state.messages], tools, state.spend, on_token=chat.on_token)
+    outcome = run_agent(
+        chat, "tutor", [system, *state.messages], tools, state.spend, on_token=chat.on_token, on_tool=chat.on_tool
+    )
     new_messages = outcome.messages[1 + len(state.messages) :]
     if outcome.out_of_turns:
         stopped = (
@@ -196,6 +202,27 @@ class ChatSession:
         with self.graph() as graph:
             values = graph.get_state(self.config).values
             return ChatState.model_validate(values) if values else ChatState()
+
+
+def new_session_info(command_line: list[str]) -> RunInfo:
+    """run.json of a new chat session: its identity (the checkpoint thread) is stored inside, so it can move."""
+    started = datetime.now(UTC)
+    return RunInfo(
+        run_id=f"chat-{started.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}",
+        workflow=CHAT_SESSION,
+        sandbox="none",
+        command_line=command_line,
+        started=started.isoformat(timespec="seconds"),
+    )
+
+
+def open_session_dir(path: Path) -> RunDir:
+    """An existing chat session directory, to resume."""
+    session = RunDir.open(path)
+    if session.info().workflow != CHAT_SESSION:
+        msg = f"{path} is a run directory, not a chat session; continue it with `madagents run --resume`"
+        raise UserInputError(msg)
+    return session
 
 
 def chat_loop(session: ChatSession, read_input: Callable[[], str | None], show: Callable[[str], None]) -> None:

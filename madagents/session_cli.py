@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,13 +13,13 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from madagents import runlock
-from madagents.chat import ChatContext, ChatSession, chat_loop
+from madagents.chat import ChatContext, ChatSession, chat_loop, new_session_info, open_session_dir
 from madagents.console import AnswerFirst, AnswerStream
 from madagents.context import Reporter
 from madagents.errors import RunFailedError, UserInputError
 from madagents.llm.cassette import Cassette, RecordingClient, ReplayMismatchError
 from madagents.llm.client import ModelClient, make_client
-from madagents.rundir import RunDir, RunInfo
+from madagents.rundir import RunDir
 from madagents.runner import Driver, default_run_dir, start_run
 from madagents.sandbox import SandboxUnavailableError, resolve_backend
 from madagents.sessions import read_task, record_cassette, replay_session, task_seed
@@ -30,8 +29,6 @@ from madagents.state import RunState, Task
 __all__ = ["drive_chat", "run_chat", "run_replay", "run_reproduce"]
 
 YES = {"y", "yes"}
-CHAT_SESSION = "chat"
-"""The ``workflow`` name in run.json of a chat session directory."""
 
 
 def run_reproduce(
@@ -180,31 +177,11 @@ def drive_chat(
     resume: bool = False,
 ) -> list[Path]:
     """Run a chat session on ``read_input`` (also used for the yes/no questions); returns its run directories."""
-    session = _open_session(session_dir) if resume else RunDir.create(session_dir)
+    session = open_session_dir(session_dir) if resume else RunDir.create(session_dir)
     with runlock.holding(session.path, sys.argv):
         if not resume:
-            session.write_model("run.json", _session_info())
+            session.write_model("run.json", new_session_info(sys.argv))
         return _converse(session, client, settings, reporter, console, read_input)
-
-
-def _session_info() -> RunInfo:
-    # the identity (the chat's checkpoint thread) is stored inside, so a moved session directory resumes
-    started = datetime.now(UTC)
-    return RunInfo(
-        run_id=f"chat-{started.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}",
-        workflow=CHAT_SESSION,
-        sandbox="none",
-        command_line=sys.argv,
-        started=started.isoformat(timespec="seconds"),
-    )
-
-
-def _open_session(session_dir: Path) -> RunDir:
-    session = RunDir.open(session_dir)
-    if session.info().workflow != CHAT_SESSION:
-        msg = f"{session_dir} is a run directory, not a chat session; continue it with `madagents run --resume`"
-        raise UserInputError(msg)
-    return session
 
 
 def _converse(

@@ -6,6 +6,7 @@ model as ``Error: ...`` so it can correct itself. Budgets are checked before eve
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -26,6 +27,8 @@ __all__ = [
     "AgentGaveUpError",
     "AgentOutcome",
     "AgentTool",
+    "ToolCallEvent",
+    "ToolCallback",
     "ToolInputError",
     "assumption_tool",
     "describe_validation",
@@ -84,6 +87,21 @@ class AgentOutcome:
     """The model was still calling tools when ``max_agent_turns`` ran out."""
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCallEvent:
+    """A tool call of a model-driven role, as it starts (``answer`` None) and as it ends (a web page shows both)."""
+
+    call_id: str
+    role: str
+    name: str
+    args: dict[str, Any]
+    answer: str | None = None
+    ok: bool | None = None
+
+
+ToolCallback = Callable[[ToolCallEvent], None]
+
+
 def assumption_tool(role: str, collected: list[Assumption]) -> AgentTool:
     """``record_assumption``: every choice the task leaves open goes into assumptions.yaml, not only into prose."""
 
@@ -107,6 +125,7 @@ def run_agent(
     spent_before: Spend,
     *,
     on_token: TokenCallback | None = None,
+    on_tool: ToolCallback | None = None,
 ) -> AgentOutcome:
     """Run ``role``'s model with ``tools`` until it answers without calling a tool, or an ends-turn tool succeeds.
 
@@ -141,7 +160,12 @@ def run_agent(
         finished = False
         for call in reply.tool_calls:
             spend.tool_rounds += 1
+            event = ToolCallEvent(call["id"] or call["name"], role, call["name"], call["args"])
+            if on_tool is not None:
+                on_tool(event)
             answer, succeeded = _execute(by_name, call["name"], call["args"])
+            if on_tool is not None:
+                on_tool(dataclasses.replace(event, answer=answer, ok=succeeded))
             ctx.rundir.trace(
                 TraceEvent(
                     event="agent_tool",

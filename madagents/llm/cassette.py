@@ -8,6 +8,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -147,6 +149,9 @@ def response_from_dict(data: dict[str, Any]) -> AIMessage:
     )
 
 
+WORDS = re.compile(r"\s*\S+\s*|\s+")
+
+
 class ReplayMismatchError(Exception):
     """The session asked the model something the cassette does not hold; the message shows the difference."""
 
@@ -182,8 +187,10 @@ class RecordingClient:
 class ReplayClient:
     """Answers each request with the recorded response to the same request."""
 
-    def __init__(self, cassette: Cassette) -> None:
+    def __init__(self, cassette: Cassette, token_delay_s: float = 0.0) -> None:
         self.cassette = cassette
+        self.token_delay_s = token_delay_s
+        """Pause between streamed words, so a demo's answers arrive as a model's would."""
         self._used: set[int] = set()
 
     def model_name(self, role: str) -> str:
@@ -207,10 +214,17 @@ class ReplayClient:
                 if turn.error is not None:
                     raise ModelAccessError(turn.error)
                 reply = response_from_dict(turn.response)
-                if on_token is not None and reply.text:
-                    on_token(reply.text)
+                if on_token is not None:
+                    self._stream(reply.text, on_token)
                 return reply
         raise ReplayMismatchError(_mismatch(role, request, [self.cassette.turns[i] for i in unused]))
+
+    def _stream(self, text: str, on_token: TokenCallback) -> None:
+        """Word by word, as a model streams (a recorded answer arrives whole)."""
+        for index, piece in enumerate(WORDS.findall(text)):
+            if index and self.token_delay_s:
+                time.sleep(self.token_delay_s)
+            on_token(piece)
 
     def unused_turns(self) -> int:
         return len(self.cassette.turns) - len(self._used)

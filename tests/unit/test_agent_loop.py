@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from pydantic import BaseModel
 
-from madagents.agents.loop import AgentTool, run_agent, start_messages
+from madagents.agents.loop import AgentTool, ToolCallEvent, run_agent, start_messages
 from madagents.context import RunContext
 from madagents.llm.budget import Spend
 from madagents.llm.cassette import Cassette, RecordingClient, ReplayClient, response_from_dict, response_to_dict
@@ -79,3 +79,25 @@ def test_an_endpoint_failure_is_recorded_and_replayed_as_the_same_failure() -> N
     cassette = Cassette(source="recorded", note="", model="m", entry="reproduce", turns=recorder.turns)
     with pytest.raises(ModelAccessError, match="context length exceeded"):
         ReplayClient(cassette).complete(role="planner", messages=messages, tools=[])
+
+
+def test_each_tool_call_is_announced_as_it_starts_and_as_it_ends(tmp_path: Path) -> None:
+    model = ScriptedModel([VALID])
+    ctx = RunContext(Settings(), RunDir(tmp_path), LocalSandbox(tmp_path), ["test"], models=model)
+    seen: list[ToolCallEvent] = []
+    echo = AgentTool("echo", "Echo the text.", EchoArgs, lambda args: f"echoed {args.text}", ends_turn=True)
+    run_agent(ctx, "tutor", start_messages("system", "go"), [echo], Spend(), on_tool=seen.append)
+    assert seen == [
+        ToolCallEvent("c2", "tutor", "echo", {"text": "hi"}),
+        ToolCallEvent("c2", "tutor", "echo", {"text": "hi"}, answer="echoed hi", ok=True),
+    ]
+
+
+def test_a_replayed_answer_streams_word_by_word() -> None:
+    messages = start_messages("system", "go")
+    recorder = RecordingClient(ScriptedModel([AIMessage(content="The Z peak  sits\nat 91 GeV.")]))
+    recorder.complete(role="tutor", messages=messages, tools=[])
+    pieces: list[str] = []
+    cassette = Cassette(source="scripted", model="m", entry="chat", turns=recorder.turns)
+    ReplayClient(cassette).complete(role="tutor", messages=messages, tools=[], on_token=pieces.append)
+    assert pieces == ["The ", "Z ", "peak  ", "sits\n", "at ", "91 ", "GeV."]
