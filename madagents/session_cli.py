@@ -26,7 +26,7 @@ from madagents.sessions import read_task, record_cassette, replay_session, task_
 from madagents.settings import Settings
 from madagents.state import RunState, Task
 
-__all__ = ["drive_chat", "run_chat", "run_replay", "run_reproduce"]
+__all__ = ["drive_chat", "load_cassette", "run_chat", "run_replay", "run_reproduce"]
 
 YES = {"y", "yes"}
 
@@ -83,7 +83,7 @@ def run_replay(
 
     ``requested`` (``--sandbox``) must be that backend or absent.
     """
-    cassette = _load_cassette(cassette_path)
+    cassette = load_cassette(cassette_path)
     if requested is not None and requested != cassette.backend:
         msg = (
             f"{cassette_path} was recorded on the {cassette.backend} sandbox and replays there (the model's turns "
@@ -108,7 +108,7 @@ def run_replay(
         return [f"model turn mismatch: {exc}"]
 
 
-def _load_cassette(path: Path) -> Cassette:
+def load_cassette(path: Path) -> Cassette:
     try:
         return Cassette.load(path)
     except OSError as exc:

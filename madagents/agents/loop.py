@@ -13,7 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, InvalidToolCall, SystemMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    InvalidToolCall,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ValidationError
 
@@ -160,27 +168,35 @@ def run_agent(
         finished = False
         for call in reply.tool_calls:
             spend.tool_rounds += 1
-            event = ToolCallEvent(call["id"] or call["name"], role, call["name"], call["args"])
-            if on_tool is not None:
-                on_tool(event)
-            answer, succeeded = _execute(by_name, call["name"], call["args"])
-            if on_tool is not None:
-                on_tool(dataclasses.replace(event, answer=answer, ok=succeeded))
-            ctx.rundir.trace(
-                TraceEvent(
-                    event="agent_tool",
-                    node=role,
-                    tool=call["name"],
-                    ok=succeeded,
-                    content=_clip(f"{json.dumps(call['args'], ensure_ascii=False)} -> {answer}"),
-                )
-            )
-            ctx.reporter.note(f"{role} → {call['name']}: {_first_line(answer)}")
+            answer, succeeded = _run_call(ctx, role, by_name, call, on_tool)
             messages.append(ToolMessage(content=answer, tool_call_id=call["id"] or call["name"]))
             finished = finished or (succeeded and by_name.get(call["name"], _NO_TOOL).ends_turn)
         if finished:
             return AgentOutcome(messages, spend, finished=True)
     return AgentOutcome(messages, spend, finished=False, out_of_turns=True)
+
+
+def _run_call(
+    ctx: AgentContext, role: str, by_name: dict[str, AgentTool], call: ToolCall, on_tool: ToolCallback | None
+) -> tuple[str, bool]:
+    """Run one validated tool call, announcing it, tracing it and noting its answer; returns (answer, succeeded)."""
+    event = ToolCallEvent(call["id"] or call["name"], role, call["name"], call["args"])
+    if on_tool is not None:
+        on_tool(event)
+    answer, succeeded = _execute(by_name, call["name"], call["args"])
+    if on_tool is not None:
+        on_tool(dataclasses.replace(event, answer=answer, ok=succeeded))
+    ctx.rundir.trace(
+        TraceEvent(
+            event="agent_tool",
+            node=role,
+            tool=call["name"],
+            ok=succeeded,
+            content=_clip(f"{json.dumps(call['args'], ensure_ascii=False)} -> {answer}"),
+        )
+    )
+    ctx.reporter.note(f"{role} → {call['name']}: {_first_line(answer)}")
+    return answer, succeeded
 
 
 def _invalid_call_answer(call: InvalidToolCall) -> ToolMessage:
