@@ -116,12 +116,8 @@ def tutor(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
         return _run_summary(name, result)
 
     def list_runs(_: NoArgs) -> str:
-        return (
-            "\n".join(
-                f"{name}: {RunDir.open(chat.session.path / name).status().state}" for name in [*state.runs, *made]
-            )
-            or "no runs yet"
-        )
+        states = [f"{name}: {RunDir.open(chat.session.path / name).status().state}" for name in [*state.runs, *made]]
+        return "\n".join(states) or "no runs yet"
 
     tools = [
         AgentTool("propose_workflow", "Propose a workflow (validated) for the student's request.", Workflow, propose),
