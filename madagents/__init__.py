@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "Plan",
     "RunFailedError",
+    "RunResult",
     "RunState",
     "Settings",
     "UserInputError",
@@ -19,12 +20,14 @@ __all__ = [
     "build_graph",
     "load_workflow",
     "resume_run",
+    "run",
     "start_run",
 ]
 
 _HOMES = {
     "Plan": "madagents.state",
     "RunFailedError": "madagents.errors",
+    "RunResult": "madagents.results",
     "RunState": "madagents.state",
     "Settings": "madagents.settings",
     "UserInputError": "madagents.errors",
@@ -32,6 +35,7 @@ _HOMES = {
     "build_graph": "madagents.graph",
     "load_workflow": "madagents.workflow",
     "resume_run": "madagents.runner",
+    "run": "madagents.api",
     "start_run": "madagents.runner",
 }
 

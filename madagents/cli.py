@@ -144,6 +144,19 @@ def chat(
 
 
 @app.command()
+def mcp(
+    sandbox: Annotated[
+        Backend | None, typer.Option(help="Where tools run (default: docker when a daemon answers).")
+    ] = None,
+) -> None:
+    """Serve the tools over MCP (stdio) to desktop assistants and IDE agents: processes, check, run, status,
+    validate, report. Runs go under MADAGENTS_RUNS_DIR, in the background; poll run_status."""
+    from madagents.mcp_server import build_server  # noqa: PLC0415 - the MCP SDK loads slowly
+
+    build_server(_settings(sandbox)).run("stdio")
+
+
+@app.command()
 def rewind(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
     step: Annotated[

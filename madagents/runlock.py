@@ -19,7 +19,7 @@ from pathlib import Path
 
 from madagents.errors import UserInputError
 
-__all__ = ["LOCK_FILE", "holding"]
+__all__ = ["LOCK_FILE", "holder", "holding"]
 
 LOCK_FILE = ".madagents.lock"
 """Hidden, so it is neither an artifact nor hashed into the provenance."""
@@ -75,3 +75,16 @@ def _describe_holder(fd: int) -> str:
         return f"process {int(holder['pid'])} on {holder['host']} ({command}) since {holder['since']}"
     except (OSError, ValueError, KeyError, TypeError):
         return "another process (it has not written its name yet)"
+
+
+def holder(run_dir: Path) -> str | None:
+    """Who holds the run directory's lock (a process driving it), or None when nothing drives it now."""
+    fd = _open_lock_file(run_dir)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _describe_holder(fd)
+    else:
+        return None
+    finally:
+        os.close(fd)

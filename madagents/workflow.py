@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -38,12 +38,12 @@ __all__ = [
     "Workflow",
     "load_any_workflow",
     "load_workflow",
+    "workflow_from_yaml",
 ]
 
 BEAM_PDG = {"p": 2212, "pbar": -2212}
 MAX_EVENTS = 2**63
 """Event counts are 64-bit signed integers in the checkpoints and in Pythia8."""
-WorkflowT = TypeVar("WorkflowT", bound=BaseModel)
 NEW_PARTICLE = "new"
 """Peak checks name the process's new particle (e.g. a leptoquark) by this word: it has no PDG name."""
 
@@ -362,13 +362,19 @@ def load_any_workflow(
         msg = f"workflow file {path} not found; give the path of a workflow YAML (shipped workflows: {shipped})"
         raise UserInputError(msg)
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text()
     except UnicodeDecodeError as exc:
-        msg = (
-            f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
-            "save the workflow as UTF-8"
-        )
+        msg = f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); save it as UTF-8"
         raise UserInputError(msg) from None
+    return workflow_from_yaml(text, path, events=events, seed=seed, chunks=chunks)
+
+
+def workflow_from_yaml(
+    text: str, path: Path, *, events: int | None = None, seed: int | None = None, chunks: int | None = None
+) -> AnyWorkflow:
+    """Validate workflow YAML ``text``; ``path`` names it in errors, the options override its values."""
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -381,18 +387,13 @@ def load_any_workflow(
     if not isinstance(data, dict):
         msg = f"{path} must be a YAML mapping with keys such as name, beams, process, events, analysis"
         raise UserInputError(msg)
-    if data.get("kind") == "amplitude_surrogate":
-        return _validated(SurrogateWorkflow, path, {**data, **({"seed": seed} if seed is not None else {})})
-    if events is not None:
-        data["events"] = events
+    kind: type[AnyWorkflow] = SurrogateWorkflow if data.get("kind") == "amplitude_surrogate" else Workflow
     if seed is not None:
         data["seed"] = seed
-    if chunks is not None:
+    if events is not None and kind is Workflow:
+        data["events"] = events
+    if chunks is not None and kind is Workflow:
         data["generator"] = {**(data.get("generator") or {}), "chunks": chunks}
-    return _validated(Workflow, path, data)
-
-
-def _validated(kind: type[WorkflowT], path: Path, data: dict[str, Any]) -> WorkflowT:
     try:
         return kind.model_validate(data)
     except ValidationError as exc:
