@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint sandbox benchmark clean
+.PHONY: setup run test lint sandbox browser benchmark clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,14 @@ sandbox: setup
 	elif [ -n "$$CI" ]; then echo "make sandbox: CI needs a Docker daemon" >&2; exit 1; \
 	else echo "make sandbox: no Docker daemon; the docker tests will be skipped"; fi
 
-test: lint sandbox
+# The browser tests drive Debian's chromium through chromium-driver (selenium). As root, apt-get installs them when
+# missing; elsewhere the tests skip with the reason, except in CI, where that is an error.
+browser:
+	@if [ "$$(id -u)" = 0 ] && ! { command -v chromium && command -v chromedriver; } >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver >/dev/null; fi
+
+test: lint sandbox browser
 	$(BIN)/pytest
 
 benchmark: setup

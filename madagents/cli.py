@@ -157,6 +157,27 @@ def mcp(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on; beyond localhost the page asks for a token.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    replay: Annotated[
+        Path | None, typer.Option(help="Answer from this recorded chat cassette instead of a model (demos, tests).")
+    ] = None,
+    sandbox: Annotated[Backend | None, typer.Option(help="Where tools run (with --replay: the cassette's).")] = None,
+) -> None:
+    """The tutor chat as a web page: answers, tool calls, plots, the plan, the cost, and a browser of the runs."""
+    from madagents.web.serve import serve as run_server  # noqa: PLC0415 - FastAPI stays out of the other commands
+
+    try:
+        run_server(host, port, replay, _settings(sandbox), console)
+    except UserInputError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+
+
+@app.command()
 def rewind(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
     step: Annotated[

@@ -202,14 +202,16 @@ def tutor_script(role: str, messages: Sequence[BaseMessage], events: int = 1000)
         return reply(
             call("propose_workflow", drell_yan_workflow(events)),
             text=(
-                "Drell–Yan is q q̄ → Z/γ* → μ⁺μ⁻. I will let Pythia8 generate the hard process, shower it and "
-                "hadronise it, then select two opposite-sign muons and histogram their invariant mass, which "
-                "should peak at m_Z ≈ 91.19 GeV."
+                "Drell–Yan is $q\\bar{q} \\to Z/\\gamma^* \\to \\mu^+\\mu^-$. I will let **Pythia8** generate the "
+                "hard process, shower it and hadronise it, then select two opposite-sign muons and histogram their "
+                "invariant mass $m_{\\mu\\mu}$, which should peak at $m_Z \\approx 91.19$ GeV."
             ),
         )
     if len(answers) == 1:
         return reply(call("run_workflow", {}), text="The workflow is valid; running it now.")
-    return reply(text=f"Done. {answers[-1]}\nThe peak sits at the Z mass; its width is Γ_Z plus the muon resolution.")
+    return reply(
+        text=f"Done. {answers[-1]}\nThe peak sits at the Z mass; its width is $\\Gamma_Z$ plus the muon resolution."
+    )
 
 
 def record_all() -> None:

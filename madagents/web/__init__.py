@@ -1,0 +1,1 @@
+"""``madagents serve``: the tutor chat as a web page, with a run browser (FastAPI, server-sent events)."""
