@@ -26,7 +26,7 @@ from madagents.settings import Settings
 from madagents.web import browse
 from madagents.web.live import LiveSession
 
-__all__ = ["Server", "create_app", "is_loopback"]
+__all__ = ["LOOPBACK_NAMES", "Server", "check_port", "create_app", "is_loopback"]
 
 HERE = Path(__file__).parent
 TOKEN_COOKIE = "madagents_token"
@@ -36,6 +36,9 @@ KEEPALIVE_S = 15.0
 REPLAY_WORD_DELAY_S = 0.03
 """A replayed answer arrives word by word at about the pace of a hosted model."""
 YES_NO = {"y", "yes", "n", "no"}
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1"]
+"""Host headers a server bound to localhost answers: a page of another site that its DNS points at 127.0.0.1
+(DNS rebinding) sends its own name and is refused."""
 
 
 class Say(BaseModel):
@@ -49,10 +52,18 @@ class Confirm(BaseModel):
 class Server:
     """What the routes share: the settings, how to reach the model, the sessions open in this process, the token."""
 
-    def __init__(self, settings: Settings, models: Callable[[], ModelClient], token: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        models: Callable[[], ModelClient],
+        token: str | None = None,
+        hosts: list[str] | None = None,
+    ) -> None:
         self.settings = settings
         self.models = models
         self.token = token
+        self.hosts = hosts
+        """The Host headers answered (None: any, as behind the token)."""
         self.replay: Cassette | None = None
         self.sessions: dict[str, LiveSession] = {}
         self._lock = threading.Lock()
@@ -108,6 +119,8 @@ def create_app(server: Server) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     if server.token is not None:
         _require_token(app, server.token)
+    if server.hosts is not None:
+        _require_host(app, server.hosts)
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
@@ -215,6 +228,14 @@ async def _stream(live: LiveSession, after: int, request: Request) -> AsyncItera
             quiet = 0.0
             yield ": keep-alive\n\n"
         await asyncio.sleep(POLL_S)
+
+
+def _require_host(app: FastAPI, hosts: list[str]) -> None:
+    @app.middleware("http")
+    async def check(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.url.hostname not in hosts:  # the Host header's name; an IPv6 address without its brackets
+            return JSONResponse({"detail": f"this server answers only as {', '.join(hosts)}"}, status_code=400)
+        return await call_next(request)
 
 
 def _require_token(app: FastAPI, token: str) -> None:

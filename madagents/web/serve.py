@@ -14,7 +14,7 @@ from madagents.errors import UserInputError
 from madagents.llm.client import make_client
 from madagents.session_cli import load_cassette
 from madagents.settings import Settings
-from madagents.web.app import Server, check_port, create_app, is_loopback
+from madagents.web.app import LOOPBACK_NAMES, Server, check_port, create_app, is_loopback
 
 __all__ = ["serve"]
 
@@ -31,6 +31,8 @@ def serve(host: str, port: int, replay: Path | None, settings: Settings, console
     else:
         client = make_client(settings.llm)  # no key and no endpoint: exit 2 now, not at the first question
         server = Server(settings, lambda: client, token)
+    if token is None:
+        server.hosts = LOOPBACK_NAMES
     check_port(host, port)
     shown = f"[{host}]" if ":" in host else host
     address = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from madagents.cli import app as cli
 from madagents.settings import Settings
-from madagents.web.app import Server, create_app, is_loopback
+from madagents.web.app import LOOPBACK_NAMES, Server, create_app, is_loopback
 from madagents.web.render import to_html
 from tests.replay.scripted import ScriptedClient, call, drell_yan_workflow, reply, tool_answers
 
@@ -198,6 +198,15 @@ def test_bound_beyond_localhost_every_request_shows_the_token(tmp_path: Path) ->
     assert is_loopback("::1")
     assert is_loopback("localhost")
     assert not is_loopback("0.0.0.0")
+
+
+def test_bound_to_localhost_a_page_of_another_host_name_is_refused(tmp_path: Path) -> None:
+    server = Server(Settings(runs_dir=tmp_path), lambda: ScriptedClient(tutor), hosts=LOOPBACK_NAMES)
+    client = TestClient(create_app(server), base_url="http://127.0.0.1:8000")
+    assert client.get("/").status_code == 200
+    assert client.get("/", headers={"host": "localhost:8000"}).status_code == 200
+    assert client.get("/", headers={"host": "[::1]:8000"}).status_code == 200
+    assert client.get("/api/sessions", headers={"host": "rebound.example:8000"}).status_code == 400
 
 
 def test_serve_explains_bad_options_and_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
