@@ -67,6 +67,8 @@ class Server:
         self.replay: Cassette | None = None
         self.sessions: dict[str, LiveSession] = {}
         self._lock = threading.Lock()
+        self.stopping = threading.Event()
+        """Set when the server shuts down: the event streams end, so the shutdown does not wait for the tabs."""
 
     @classmethod
     def replaying(cls, settings: Settings, cassette: Cassette, token: str | None = None) -> Server:
@@ -183,7 +185,7 @@ def _session_routes(app: FastAPI, server: Server) -> None:
         live = server.live(session_id)
         after = int(request.headers.get("last-event-id", "0") or 0)
         return StreamingResponse(
-            _stream(live, after, request),
+            _stream(live, after, request, server.stopping),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
@@ -215,10 +217,10 @@ def _run_routes(app: FastAPI, server: Server) -> None:
         )
 
 
-async def _stream(live: LiveSession, after: int, request: Request) -> AsyncIterator[str]:
+async def _stream(live: LiveSession, after: int, request: Request, stopping: threading.Event) -> AsyncIterator[str]:
     """The session's events after ``after``, then each new one as it comes; the browser resumes with Last-Event-ID."""
     quiet = 0.0
-    while not await request.is_disconnected():
+    while not stopping.is_set() and not await request.is_disconnected():
         fresh = live.log.since(after)
         for event in fresh:
             after = event["seq"]

@@ -104,6 +104,7 @@ class LiveSession:
         self._busy = threading.Lock()
         self._answers: queue.Queue[bool] = queue.Queue()
         self._waiting_for: str | None = None
+        self._asking = threading.Lock()
         self._answer_key: str | None = None
         self._answer_text = ""
         self._rendered_at = 0.0
@@ -145,8 +146,10 @@ class LiveSession:
 
     def answer(self, yes: bool) -> bool:
         """The student's answer to the open confirmation; False if none is open."""
-        if self._waiting_for is None:
-            return False
+        with self._asking:  # two tabs may press Run at once: one answer per question
+            if self._waiting_for is None:
+                return False
+            self._waiting_for = None
         self._answers.put(yes)
         return True
 
@@ -224,10 +227,10 @@ class LiveSession:
         self._end_answer()
         key = self._next("confirm")
         parent = self._tool.call_id if self._tool else None
+        with self._asking:
+            self._waiting_for = key
         self.log.emit("confirm", key=key, question=question, state="waiting", parent=parent)
-        self._waiting_for = key
         yes = self._answers.get()  # a closed tab leaves the question open until a page answers it
-        self._waiting_for = None
         self.log.emit("confirm", key=key, question=question, state="yes" if yes else "no", parent=parent)
         return yes
 

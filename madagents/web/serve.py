@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import secrets
+import socket
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from rich.console import Console
@@ -17,6 +19,9 @@ from madagents.settings import Settings
 from madagents.web.app import LOOPBACK_NAMES, Server, check_port, create_app, is_loopback
 
 __all__ = ["serve"]
+
+WILDCARDS = {"0.0.0.0", "::"}
+"""Every interface: the address printed names this machine instead."""
 
 
 def serve(host: str, port: int, replay: Path | None, settings: Settings, console: Console) -> None:
@@ -34,7 +39,7 @@ def serve(host: str, port: int, replay: Path | None, settings: Settings, console
     if token is None:
         server.hosts = LOOPBACK_NAMES
     check_port(host, port)
-    shown = f"[{host}]" if ":" in host else host
+    shown = socket.gethostname() if host in WILDCARDS else f"[{host}]" if ":" in host else host
     address = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     say = functools.partial(console.print, highlight=False, soft_wrap=True)
     say(f"madagents serves the tutor chat at [bold]{escape(address)}[/bold]")
@@ -48,7 +53,7 @@ def serve(host: str, port: int, replay: Path | None, settings: Settings, console
     say(f"sessions in {escape(str(settings.runs_dir))}; Ctrl-C stops the server")
     config = uvicorn.Config(create_app(server), host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
     try:
-        uvicorn.Server(config).run()
+        _Uvicorn(config, server).run()
     finally:
         busy = [live.id for live in server.sessions.values() if live.busy]
         server.close()
@@ -57,3 +62,15 @@ def serve(host: str, port: int, replay: Path | None, settings: Settings, console
                 f"stopped while busy: {', '.join(busy)}; a run stopped midway continues with "
                 "`madagents run --resume SESSION/runs/NN-NAME`"
             )
+
+
+class _Uvicorn(uvicorn.Server):
+    """Ends the open event streams at Ctrl-C, so the shutdown does not wait for the pages to go away."""
+
+    def __init__(self, config: uvicorn.Config, server: Server) -> None:
+        super().__init__(config)
+        self.web = server
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.web.stopping.set()
+        super().handle_exit(sig, frame)

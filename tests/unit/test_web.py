@@ -111,6 +111,24 @@ def test_a_second_question_while_the_tutor_answers_is_refused(tmp_path: Path) ->
     server.close()
 
 
+def test_the_run_question_takes_one_answer(server: Server, client: TestClient) -> None:
+    session_id = client.post("/api/sessions").json()["id"]
+    live = server.sessions[session_id]
+    answers: list[bool] = []
+    asking = threading.Thread(target=lambda: answers.append(live.chat.context.confirm("Generate 1000 events?")))
+    asking.start()
+    deadline = time.monotonic() + 10
+    while not any(e["type"] == "confirm" for e in live.log.since(0)):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert client.post(f"/api/sessions/{session_id}/confirm", json={"yes": True}).status_code == 200
+    assert client.post(f"/api/sessions/{session_id}/confirm", json={"yes": False}).status_code == 409  # 2nd tab
+    asking.join(10)
+    assert answers == [True]
+    confirm = [e for e in live.log.since(0) if e["type"] == "confirm"]
+    assert [(e["question"], e["state"]) for e in confirm] == [("Generate 1000 events?", "yes")]
+
+
 def test_several_sessions_answer_at_once(tmp_path: Path) -> None:
     both_asked = threading.Barrier(2, timeout=10)  # each turn waits until the other session's turn has started
 
