@@ -365,7 +365,7 @@ class LiveSession:
 def _error_text(exc: Exception) -> str:
     if isinstance(exc, ReplayMismatchError):
         return (
-            "this server replays a recorded chat, and the question differs from the recorded one: ask exactly "
-            "what the page suggests (start a new chat for another try)"
+            "this server replays a recorded chat, and this session left it (another question, or Cancel where the "
+            "recording ran): start a new chat, ask what the page suggests and press Run"
         )
     return str(exc)

@@ -219,6 +219,10 @@ async function openSession(id) {
     const event = JSON.parse(message.data);
     (draw[event.type] || (() => {}))(event);
   };
+  stream.onerror = () => {
+    // the browser retries a dropped stream by itself; a refused one (a restarted server) is opened anew
+    if (stream.readyState === EventSource.CLOSED && session === id) setTimeout(() => openSession(id), 2000);
+  };
   listSessions();
 }
 
