@@ -1,4 +1,5 @@
-"""Cards of the parametric detector: the shipped ones (``cards/detector_<name>.yaml``) or a YAML file of the user.
+"""Detector cards as the host reads them: the parametric detector's (``cards/detector_<name>.yaml`` or a YAML file of
+the user) and a user's Delphes card.
 
 The host loads a card and puts the whole of it into the detector request, so the plan and ``reproduce.sh`` carry
 every number the detector applied.
@@ -12,9 +13,10 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from madagents_tools.detector.delphes import inline_sources, shipped_card
 from madagents_tools.detector.detector_card import DetectorCard
 
-__all__ = ["DETECTOR_CARDS", "load_detector_card"]
+__all__ = ["DETECTOR_CARDS", "delphes_card_text", "load_detector_card"]
 
 DETECTOR_CARDS = ("atlas", "cms")
 """Names of the shipped cards; their numbers follow the public Delphes cards of the same name."""
@@ -69,3 +71,20 @@ def load_detector_card(name_or_path: str | Path) -> DetectorCard:
         problems = "; ".join([*named[:5], *([f"{unknown} unknown keys"] if unknown else [])])
         msg = f"{label} is not a valid detector card ({problems}); see madagents/cards/detector_atlas.yaml"
         raise ValueError(msg) from None
+
+
+def delphes_card_text(name: str) -> str | None:
+    """None for a card Delphes ships (the sandbox reads it there); else the user's .tcl card with what it sources.
+
+    Raises:
+        ValueError: not a .tcl file, a missing one, or a ``source`` line that cannot be followed (the message says).
+    """
+    if shipped_card(name):
+        return None
+    if not name.endswith(".tcl"):
+        msg = f"a Delphes card is atlas, cms or a .tcl file such as delphes_card_ATLAS.tcl, not {name!r}"
+        raise ValueError(msg)
+    if not Path(name).is_file():
+        msg = f"Delphes card {name!r} does not exist: give atlas, cms, a card Delphes ships or your file"
+        raise ValueError(msg)
+    return inline_sources(Path(name))

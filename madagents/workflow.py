@@ -13,12 +13,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from madagents.detector_cards import load_detector_card
+from madagents.detector_cards import delphes_card_text, load_detector_card
 from madagents.errors import UserInputError
 from madagents.input_errors import describe_errors
 from madagents.processes import CATALOGUE, ProcessChoice
 from madagents_tools.analysis.analysis_spec import AnalysisSpec
-from madagents_tools.detector.delphes import shipped_card
 from madagents_tools.detector.detector_card import DetectorCard
 from madagents_tools.generation import mg5_generate
 from madagents_tools.ml import amplitude_surrogate
@@ -228,13 +227,8 @@ class DetectorSpec(_Strict):
     def _card_exists(self) -> DetectorSpec:
         if self.backend == "parametric":
             load_detector_card(self.card)  # its ValueError names the shipped cards
-        elif not shipped_card(self.card):
-            if not self.card.endswith(".tcl"):
-                msg = f"a Delphes card is atlas, cms or a .tcl file such as delphes_card_ATLAS.tcl, not {self.card!r}"
-                raise ValueError(msg)
-            if not Path(self.card).is_file():
-                msg = f"Delphes card {self.card!r} does not exist: give atlas, cms, a card Delphes ships or your file"
-                raise ValueError(msg)
+        else:
+            delphes_card_text(self.card)  # its ValueError says what to give, or which `source` line fails
         return self
 
     def parametric_card(self) -> DetectorCard:

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from madagents.detector_cards import delphes_card_text
 from madagents.state import PlanStep, Role
 from madagents.workflow import DetectorSpec, MLGeneratorSpec, Workflow
 from madagents_tools.analysis import analyze
 from madagents_tools.detector import detector
-from madagents_tools.detector.delphes import card_file_name, shipped_card
+from madagents_tools.detector.delphes import card_file_name
 from madagents_tools.generation import merge_samples, mg5_generate, pythia8_generate
 from madagents_tools.ml import cfm_generator, classifier_test
 
@@ -116,12 +117,12 @@ def add_mg5_generation(chain: Chain, hard_process: mg5_generate.Request, shower:
 def add_detector(chain: Chain, spec: DetectorSpec, seed: int, generate: pythia8_generate.Request) -> None:
     if spec.backend == "delphes":
         # a card of the user's travels inline, as a parametric card does: the sandbox sees the run directory only
-        own = None if shipped_card(spec.card) else Path(spec.card)
+        text = delphes_card_text(spec.card)
         request = detector.Request(
             backend="delphes",
             seed=seed,
-            delphes_card=own.name if own else card_file_name(spec.card),
-            delphes_card_text=own.read_text() if own else None,
+            delphes_card=card_file_name(spec.card) if text is None else Path(spec.card).name,
+            delphes_card_text=text,
             hepmc_path=_hepmc_of(generate),
         )
     else:

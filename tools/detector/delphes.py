@@ -12,15 +12,19 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from madagents_tools.detector.delphes_sources import CardSourceError, inline_sources
+
 __all__ = [
     "DELPHES_EXECUTABLE",
     "DELPHES_MISSING",
     "SHIPPED_CARDS",
     "SHORT_NAMES",
+    "CardSourceError",
     "DelphesError",
     "card_file_name",
     "check_hepmc",
     "find_delphes",
+    "inline_sources",
     "run_delphes",
     "seeded_delphes_card",
     "shipped_card",

@@ -28,12 +28,14 @@ from madagents_tools.contract import (
 from madagents_tools.detector.delphes import (
     DELPHES_EXECUTABLE,
     DELPHES_MISSING,
+    CardSourceError,
     DelphesError,
     card_file_name,
     card_path,
     check_hepmc,
     find_delphes,
     flatten,
+    inline_sources,
     run_delphes,
     seeded_delphes_card,
 )
@@ -257,6 +259,14 @@ def detector_assumptions(card: DetectorCard, has_jets: bool) -> list[str]:
     return lines
 
 
+def _card_text(card: Path) -> str:
+    """A shipped card or one in the run directory, with the cards it sources inlined (CLIC's b-tagging cards)."""
+    try:
+        return inline_sources(card)
+    except CardSourceError as exc:
+        raise DelphesError(str(exc)) from None
+
+
 def _delphes(request: Request, versions: dict[str, str]) -> Result:
     executable = find_delphes()
     if executable is None:
@@ -267,7 +277,7 @@ def _delphes(request: Request, versions: dict[str, str]) -> Result:
         card_name = request.delphes_card
         if text is None:
             card = card_path(request.delphes_card, executable)
-            text, card_name = card.read_text(errors="replace"), card.name
+            text, card_name = _card_text(card), card.name
         hepmc = Path(request.hepmc_path)
         check_hepmc(hepmc)
         seeded = Path(request.output_path).with_suffix(".tcl")
