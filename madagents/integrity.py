@@ -1,9 +1,9 @@
 """Is a run directory still what its run wrote? Checked before anything in it is believed or executed.
 
 ``provenance.json`` lists the sha256 of every file the run produced. A received run directory passes only if each
-listed file is there unchanged, no other file was added, and ``reproduce.sh`` is exactly the script the plan
-renders to — so a line slipped into ``reproduce.sh`` is found before the script could run, and a number edited
-in ``report.md`` or a result file is found even when it is self-consistent.
+listed file is there unchanged, no other file was added, and ``reproduce.sh`` is exactly the script the plan and
+provenance.json's tool host render to — so a line slipped into ``reproduce.sh`` is found before the script could run,
+and a number edited in ``report.md`` or a result file is found even when it is self-consistent.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def check_integrity(run_dir: Path, plan: Plan) -> GateResult:
     except UnsafePathError as exc:
         return GateResult(gate=GATE, passed=False, message=f"no usable provenance.json to check the files: {exc}")
     problems = _file_problems(run_dir, {record.path: record.sha256 for record in provenance.artifacts})
-    problems += _script_problems(run_dir, plan, _run_id(run_dir, provenance))
+    problems += _script_problems(run_dir, plan, _run_id(run_dir, provenance), provenance)
     if problems:
         shown = "; ".join(problems[:LISTED_PROBLEMS])
         more = f"; and {len(problems) - LISTED_PROBLEMS} more" if len(problems) > LISTED_PROBLEMS else ""
@@ -89,11 +89,13 @@ def _is_bookkeeping(relative: str) -> bool:
     return relative in BOOKKEEPING or name.startswith(".") or name.startswith("checkpoints.sqlite")
 
 
-def _script_problems(run_dir: Path, plan: Plan, run_id: str) -> list[str]:
+def _script_problems(run_dir: Path, plan: Plan, run_id: str, provenance: Provenance) -> list[str]:
     try:
         script = read_text(run_dir, SCRIPT_NAME)
     except UnsafePathError as exc:
         return [f"{SCRIPT_NAME}: {exc}"]
-    if script != render_reproduce_script(plan, run_id):
-        return [f"{SCRIPT_NAME} is not the script plan.json renders to; it will not be executed"]
+    if provenance.tool_host is None:  # written before madagents recorded it: the script cannot be rendered again
+        return [f"provenance.json does not record what ran the tools, so {SCRIPT_NAME} cannot be checked"]
+    if script != render_reproduce_script(plan, run_id, provenance.tool_host):
+        return [f"{SCRIPT_NAME} is not the script plan.json and provenance.json render to; it will not be executed"]
     return []

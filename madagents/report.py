@@ -52,6 +52,7 @@ def write_provenance(ctx: RunContext, state: RunState, plan: Plan) -> None:
         run_seed=plan.run_seed,
         derived_seeds=plan.derived_seeds,
         artifacts=ctx.rundir.artifacts(),
+        tool_host=state.tool_host,
     )
     ctx.rundir.write_model("provenance.json", provenance)
 

@@ -17,8 +17,18 @@ from madagents.run_reads import load_run_hist
 from madagents.rundir import RunDir
 from madagents.safe_files import UnsafePathError, read_model
 from madagents.sandbox.base import ExecResult
-from madagents.state import GateResult, Plan, StepResult, typed_results
-from madagents.toolcall import call_tool
+from madagents.sandbox.docker import (
+    CONTAINER_WORKDIR,
+    MODELS_ENV,
+    MODELS_MOUNT,
+    SANDBOX_UID,
+    build_command,
+    cli_flags,
+    container_policy,
+)
+from madagents.sandbox.host import TOOL_LOCATION_VARS, DockerLimits, ToolHost
+from madagents.state import GateResult, Plan, PlanStep, StepResult, typed_results
+from madagents.toolcall import call_tool, writable_dirs
 from madagents_tools import TOOL_MODULES
 from madagents_tools.analysis import analyze
 from madagents_tools.contract import ToolResult
@@ -62,26 +72,52 @@ _LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": 
 """Line separators json.dumps leaves as they are, which some shells and editors break lines on."""
 
 
-def write_reproduce_script(rundir: RunDir, plan: Plan) -> Path:
-    path = rundir.write_text(SCRIPT_NAME, render_reproduce_script(plan, rundir.run_id))
+def write_reproduce_script(rundir: RunDir, plan: Plan, host: ToolHost) -> Path:
+    path = rundir.write_text(SCRIPT_NAME, render_reproduce_script(plan, rundir.run_id, host))
     os.chmod(path, 0o755)
     return path
 
 
-def render_reproduce_script(plan: Plan, run_id: str) -> str:
-    """The text of reproduce.sh for ``plan``: every value that reaches the shell is quoted."""
+def render_reproduce_script(plan: Plan, run_id: str, host: ToolHost) -> str:
+    """The text of reproduce.sh for ``plan``, run where ``host`` says: every value that reaches the shell is quoted.
+
+    Everything it depends on is in plan.json, run.json (the id) and provenance.json (the host), so the integrity
+    check renders it again from those.
+    """
     steps = [
         {
             "id": step.id,
             "tool": step.request.tool,
             "module": TOOL_MODULES[step.request.tool],
             "request_json": step.request.model_dump_json(indent=2),
+            "writable": _writable(step),
         }
         for step in plan.steps
     ]
+    policy = container_policy(host.limits or DockerLimits(), ".", models=False)
     return render_template(
-        "reproduce.sh.j2", run_id=run_id, workflow=plan.workflow, run_seed=plan.run_seed, steps=steps
+        "reproduce.sh.j2",
+        run_id=run_id,
+        workflow=plan.workflow,
+        run_seed=plan.run_seed,
+        steps=steps,
+        host=host,
+        location_vars=TOOL_LOCATION_VARS,
+        build_command=build_command(host.image_kind or "hep"),
+        docker_flags=shlex.join(cli_flags(policy)),
+        workdir=CONTAINER_WORKDIR,
+        uid=SANDBOX_UID,
+        models_mount=MODELS_MOUNT,
+        models_env=MODELS_ENV,
     )
+
+
+def _writable(step: PlanStep) -> list[str]:
+    """The directories the step's container may write; none for a request the run refused too (``call_tool``)."""
+    try:
+        return writable_dirs(step.request, f"steps/{step.id}")
+    except ValueError:
+        return []
 
 
 PREFIX_STABLE_TOOLS = {"pythia8_generate", "analyze"}

@@ -18,6 +18,7 @@ from madagents.errors import UserInputError
 from madagents.llm.redact import redact
 from madagents.runlock import LOCK_FILE
 from madagents.safe_files import append_line
+from madagents.sandbox.host import ToolHost
 from madagents.state import Assumption
 from madagents_tools.contract import FileKind, FileRecord, atomic_path, sha256_file
 
@@ -79,6 +80,9 @@ class Provenance(BaseModel):
     run_seed: int
     derived_seeds: dict[str, int]
     artifacts: list[FileRecord]
+    tool_host: ToolHost | None = Field(
+        default=None, description="What ran the tools; reproduce.sh runs them there again and is rendered from it."
+    )
 
 
 class RunDir:

@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from madagents.errors import UserInputError
 from madagents.llm.budget import Budget
 from madagents.llm.client import LLMSettings
-from madagents.sandbox.docker import DockerLimits
+from madagents.sandbox.host import DockerLimits
 
 __all__ = ["DaskSettings", "Settings", "environment_settings"]
 

@@ -13,6 +13,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from madagents.llm.budget import Spend
+from madagents.sandbox.host import ToolHost
 from madagents.workflow import AnyWorkflow
 from madagents_tools import environment as environment_tool
 from madagents_tools.analysis import analyze
@@ -299,6 +300,8 @@ class RunState(BaseModel):
     """Set by the planner; the dispatcher applies ``amended_requests`` to it."""
     sandbox: str | None = None
     """What runs the tools (backend, image), set by the installer."""
+    tool_host: ToolHost | None = None
+    """The same as a record reproduce.sh is rendered from (interpreter, image id, container limits)."""
     environment: environment_tool.Result | None = None
     """What the installer found in the sandbox (package versions)."""
     results: Annotated[dict[str, StepResult], merge_results] = Field(default_factory=dict)

@@ -29,7 +29,8 @@ def dispatcher(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     if amended == plan:
         return {}
     runtime.context.rundir.write_model("plan.json", amended)
-    write_reproduce_script(runtime.context.rundir, amended)
+    if state.tool_host is not None:  # set by the installer, which runs before any step
+        write_reproduce_script(runtime.context.rundir, amended, state.tool_host)
     return {"plan": amended}
 
 

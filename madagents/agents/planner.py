@@ -20,7 +20,6 @@ from madagents.agents.seeds import derive_seed, run_seeds
 from madagents.agents.task_planner import choose_workflow
 from madagents.context import RunContext
 from madagents.processes import CATALOGUE
-from madagents.reproduce import write_reproduce_script
 from madagents.state import (
     Expectations,
     PeakExpectation,
@@ -160,7 +159,7 @@ def _peak(check: PeakCheck, workflow: Workflow) -> PeakExpectation:
 
 
 def planner(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Plan the run and write plan.json, assumptions.yaml and reproduce.sh."""
+    """Plan the run and write plan.json and assumptions.yaml (the installer writes reproduce.sh)."""
     rundir = runtime.context.rundir
     update: dict[str, Any] = {}
     workflow = state.workflow
@@ -178,5 +177,4 @@ def planner(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     plan = plan_workflow(workflow)
     rundir.write_model("plan.json", plan)
     rundir.write_assumptions([*plan.assumptions, *update.get("assumptions", [])])
-    write_reproduce_script(rundir, plan)
     return {**update, "plan": plan}

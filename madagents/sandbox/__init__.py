@@ -6,6 +6,7 @@ from pathlib import Path
 
 from madagents.sandbox.base import ExecResult, Sandbox, SandboxUnavailableError
 from madagents.sandbox.docker import DockerLimits, DockerSandbox, docker_client
+from madagents.sandbox.host import ToolHost
 from madagents.sandbox.local import LocalSandbox
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "LocalSandbox",
     "Sandbox",
     "SandboxUnavailableError",
+    "ToolHost",
     "docker_client",
     "make_sandbox",
     "resolve_backend",

@@ -12,6 +12,7 @@ from types import TracebackType
 from pydantic import BaseModel
 
 from madagents.safe_files import open_new_for_writing
+from madagents.sandbox.host import ToolHost, tool_locations
 
 __all__ = ["ExecResult", "OutputHandler", "OutputLog", "Sandbox", "SandboxUnavailableError"]
 
@@ -113,6 +114,10 @@ class Sandbox(ABC):
     @abstractmethod
     def describe(self) -> str:
         """What exactly runs the tools (for provenance)."""
+
+    def tool_host(self) -> ToolHost:
+        """What runs the tools, for reproduce.sh to run them there again; call after :meth:`ensure_ready`."""
+        return ToolHost(backend=self.name, python=self.python, environment=tool_locations())
 
     def use_image(self, kind: str, image: str) -> None:  # noqa: B027 - only the docker backend has images
         """Run later calls in ``image``, the image of ``kind`` (hep, hep-full, ml) that holds what the plan needs."""

@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import shutil
 import stat
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -22,11 +24,20 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import docker
-from pydantic import BaseModel, Field
 
 from madagents.sandbox.base import ExecResult, OutputHandler, OutputLog, Sandbox, SandboxUnavailableError
+from madagents.sandbox.host import DockerLimits, ToolHost
 
-__all__ = ["CONTAINER_WORKDIR", "DockerLimits", "DockerSandbox", "build_command", "docker_client"]
+__all__ = [
+    "CONTAINER_WORKDIR",
+    "SANDBOX_UID",
+    "DockerLimits",
+    "DockerSandbox",
+    "build_command",
+    "cli_flags",
+    "container_policy",
+    "docker_client",
+]
 
 CONTAINER_WORKDIR = "/work"
 SANDBOX_UID = 1000
@@ -42,15 +53,6 @@ CONTAINER_ENV = {
 """The whole environment of a tool container: nothing is copied from the host."""
 MODELS_MOUNT = "/models"
 MODELS_ENV = "MADAGENTS_MODELS_DIR"
-
-
-class DockerLimits(BaseModel):
-    """Resources one tool container may use."""
-
-    cpus: float = Field(default=2.0, gt=0, description="CPU cores (the Pythia8 tool writes HepMC3 on a second one).")
-    memory_mb: int = Field(default=4096, gt=0, description="Memory limit; exceeding it OOM-kills the tool.")
-    pids: int = Field(default=256, gt=0, description="Processes and threads; stops fork bombs.")
-    tmp_mb: int = Field(default=512, gt=0, description="Size of the tmpfs mounted at /tmp.")
 
 
 def build_command(kind: str) -> str:
@@ -112,7 +114,12 @@ class DockerSandbox(Sandbox):
                 mounts = self._mounts(writable, [*protected, log_path]) + self._models_mount()
                 user = self._hand_over(writable, [*protected, log_path])
                 container = self.client.containers.run(
-                    self.image, cmd, detach=True, user=user, mounts=mounts, **self._policy(cwd)
+                    self.image,
+                    cmd,
+                    detach=True,
+                    user=user,
+                    mounts=mounts,
+                    **container_policy(self.limits, cwd, models=self.models_dir is not None),
                 )
             except (docker.errors.DockerException, UnsafeMountError) as exc:
                 output.line(f"[madagents] the container could not start: {exc}")
@@ -168,20 +175,17 @@ class DockerSandbox(Sandbox):
         image = self.client.images.get(self.image)
         return f"docker image {self.image} ({image.id}), {self.limits.cpus:g} CPU, {self.limits.memory_mb} MB"
 
-    def _policy(self, cwd: str) -> dict[str, Any]:
-        return {
-            "working_dir": posixpath.normpath(f"{CONTAINER_WORKDIR}/{cwd}"),
-            "environment": {**CONTAINER_ENV, **({MODELS_ENV: MODELS_MOUNT} if self.models_dir else {})},
-            "network_mode": "none",
-            "read_only": True,
-            "tmpfs": {"/tmp": f"rw,size={self.limits.tmp_mb}m"},
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
-            "nano_cpus": int(self.limits.cpus * 1e9),
-            "mem_limit": f"{self.limits.memory_mb}m",
-            "memswap_limit": f"{self.limits.memory_mb}m",
-            "pids_limit": self.limits.pids,
-        }
+    def tool_host(self) -> ToolHost:
+        return ToolHost(
+            backend=self.name,
+            python=sys.executable,
+            image=self.image,
+            image_kind=self.kind,
+            image_id=self.client.images.get(self.image).id,
+            docker_cli=shutil.which("docker"),
+            limits=self.limits,
+            models_dir=str(self.models_dir.resolve()) if self.models_dir else None,
+        )
 
     def _mounts(self, writable: Sequence[str], protected: Sequence[str]) -> list[docker.types.Mount]:
         """The run directory read-only; ``writable`` directories on top of it; ``protected`` files read-only again.
@@ -223,6 +227,58 @@ class DockerSandbox(Sandbox):
                     if path not in keep and path.lstat().st_uid != SANDBOX_UID:
                         os.chown(path, SANDBOX_UID, SANDBOX_UID, follow_symlinks=False)
         return f"{SANDBOX_UID}:{SANDBOX_UID}"
+
+
+def container_policy(limits: DockerLimits, cwd: str, *, models: bool) -> dict[str, Any]:
+    """The SDK's ``containers.run`` arguments that lock a tool container down (the module docstring's policy)."""
+    return {
+        "working_dir": posixpath.normpath(f"{CONTAINER_WORKDIR}/{cwd}"),
+        "environment": {**CONTAINER_ENV, **({MODELS_ENV: MODELS_MOUNT} if models else {})},
+        "network_mode": "none",
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,size={limits.tmp_mb}m"},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "nano_cpus": int(limits.cpus * 1e9),
+        "mem_limit": f"{limits.memory_mb}m",
+        "memswap_limit": f"{limits.memory_mb}m",
+        "pids_limit": limits.pids,
+    }
+
+
+def cli_flags(policy: dict[str, Any]) -> list[str]:
+    """The same policy as ``docker run`` flags (reproduce.sh runs the steps with the docker command).
+
+    Raises ``ValueError`` for an argument without a translation, so the two can never drift apart silently.
+    """
+    flags: list[str] = []
+    for key, value in policy.items():
+        if key in _SINGLE_FLAGS:
+            flags += [_SINGLE_FLAGS[key], str(value)]
+        elif key in _LIST_FLAGS:
+            flags += [word for item in value for word in (_LIST_FLAGS[key], item)]
+        elif key == "environment":
+            flags += [word for name, setting in value.items() for word in ("--env", f"{name}={setting}")]
+        elif key == "tmpfs":
+            flags += [word for target, options in value.items() for word in ("--tmpfs", f"{target}:{options}")]
+        elif key == "nano_cpus":
+            flags += ["--cpus", f"{value / 1e9:g}"]
+        elif key == "read_only" and value is True:
+            flags.append("--read-only")
+        else:
+            msg = f"container_policy's {key}={value!r} has no docker run flag in cli_flags"
+            raise ValueError(msg)
+    return flags
+
+
+_SINGLE_FLAGS = {
+    "working_dir": "--workdir",
+    "network_mode": "--network",
+    "mem_limit": "--memory",
+    "memswap_limit": "--memory-swap",
+    "pids_limit": "--pids-limit",
+}
+_LIST_FLAGS = {"cap_drop": "--cap-drop", "security_opt": "--security-opt"}
 
 
 class UnsafeMountError(Exception):

@@ -111,7 +111,9 @@ def test_a_line_added_to_reproduce_sh_is_refused_and_not_run(copy: Path, tmp_pat
     if reseal:
         _reseal(copy)
     verdict = _review(copy)
-    assert "reproduce.sh is not the script plan.json renders to" in _failed(verdict, "integrity").message
+    assert "reproduce.sh is not the script plan.json and provenance.json render to" in (
+        _failed(verdict, "integrity").message
+    )
     assert "not executed" in _failed(verdict, "reproduce.sh").message
     assert not marker.exists()
 
@@ -233,7 +235,7 @@ def test_a_failing_step_of_reproduce_sh_is_quoted(copy: Path) -> None:
     step = plan.steps[0]
     bad = step.request.model_copy(update={"settings": [*step.request.settings, "Foo:bar = 1"]})
     plan = plan.with_requests({step.id: bad})
-    (copy / "reproduce.sh").write_text(render_reproduce_script(plan, "test"))
+    (copy / "reproduce.sh").write_text(render_reproduce_script(plan, "test", LocalSandbox(copy).tool_host()))
     results = {
         item.id: result_type(item.request).model_validate_json((copy / f"steps/{item.id}/result.json").read_text())
         for item in plan.steps

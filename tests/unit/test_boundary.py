@@ -133,7 +133,8 @@ def test_nothing_rendered_into_reproduce_sh_executes(tmp_path: Path) -> None:
         **(dict(plan) | {"steps": [hostile_step], "workflow": f"dy\ntouch {tmp_path}/pwned-workflow"})
     )
     script = tmp_path / "reproduce.sh"
-    script.write_text(render_reproduce_script(doctored, f"run\ntouch {tmp_path}/pwned-run-id\n#"))
+    host = LocalSandbox(tmp_path).tool_host()
+    script.write_text(render_reproduce_script(doctored, f"run\ntouch {tmp_path}/pwned-run-id\n#", host))
     completed = subprocess.run(
         ["bash", str(script), str(tmp_path / "out")],
         env={"PATH": os.environ["PATH"], "PYTHON": "true"},

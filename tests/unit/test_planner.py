@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from madagents.agents.planner import plan_workflow
 from madagents.agents.seeds import derive_seed
 from madagents.reproduce import write_reproduce_script
 from madagents.rundir import RunDir
+from madagents.sandbox import LocalSandbox
 from madagents.state import AssumptionSource, Role
 from madagents.workflow import load_workflow
 from madagents_tools.analysis import analyze
@@ -74,11 +76,12 @@ def test_every_default_choice_is_listed() -> None:
 
 def test_reproduce_script_is_valid_bash_and_embeds_the_requests(tmp_path: Path) -> None:
     plan = plan_workflow(load_workflow(DRELL_YAN))
-    script = write_reproduce_script(RunDir.create(tmp_path / "run"), plan)
+    rundir = RunDir.create(tmp_path / "run")
+    script = write_reproduce_script(rundir, plan, LocalSandbox(rundir.path).tool_host())
     assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
     text = script.read_text()
     assert plan.step_request(pythia8_generate.Request).model_dump_json(indent=2) in text
-    assert "python3" in text
+    assert f"PYTHON={sys.executable}" in text
     assert '-m "${module}"' in text
     assert script.stat().st_mode & 0o111
 
