@@ -29,6 +29,7 @@ from madagents.llm.budget import BudgetExceededError
 from madagents.llm.cassette import ReplayMismatchError
 from madagents.llm.client import ModelAccessError, ModelClient, TokenCallback, ToolSchema
 from madagents.rundir import RunDir, TraceEvent
+from madagents.safe_files import read_text
 from madagents.settings import Settings
 from madagents.web.render import to_html
 from madagents.workflow import Workflow
@@ -124,7 +125,11 @@ class LiveSession:
             command_line=[*sys.argv, "(web session)"],
         )
         self.chat = ChatSession(context)
-        self._replay_history(self.chat.state() if resume else ChatState())
+        try:
+            self._show_history(self.chat.state() if resume else ChatState())
+        except BaseException:  # a damaged checkpoint: the session is not open, so its lock goes too
+            self._stack.close()
+            raise
 
     def close(self) -> None:
         self._stack.close()
@@ -226,12 +231,11 @@ class LiveSession:
     def _confirm(self, question: str) -> bool:
         self._end_answer()
         key = self._next("confirm")
-        parent = self._tool.call_id if self._tool else None
         with self._asking:
             self._waiting_for = key
-        self.log.emit("confirm", key=key, question=question, state="waiting", parent=parent)
+        self.log.emit("confirm", key=key, question=question, state="waiting")
         yes = self._answers.get()  # a closed tab leaves the question open until a page answers it
-        self.log.emit("confirm", key=key, question=question, state="yes" if yes else "no", parent=parent)
+        self.log.emit("confirm", key=key, question=question, state="yes" if yes else "no")
         return yes
 
     def _count(self, tokens: int, dollars: float) -> None:
@@ -246,8 +250,8 @@ class LiveSession:
         """Seconds the session's runs spent in sandboxed tools (generation, analysis, …), from their traces."""
         total = 0.0
         for trace in sorted(self.path.glob("runs/*/trace.jsonl")):
-            with contextlib.suppress(OSError, ValueError):
-                for line in trace.read_text().splitlines():
+            with contextlib.suppress(OSError, ValueError):  # UnsafePathError is a ValueError
+                for line in read_text(self.path, trace.relative_to(self.path).as_posix()).splitlines():
                     event = TraceEvent.model_validate_json(line)
                     if event.event == "tool_call" and event.seconds:
                         total += event.seconds
@@ -281,10 +285,9 @@ class LiveSession:
 
     def _assumptions(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for run in reversed(runs):
-            path = self.path / run["name"] / "assumptions.yaml"
-            if path.is_file() and not path.is_symlink():
-                with contextlib.suppress(OSError, yaml.YAMLError):
-                    entries = yaml.safe_load(path.read_text()) or []
+            if (self.path / run["name"] / "assumptions.yaml").is_file():
+                with contextlib.suppress(OSError, ValueError, yaml.YAMLError):
+                    entries = yaml.safe_load(read_text(self.path, f"{run['name']}/assumptions.yaml")) or []
                     return [
                         {key: str(entry.get(key, "")) for key in ("topic", "choice", "source", "reason")}
                         for entry in entries
@@ -332,7 +335,7 @@ class LiveSession:
         self._end_answer()
         self.log.emit("note", text=text, parent=self._parent())
 
-    def _replay_history(self, state: ChatState) -> None:
+    def _show_history(self, state: ChatState) -> None:
         """A resumed session shows its conversation as it was: questions, answers, tool calls, plots."""
         self._workflow = state.workflow
         self._tokens, self._dollars = state.spend.tokens, state.spend.dollars

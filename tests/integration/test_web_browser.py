@@ -117,7 +117,8 @@ def test_a_student_asks_sees_the_answer_stream_in_runs_it_and_sees_the_plot(
 
     browser.get(served)
     question = WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, "question"))
-    assert question.get_attribute("placeholder") == QUESTION  # the replayed chat's question is suggested
+    assert question.get_attribute("value") == QUESTION  # the replayed chat's question is ready to send
+    question.clear()
     assert browser.execute_script("return typeof katex") == "object"  # served with the package, no CDN
     shot("01-page.png")
     browser.execute_script(COUNT_ANSWER_RENDERS)
@@ -149,8 +150,20 @@ def test_a_student_asks_sees_the_answer_stream_in_runs_it_and_sees_the_plot(
     assert "physics gates: 7/7 passed" in chat
     assert "→ run" in chat
     assert "succeeded" in browser.find_element(By.ID, "runs").text
-    assert "tokens" in browser.find_element(By.ID, "cost").text
+    cost = browser.find_element(By.ID, "cost").text
+    assert "3,011 tokens" in cost  # the cassette's turns
+    assert float(cost.split("·")[-1].split()[0]) > 1  # seconds of Pythia8 and the analysis in the sandbox
+    assert "PDF set" in browser.find_element(By.ID, "assumptions").text  # the run's assumptions.yaml
     shot("03-plot.png")
+
+    check_the_run_browser(browser)
+    shot("04-run-browser.png")
+
+
+def check_the_run_browser(browser: Any) -> None:
+    """The run's report with its plot, and its files to download."""
+    from selenium.webdriver.common.by import By  # noqa: PLC0415
+    from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
 
     browser.find_element(By.CSS_SELECTOR, "figure.plots button.open-run").click()
     WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, "run-browser").is_displayed())
@@ -161,4 +174,3 @@ def test_a_student_asks_sees_the_answer_stream_in_runs_it_and_sees_the_plot(
     with urllib.request.urlopen(links["reproduce.sh"], timeout=10) as download:
         assert download.headers["Content-Disposition"].startswith("attachment")
         assert download.read().startswith(b"#!")
-    shot("04-run-browser.png")

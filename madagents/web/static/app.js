@@ -297,7 +297,8 @@ window.addEventListener("DOMContentLoaded", async () => {
   const info = await api("GET", "/api/info");
   if (info.replay) {
     $("replay-banner").hidden = false;
-    if (info.questions.length) $("question").placeholder = info.questions[0];
+    // a demo: the recorded question is ready to send (another question leaves the recording)
+    if (info.questions.length) $("question").value = $("question").placeholder = info.questions[0];
   }
   if (location.hash.length > 1) await openSession(decodeURIComponent(location.hash.slice(1)));
   else await listSessions();
