@@ -214,6 +214,12 @@ def new_session_info(command_line: list[str]) -> RunInfo:
 
 def open_session_dir(path: Path) -> RunDir:
     """An existing chat session directory, to resume."""
+    if not (path / "run.json").is_file():
+        msg = (
+            f"{path} is not a chat session (no run.json); give the directory `madagents chat` printed when it started "
+            "and ended (runs/chat-YYYYmmdd-HHMMSS), or its name under MADAGENTS_RUNS_DIR"
+        )
+        raise UserInputError(msg)
     session = RunDir.open(path)
     if session.info().workflow != CHAT_SESSION:
         msg = f"{path} is a run directory, not a chat session; continue it with `madagents run --resume`"
@@ -235,7 +241,7 @@ def chat_loop(session: ChatSession, read_input: Callable[[], str | None], show: 
         try:
             session.say(text)
         except ModelAccessError as exc:  # the session stays usable: the student may try again or /quit
-            show(f"error: {exc}")
+            show(f"error: {exc}; then ask again, or /quit (the session is kept)")
             continue
         show("")  # ends the streamed answer, a blank line before the next prompt
 
@@ -246,8 +252,8 @@ def _slash(session: ChatSession, command: str) -> str:
         if state.workflow is None:
             return "no workflow proposed yet"
         return yaml.safe_dump(state.workflow.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
-    if command == "/runs":
-        return "\n".join(state.runs) or "no runs yet"
+    if command == "/runs":  # the tutor names runs inside the session; the student needs the paths from here
+        return "\n".join(str(session.context.session.path / name) for name in state.runs) or "no runs yet"
     if command == "/cost":
         spend = state.spend
         return f"{spend.tokens} tokens, ${spend.dollars:.4f}, {spend.tool_rounds} tool rounds"

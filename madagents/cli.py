@@ -126,18 +126,23 @@ def replay(
 
 @app.command()
 def chat(
-    resume: Annotated[Path | None, typer.Option(help="Continue this chat session directory.")] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue a chat session: its directory, or its name under MADAGENTS_RUNS_DIR.")
+    ] = None,
     record: Annotated[
         Path | None, typer.Option(help="Write every model turn and your inputs to this cassette.")
     ] = None,
     sandbox: Annotated[Backend | None, typer.Option(help="Where tools run.")] = None,
+    replay: Annotated[
+        Path | None, typer.Option(help="Answer with the tutor's turns of a chat cassette instead of a model (demos).")
+    ] = None,
 ) -> None:
     """Talk with the tutor: ask for a simulation, get an explanation and a working run. /quit leaves."""
     from madagents.console import RichReporter  # noqa: PLC0415
     from madagents.session_cli import run_chat  # noqa: PLC0415
 
     try:
-        run_chat(resume, record, _settings(sandbox), RichReporter(console), console)
+        run_chat(resume, record, _settings(sandbox), RichReporter(console), console, replay)
     except (UserInputError, RunFailedError) as exc:
         _print_error(str(exc))
         raise typer.Exit(exc.exit_code) from None

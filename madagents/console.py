@@ -49,6 +49,8 @@ class RichReporter:
         if task not in self._tasks:
             self._tasks[task] = self._progress.add_task(f"{task} events", total=total)
         self._progress.update(self._tasks[task], completed=done, total=total)
+        if self._progress.finished:  # gone once complete: a question or a note may follow before the role ends
+            self._stop_progress()
 
     def note(self, text: str) -> None:
         self.console.print(f"  [dim]{text}[/dim]", highlight=False)

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import ValidationError
 from rich.console import Console
 
 from madagents import runlock
 from madagents.chat import ChatContext, ChatSession, chat_loop, new_session_info, open_session_dir
+from madagents.chat_terminal import find_session, greeting, input_reader, parting, session_line, yes_no_question
 from madagents.console import AnswerFirst, AnswerStream
 from madagents.context import Reporter
 from madagents.errors import RunFailedError, UserInputError
-from madagents.llm.cassette import Cassette, RecordingClient, ReplayMismatchError
-from madagents.llm.client import ModelClient, make_client
+from madagents.llm.cassette import Cassette, RecordingClient, ReplayClient, ReplayMismatchError
+from madagents.llm.client import ModelAccessError, ModelClient, TokenCallback, ToolSchema, make_client
 from madagents.rundir import RunDir
 from madagents.runner import Driver, default_run_dir, start_run
 from madagents.sandbox import SandboxUnavailableError, resolve_backend
@@ -137,21 +139,37 @@ def _replay_reproduce(
 
 
 def run_chat(
-    resume: Path | None, record: Path | None, settings: Settings, reporter: Reporter, console: Console
+    resume: Path | None,
+    record: Path | None,
+    settings: Settings,
+    reporter: Reporter,
+    console: Console,
+    replay: Path | None = None,
 ) -> None:
-    client = make_client(settings.llm)
+    """The terminal chat; ``replay`` answers with a recorded chat's tutor turns instead of a model."""
+    if record and replay:
+        msg = "--record and --replay exclude each other: a replayed session has no model turns of its own to record"
+        raise UserInputError(msg)
+    session_dir = find_session(resume, settings.runs_dir) if resume else ChatSession.new_dir(settings)
+    if resume:  # before the model's settings are checked: a wrong name is the first thing to hear about
+        open_session_dir(session_dir)
+    client: ModelClient
+    if replay:
+        cassette = _chat_cassette(replay)
+        settings = settings.model_copy(update={"sandbox": cassette.backend})  # as recorded, like `replay`
+        client = ChatReplayClient(cassette)
+    else:
+        client = make_client(settings.llm)
     recorder = RecordingClient(client) if record else None
     typed: list[str] = []
+    read_line = input_reader(console, session_dir)
 
     def read_input() -> str | None:
-        try:
-            line = console.input("[bold cyan]you>[/bold cyan] ")
-        except EOFError:
-            return None
-        typed.append(line)
+        line = read_line()
+        if line is not None:
+            typed.append(line)
         return line
 
-    session_dir = resume or ChatSession.new_dir(settings)
     run_dirs = drive_chat(
         session_dir, recorder or client, settings, reporter, console, read_input, resume=resume is not None
     )
@@ -164,6 +182,34 @@ def run_chat(
             backend=_recorded_backend(settings),
         )
         record_cassette(record, recorder, header, run_dirs)
+
+
+def _chat_cassette(path: Path) -> Cassette:
+    cassette = load_cassette(path)
+    if cassette.entry != "chat":
+        msg = f"{path} records a {cassette.entry} session, not a chat; replay it with `madagents replay {path}`"
+        raise UserInputError(msg)
+    return cassette
+
+
+class ChatReplayClient(ReplayClient):
+    """A recorded chat's tutor answering at the terminal: a conversation the cassette did not record is an error
+    the student reads (and the session goes on), not the end of the session."""
+
+    def complete(
+        self,
+        *,
+        role: str,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[ToolSchema],
+        on_token: TokenCallback | None = None,
+    ) -> AIMessage:
+        try:
+            return super().complete(role=role, messages=messages, tools=tools, on_token=on_token)
+        except ReplayMismatchError:
+            recorded = ", ".join(repr(line) for line in self.cassette.user_inputs)
+            msg = f"the cassette holds no answer to this conversation; it was recorded with the inputs {recorded}"
+            raise ModelAccessError(msg) from None
 
 
 def drive_chat(
@@ -181,7 +227,7 @@ def drive_chat(
     with runlock.holding(session.path, sys.argv):
         if not resume:
             session.write_model("run.json", new_session_info(sys.argv))
-        return _converse(session, client, settings, reporter, console, read_input)
+        return _converse(session, client, settings, reporter, console, read_input, resumed=resume)
 
 
 def _converse(
@@ -191,12 +237,14 @@ def _converse(
     reporter: Reporter,
     console: Console,
     read_input: Callable[[], str | None],
+    *,
+    resumed: bool,
 ) -> list[Path]:
     streamed = AnswerStream(console)
 
     def confirm(question: str) -> bool:
         streamed.end()
-        console.print(f"[bold yellow]{question}[/bold yellow] [y/N]")
+        console.print(yes_no_question(question))
         answer = read_input()
         return answer is not None and answer.strip().lower() in YES
 
@@ -214,6 +262,9 @@ def _converse(
         command_line=sys.argv,
     )
     chat = ChatSession(context)
+    console.print(greeting())
+    console.print(session_line(chat.state(), session.path, resumed=resumed), soft_wrap=True)
     chat_loop(chat, read_input, show)
     streamed.end()
+    console.print(parting(session.path), soft_wrap=True)
     return [session.path / name for name in chat.state().runs]

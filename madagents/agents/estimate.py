@@ -53,11 +53,11 @@ def estimate_generation(ctx: RunContext, state: RunState, step: PlanStep) -> Est
         f"A pilot run of {pilot_events} events took {call.seconds:.1f} s ({rate:.0f} events/s), so "
         f"{request.n_events} events need about {_duration(seconds)} of CPU in the sandbox."
     )
-    ctx.reporter.note(text)
-    if ctx.confirm is not None:
+    if ctx.confirm is not None:  # the question shows the estimate; a note as well would say it twice
         if not ctx.confirm(f"{text} Generate them?"):
             return Estimate(text=text, error="the user declined the generation step after the estimate")
         return Estimate(text=text)
+    ctx.reporter.note(text)
     remaining = ctx.settings.budget.wall_s - state.spend.seconds
     if seconds > remaining:
         error = (

@@ -64,7 +64,8 @@ def traced(name: str, node: NodeFunction) -> NodeFunction:
         except BudgetExceededError as exc:
             update = {"error": f"budget: {exc}", "spend": exc.spend or Spend()}
         except ModelAccessError as exc:
-            update = {"error": f"model: {exc}"}
+            # the hint is the caller's: a run continues with --resume, a chat session just asks again
+            update = {"error": f"model: {exc}; then continue with `madagents run --resume {ctx.rundir.path}`"}
         seconds = time.monotonic() - start
         update["spend"] = update.get("spend", Spend()) + Spend(seconds=seconds)
         error = update.get("error")

@@ -163,7 +163,7 @@ class OpenAIClient:
             msg = (
                 f"the model endpoint {self.settings.base_url or 'of the OpenAI API'} failed for the {role} "
                 f"({type(exc).__name__}: {str(exc)[:ERROR_CHARS]}; {attempts} attempt(s)); check "
-                "MADAGENTS_LLM__BASE_URL, the model name and the key, then resume the run"
+                "MADAGENTS_LLM__BASE_URL, the model name and the key"
             )
             raise ModelAccessError(msg) from None
         retries = retrying.statistics.get("attempt_number", 1) - 1
