@@ -12,7 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --editable '.[dev]'
 	touch $@
 
-setup: $(STAMP)
+# KaTeX for `madagents serve`'s maths comes from the npm registry, once; it is third-party code, never committed
+KATEX := madagents/web/static/katex/VERSION
+$(KATEX): scripts/vendor-katex.sh
+	bash scripts/vendor-katex.sh
+
+setup: $(STAMP) $(KATEX)
 
 run: setup
 	$(BIN)/madagents run workflows/drell_yan.yaml --sandbox local

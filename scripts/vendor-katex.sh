@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Puts KaTeX (maths in the web page) into madagents/web/static/katex from the npm registry.
-# The files are committed: `madagents serve` must render maths on machines without internet and `pip install`
-# must not need npm, and KaTeX's browser build is ~600 kB (the script, the stylesheet, the woff2 fonts, the licence).
-# Run it to move to another KaTeX version: bash scripts/vendor-katex.sh 0.19.1
+# Third-party code is not committed: `make setup` runs this once, and a wheel built afterwards carries the files as
+# package data, so `madagents serve` renders maths on machines without internet (~600 kB: the script, the
+# stylesheet, the woff2 fonts, the licence). Another KaTeX version: bash scripts/vendor-katex.sh 0.19.1
 set -euo pipefail
 version="${1:-0.19.1}"
 here="$(cd "$(dirname "$0")/.." && pwd)"

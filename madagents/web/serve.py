@@ -20,6 +20,8 @@ from madagents.web.app import LOOPBACK_NAMES, Server, check_port, create_app, is
 
 __all__ = ["serve"]
 
+KATEX = Path(__file__).parent / "static" / "katex" / "katex.min.js"
+
 WILDCARDS = {"0.0.0.0", "::"}
 """Every interface: the address printed names this machine instead."""
 
@@ -50,6 +52,11 @@ def serve(host: str, port: int, replay: Path | None, settings: Settings, console
         )
     if replay is not None:
         say(f"replaying {escape(str(replay))}: the model's answers come from the cassette")
+    if not KATEX.is_file():
+        say(
+            "[yellow]maths is shown as TeX source: KaTeX is not installed beside the page "
+            "(`bash scripts/vendor-katex.sh` in a checkout fetches it from npm)[/yellow]"
+        )
     say(f"sessions in {escape(str(settings.runs_dir))}; Ctrl-C stops the server")
     config = uvicorn.Config(create_app(server), host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
     try:
