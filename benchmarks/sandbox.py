@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from madagents.sandbox import DockerLimits, DockerSandbox, LocalSandbox, docker_client
+from madagents.sandbox.docker import container_policy
 from madagents.settings import Settings
 from madagents_tools import environment
 
@@ -42,7 +43,7 @@ def main() -> None:
         cold = DockerSandbox(work, settings.image, DockerLimits())
         local_s = _median_seconds(lambda: local.run([local.python, *TRIVIAL], timeout_s=60, log_path="l.txt"), calls)
         cold_s = _median_seconds(lambda: cold.run(["python", *TRIVIAL], timeout_s=60, log_path="c.txt"), calls)
-        policy = cold._policy(".")  # the same container policy, kept running
+        policy = container_policy(cold.limits, ".", models=False)  # the same container policy, kept running
         container = docker_client().containers.run(settings.image, ["sleep", "infinity"], detach=True, **policy)
         try:
             warm_s = _median_seconds(lambda: container.exec_run(["python", *TRIVIAL], workdir="/work"), calls)
