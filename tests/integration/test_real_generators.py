@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,24 @@ def test_real_delphes_with_the_atlas_card(tmp_path: Path, request: pytest.Fixtur
         arrays.append(read_events(run_dir / f"delphes/{name}.root", ["weight", "muon_pt", "muon_iso", "jet_btag"]))
     assert arrays[0].tolist() == arrays[1].tolist(), "the same RandomSeed must give the same Delphes output"
     assert sum(len(muons) for muons in arrays[0].muon_pt) > 40, "Z → μμ events hold reconstructed muons"
+
+
+def test_real_delphes_with_a_shipped_card_that_sources_others(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """delphes_card_MuonColliderDet.tcl sources five MuonCollider/ cards: inlined into the card Delphes reads."""
+    run_dir = tmp_path / "run"
+    ctx = _context(run_dir, request, installed=find_delphes() is not None)
+    generation = pythia8_generate.Request(
+        settings=DRELL_YAN_PYTHIA, n_events=50, seed=3, hepmc_path="events/events.hepmc3"
+    )
+    generated, call = call_tool(ctx, "steps/01-generate", generation, pythia8_generate.Result)
+    assert call.ok, generated.error
+    simulation = detector.Request(
+        backend="delphes", seed=11, delphes_card="delphes_card_MuonColliderDet.tcl", output_path="delphes/m.root"
+    )
+    result, call = call_tool(ctx, "steps/02-delphes", simulation, detector.Result)
+    assert call.ok, f"{result.error}\n{result.log_tail}"
+    assert result.n_events == 50
+    card = (run_dir / "delphes/m.tcl").read_text()
+    for part in ("JetReco", "JetSmearing", "JetFlavorAssociation", "BTagging", "TauTagging"):  # and what they source
+        assert f"MuonCollider/MuonColliderDet_{part}.tcl    (inlined by madagents)" in card
+    assert re.search(r"^\s*source\s", card, re.MULTILINE) is None
