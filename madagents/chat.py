@@ -7,6 +7,7 @@ Runs are made by the deterministic graph, inside the session directory, after a 
 from __future__ import annotations
 
 import contextlib
+import json
 import operator
 import sqlite3
 import uuid
@@ -87,6 +88,20 @@ class ChatContext:
         return self.session
 
 
+def _list_processes(_: NoArgs) -> str:
+    from madagents.processes import catalogue_summaries  # noqa: PLC0415 - loads Pythia8's databases
+
+    return json.dumps([summary.model_dump(mode="json") for summary in catalogue_summaries()], ensure_ascii=False)
+
+
+LIST_PROCESSES = AgentTool(
+    "list_processes",
+    "The process catalogue (as `madagents processes --json`): names, final states, parameters.",
+    NoArgs,
+    _list_processes,
+)
+
+
 def tutor(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
     """One student turn: the tutor answers, proposing and running workflows through its tools."""
     chat = runtime.context
@@ -125,6 +140,7 @@ def tutor(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
             "run_workflow", "Run the proposed workflow; the student is asked first if it is expensive.", RunArgs, run
         ),
         AgentTool("list_runs", "List the runs of this session.", NoArgs, list_runs),
+        LIST_PROCESSES,
     ]
     system = SystemMessage(content=load_prompt("tutor", ask_above_seconds=ASK_ABOVE_SECONDS, level="student"))
     outcome = run_agent(

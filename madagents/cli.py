@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import time
 from enum import StrEnum
@@ -231,7 +232,7 @@ def validate(
         raise typer.Exit(exc.exit_code) from None
     verdict = review_run_dir(ctx, reproduce=reproduce)
     for gate in verdict.gates:
-        mark = "[green]✓[/green]" if gate.passed else "[red]✗[/red]"
+        mark = "[yellow]?[/yellow]" if gate.inconclusive else ("[green]✓[/green]" if gate.passed else "[red]✗[/red]")
         console.print(f"{mark} [bold]{gate.gate}[/bold]: {gate.message}", highlight=False)
     if not verdict.signed_off:
         errors.print(f"[red]{len(verdict.failures())} of {len(verdict.gates)} gates failed[/red]")
@@ -256,6 +257,28 @@ def doctor(
     console.print(table)
     if any(check.required and not check.ok for check in checks):
         raise typer.Exit(1)
+
+
+@app.command()
+def processes(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable: one JSON list.")] = False,
+) -> None:
+    """List the process catalogue: name, description, final states, parameters."""
+    from madagents.processes import catalogue_summaries  # noqa: PLC0415
+
+    summaries = catalogue_summaries()
+    if as_json:
+        typer.echo(json.dumps([summary.model_dump(mode="json") for summary in summaries], indent=1, ensure_ascii=False))
+        return
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table("name", "description", "final states", "parameters", title="madagents process catalogue")
+    for summary in summaries:
+        states = "; ".join(" ".join(state) for state in summary.final_states) or "(MG5 only)"
+        params = ", ".join(f"{key}{'*' if p.required else ''}" for key, p in summary.parameters.items())
+        table.add_row(summary.name, summary.description, states, params)
+    console.print(table)
+    console.print("* required; details: madagents processes --json")
 
 
 images_app = typer.Typer(no_args_is_help=True, help="Sandbox images, built locally from containers/.")

@@ -1,231 +1,221 @@
-"""Hard processes the offline stack can generate with Pythia8's built-in matrix elements.
+"""The process catalogue (``processes.yaml``, package data) as typed models, and how a choice becomes settings.
 
-Each entry turns a validated process request into Pythia8 settings. References: the Pythia8 manual,
-"Electroweak Processes" (WeakSingleBoson), "Top Processes" and "Particle Data" (onMode, onIfMatch, onPosIfAny).
+Physics knowledge lives in the YAML: Pythia8 switches, particles, decay channels, parameters with their
+defaults and reasons, MG5 lines. This module only loads it, checks every setting name against Pythia8's own
+database, and renders the settings of one workflow's choice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import functools
+from importlib import resources
 from typing import Literal
 
-__all__ = ["CATALOGUE", "ProcessChoice", "ProcessNote", "ProcessRecipe"]
+import jinja2
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-FinalState = tuple[int, int]
+from madagents.pythia8_names import check_setting, particle_id, particle_name
+
+__all__ = [
+    "CATALOGUE",
+    "Catalogue",
+    "FinalState",
+    "Mg5Lines",
+    "NewParticle",
+    "Parameter",
+    "ParameterSummary",
+    "ProcessChoice",
+    "ProcessNote",
+    "ProcessRecipe",
+    "ProcessSummary",
+    "catalogue_summaries",
+    "load_catalogue",
+    "product_key",
+    "render_settings",
+]
+
+ParameterName = Literal["mass_gev", "mass_min_gev", "pthat_min_gev", "lambda_gev"]
+"""Catalogue-declared parameters; each is a field of the workflow's ``process``."""
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessChoice:
-    """What a workflow asks of a catalogue process."""
-
-    final_state: FinalState
-    """PDG ids of the two charged leptons."""
-    mass_min_gev: float | None = None
-    """Minimum invariant mass of the hard process (m̂)."""
-    mass_gev: float | None = None
-    """Mass of the new particle the process produces (recipes with ``new_particle``)."""
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessNote:
+class ProcessNote(_Data):
     """A process-specific choice, listed among the run's assumptions."""
 
     topic: str
     choice: str
     source: Literal["task", "default", "convention"]
-    """Where the choice comes from, as in the assumptions log."""
     reason: str
     affects: tuple[str, ...]
 
 
-def _no_notes(choice: ProcessChoice) -> tuple[ProcessNote, ...]:
-    del choice  # the common signature of ``ProcessRecipe.notes``; a recipe without notes needs nothing
-    return ()
+class Parameter(_Data):
+    description: str
+    required: bool = False
+    default: float | None = Field(default=None, gt=0)
+    reason: str = Field(default="", description="Why the default; goes into the assumptions log.")
+    settings: tuple[str, ...] = Field(description="Pythia8 lines (Jinja: ``value`` is the parameter's value).")
+
+    @model_validator(mode="after")
+    def _default_has_reason(self) -> Parameter:
+        if self.default is not None and not self.reason:
+            msg = f"parameter default {self.default} needs a reason for the assumptions log"
+            raise ValueError(msg)
+        return self
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessRecipe:
+class FinalState(_Data):
+    """One decay channel the process can be asked for."""
+
+    products: tuple[str, ...] = Field(description="Particle names or catalogue labels (l, nu, j, any).")
+    latex: str | None = Field(default=None, description="Mathtext for the products; default: particles' names.")
+    switches: tuple[str, ...] = ()
+    settings: tuple[str, ...] = ()
+    notes: tuple[ProcessNote, ...] = ()
+
+
+class NewParticle(_Data):
+    id: int
+    name: str
+
+
+class Mg5Lines(_Data):
+    model: str = "sm"
+    processes: tuple[str, ...]
+    note: str = ""
+
+
+class ProcessRecipe(_Data):
     """How to generate one named process."""
 
     description: str
-    """Human-readable reaction, used in reports."""
-    latex: str
-    """Reaction in mathtext for plot legends; ``{products}`` stands for the final state."""
-    final_states: tuple[FinalState, ...]
-    """Allowed final states (PDG ids of the two charged leptons), compared as unordered pairs."""
-    resonances: tuple[int, ...]
-    """PDG ids of the resonances whose decay tables the generator reports and the reviewer checks."""
-    settings: Callable[[ProcessChoice], list[str]]
-    """The workflow's choice -> Pythia8 settings."""
-    notes: Callable[[ProcessChoice], tuple[ProcessNote, ...]] = _no_notes
-    """Process-specific choices for the assumptions log, e.g. which decay channels are open."""
-    new_particle: str | None = None
-    """Name of the new particle whose mass the workflow must give (``process.mass_gev``), if any."""
+    latex: str = Field(description="Reaction in mathtext; ``{products}`` stands for the final state.")
+    switches: tuple[str, ...] = Field(default=(), description="Pythia8 process switches; none: MG5 only.")
+    settings: tuple[str, ...] = ()
+    resonances: tuple[int, ...] = ()
+    new_particle: NewParticle | None = None
+    parameters: dict[ParameterName, Parameter] = Field(default_factory=dict)
+    final_states: tuple[FinalState, ...] = ()
+    notes: tuple[ProcessNote, ...] = ()
+    mg5: Mg5Lines | None = None
+
+    @property
+    def pythia8(self) -> bool:
+        """Whether Pythia8's own matrix elements generate it (else only the MG5 lines do)."""
+        return bool(self.switches) or any(state.switches for state in self.final_states)
+
+    def all_switches(self) -> tuple[str, ...]:
+        return self.switches + tuple(switch for state in self.final_states for switch in state.switches)
 
 
-def _mass_cut(mass_min_gev: float | None) -> list[str]:
-    return [] if mass_min_gev is None else [f"PhaseSpace:mHatMin = {mass_min_gev:g}"]
+class Catalogue(_Data):
+    labels: dict[str, str]
+    processes: dict[str, ProcessRecipe]
+    process_groups: tuple[str, ...] = Field(description="Pythia8 setting groups that hold process switches.")
+
+    @model_validator(mode="after")
+    def _names_pythia8_knows(self) -> Catalogue:
+        # a misspelt switch in the catalogue would reach users as a generator failure: fail at load instead
+        for name, recipe in self.processes.items():
+            lines = [*recipe.all_switches(), *recipe.settings]
+            lines += [line for p in recipe.parameters.values() for line in p.settings]
+            lines += [line for state in recipe.final_states for line in state.settings]
+            for line in lines:
+                try:
+                    check_setting(line)
+                except ValueError as exc:
+                    msg = f"catalogue entry {name}: {exc}"
+                    raise ValueError(msg) from None
+            for state in recipe.final_states:
+                for product in state.products:
+                    product_key(product, self.labels)
+        return self
 
 
-def _drell_yan(choice: ProcessChoice) -> list[str]:
-    lepton = abs(choice.final_state[0])
-    lines = [
-        "WeakSingleBoson:ffbar2gmZ = on",
-        # Full γ*/Z interference; only the requested lepton flavour is open, so σ already includes the BR.
-        "23:onMode = off",
-        f"23:onIfMatch = {lepton} {-lepton}",
-    ]
-    return lines + _mass_cut(choice.mass_min_gev)
+class ProcessChoice(BaseModel):
+    """What a workflow asks of a catalogue process: its final state and parameter values."""
+
+    model_config = ConfigDict(frozen=True)
+
+    final_state: FinalState
+    parameters: dict[str, float]
 
 
-TOP_MASS_GEV = 172.5
-W_TO_LEPTON_BR = 0.1081
-"""Pythia8 8.317's W → ℓν branching ratio (each of e, μ; computed from its couplings at init)."""
-W_TO_LEPTON_BR_PDG = {11: 0.1071, 13: 0.1063}
-_LEPTON_NAMES = {11: ("e", "ν_e", "ν̄_e"), 13: ("μ", "ν_μ", "ν̄_μ")}
-_PDG_STEMS = {11: "e", 13: "mu"}
+def product_key(name: str, labels: dict[str, str]) -> str | int:
+    """A final-state entry as compared: a catalogue label as is, a particle as its PDG id."""
+    if name in labels:
+        return name
+    return particle_id(name)
 
 
-def _w_leptons(final_state: FinalState) -> tuple[int, int]:
-    """Flavours (11 or 13) of the lepton from the W⁺ and from the W⁻; a positive charged lepton has a negative id."""
-    plus = next(pdg for pdg in final_state if pdg < 0)
-    minus = next(pdg for pdg in final_state if pdg > 0)
-    return -plus, minus
+@functools.cache
+def load_catalogue() -> Catalogue:
+    text = resources.files("madagents").joinpath("processes.yaml").read_text(encoding="utf-8")
+    return Catalogue.model_validate(yaml.safe_load(text))
 
 
-def _ttbar(choice: ProcessChoice) -> list[str]:
-    from_w_plus, from_w_minus = _w_leptons(choice.final_state)
-    lines = [
-        "Top:gg2ttbar = on",
-        "Top:qqbar2ttbar = on",
-        f"6:m0 = {TOP_MASS_GEV:g}",
-        # onPos/onNeg act on the W⁺ / W⁻ alone (matching ignores the products' signs): exactly one charge
-        # assignment is open, and Pythia8 scales σ by BR(W⁺ → ℓν) × BR(W⁻ → ℓ'ν̄) of the open channels.
-        "24:onMode = off",
-        f"24:onPosIfAny = {from_w_plus}",
-        f"24:onNegIfAny = {from_w_minus}",
-    ]
-    return lines + _mass_cut(choice.mass_min_gev)
+_TEMPLATES = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+_TEMPLATES.filters["g"] = lambda value: f"{float(value):g}"
 
 
-def _ttbar_notes(choice: ProcessChoice) -> tuple[ProcessNote, ...]:
-    from_w_plus, from_w_minus = _w_leptons(choice.final_state)
-    plus, nu, _ = _LEPTON_NAMES[from_w_plus]
-    minus, _, nubar = _LEPTON_NAMES[from_w_minus]
-    channel = f"t t̄ → b {plus}⁺{nu} b̄ {minus}⁻{nubar}"
-    pdg = W_TO_LEPTON_BR_PDG[from_w_plus] * W_TO_LEPTON_BR_PDG[from_w_minus]
-    return (
-        ProcessNote(
-            topic="Decay channel",
-            source="task",
-            choice=f"{channel} only: W⁺ → {plus}⁺{nu}, W⁻ → {minus}⁻{nubar}, every other W decay (τ too) closed",
-            reason=(
-                "the task names this one charge assignment; the opposite one is the final state "
-                f"[{_PDG_STEMS[from_w_minus]}+, {_PDG_STEMS[from_w_plus]}-], and both together have twice the σ"
-            ),
-            affects=("cross section", "lepton charges"),
-        ),
-        ProcessNote(
-            topic="Branching fraction in σ",
-            source="convention",
-            choice=(
-                f"the generator's σ is σ(tt̄) × BR(W⁺ → {plus}⁺{nu}) × BR(W⁻ → {minus}⁻{nubar}) = σ(tt̄) × "
-                f"{W_TO_LEPTON_BR:.4f}² = σ(tt̄) × {W_TO_LEPTON_BR**2:.5f}, so σ(tt̄) = σ / {W_TO_LEPTON_BR**2:.5f} "
-                f"and σ_fid ≤ σ; PDG branching ratios give {pdg:.4f} instead"
-            ),
-            reason=(
-                "Pythia8 scales σ by the open decay channels, so the fiducial gate applies no further branching "
-                "fraction; the numbers let σ_fid ≤ σ(tt̄) × BR be checked by hand"
-            ),
-            affects=("cross section", "fiducial cross section"),
-        ),
-        ProcessNote(
-            topic="Top quark",
-            source="task",
-            choice=f"m_t = {TOP_MASS_GEV:g} GeV; Γ_t computed by Pythia8 from m_t (1.34 GeV; the task quotes 1.32 GeV)",
-            reason="Pythia8 recomputes resonance widths at init; σ × BR in the narrow top is insensitive to Γ_t",
-            affects=("cross section", "top line shape"),
-        ),
-    )
+def render_settings(recipe: ProcessRecipe, choice: ProcessChoice) -> list[str]:
+    """The Pythia8 lines of a choice: switches, fixed settings, the final state's, then each parameter's."""
+    values = choice.parameters
+    lines = [*recipe.switches, *choice.final_state.switches, *recipe.settings, *choice.final_state.settings]
+    rendered = [_TEMPLATES.from_string(line).render(**values) for line in lines]
+    for name, parameter in recipe.parameters.items():
+        if name in values:
+            rendered += [_TEMPLATES.from_string(line).render(value=values[name]) for line in parameter.settings]
+    return rendered
 
 
-LEPTOQUARK_WINDOW = 0.5
-"""Generated S₁ masses lie within ±50 % of the pole; Pythia8's default ``42:mMin = 50`` lets off-shell tails in."""
+class ParameterSummary(BaseModel):
+    description: str
+    required: bool
+    default: float | None
 
 
-def _leptoquark(choice: ProcessChoice) -> list[str]:
-    if choice.mass_gev is None:
-        msg = "the leptoquark recipe needs process.mass_gev; the workflow validation requires it"
-        raise ValueError(msg)
-    mass, lepton = choice.mass_gev, abs(choice.final_state[0])
+class ProcessSummary(BaseModel):
+    """One catalogue entry as ``madagents processes``, the planner's prompt and the chat list it."""
+
+    name: str
+    description: str
+    generators: list[Literal["pythia8", "mg5"]]
+    final_states: list[list[str]]
+    parameters: dict[str, ParameterSummary]
+    resonances: list[str]
+    mg5: Mg5Lines | None
+
+
+def catalogue_summaries() -> list[ProcessSummary]:
     return [
-        # pair production only: LeptoQuark:all adds q g → S₁ ℓ single production, which dominates
-        "LeptoQuark:gg2LQLQbar = on",
-        "LeptoQuark:qqbar2LQLQbar = on",
-        f"42:m0 = {mass:g}",
-        f"42:mMin = {mass * (1 - LEPTOQUARK_WINDOW):g}",
-        f"42:mMax = {mass * (1 + LEPTOQUARK_WINDOW):g}",
-        # Pythia8 reads the S₁ flavour couplings from its first decay channel: S₁ → u ℓ⁻ with BR = 1
-        f"42:oneChannel = 1 1.0 0 2 {lepton}",
-        *_mass_cut(choice.mass_min_gev),
+        ProcessSummary(
+            name=name,
+            description=recipe.description,
+            generators=_generators(recipe),
+            final_states=[list(state.products) for state in recipe.final_states],
+            parameters={
+                key: ParameterSummary(description=p.description, required=p.required, default=p.default)
+                for key, p in recipe.parameters.items()
+            },
+            resonances=[particle_name(pdg) for pdg in recipe.resonances],
+            mg5=recipe.mg5,
+        )
+        for name, recipe in load_catalogue().processes.items()
     ]
 
 
-def _leptoquark_notes(choice: ProcessChoice) -> tuple[ProcessNote, ...]:
-    lepton = _PDG_STEMS.get(abs(choice.final_state[0]), "ℓ")
-    return (
-        ProcessNote(
-            topic="Leptoquark model",
-            source="convention",
-            choice=(
-                f"Pythia8's scalar leptoquark (PDG 42, charge −1/3) as S₁, coupling to u and {lepton} only, "
-                "BR(S₁ → u ℓ) = 1 (β = 1); Yukawa coupling LeptoQuark:kCoup = 1 (Pythia8 default)"
-            ),
-            reason="the offline stack has no UFO model; Pythia8's built-in leptoquark has the S₁ quantum numbers",
-            affects=("cross section", "decay products", "width"),
-        ),
-        ProcessNote(
-            topic="Production mode",
-            source="convention",
-            choice="pair production only (gg → S₁S̄₁, qq̄ → S₁S̄₁); single production q g → S₁ ℓ is off",
-            reason="the task asks for pair production; Pythia8's LeptoQuark:all would add single production",
-            affects=("cross section", "event topology"),
-        ),
-        ProcessNote(
-            topic="Leptoquark line shape",
-            source="convention",
-            choice=f"generated S₁ masses limited to ±{LEPTOQUARK_WINDOW:.0%} around the pole mass",
-            reason="Pythia8's default lower limit of 50 GeV would let far off-shell tails in",
-            affects=("cross section", "resonance tails"),
-        ),
-    )
+def _generators(recipe: ProcessRecipe) -> list[Literal["pythia8", "mg5"]]:
+    found: list[Literal["pythia8", "mg5"]] = []
+    if recipe.pythia8:
+        found.append("pythia8")
+    if recipe.mg5 is not None:
+        found.append("mg5")
+    return found
 
 
-CATALOGUE: dict[str, ProcessRecipe] = {
-    "drell_yan": ProcessRecipe(
-        description="pp → Z/γ* → ℓℓ",
-        latex=r"pp \to Z/\gamma^{{*}} \to {products}",
-        final_states=((13, -13), (11, -11), (15, -15)),
-        resonances=(23,),
-        settings=_drell_yan,
-    ),
-    "ttbar": ProcessRecipe(
-        description="pp → tt̄ → b ℓ⁺ν b̄ ℓ'⁻ν̄ (eμ, one charge assignment)",
-        latex=r"pp \to t\bar{{t}} \to b\bar{{b}}\,{products}\,\nu\bar{{\nu}}",
-        final_states=((-11, 13), (11, -13)),
-        # the top's table (t → W b) and the W⁺ and W⁻ tables show which lepton channels are open
-        resonances=(6, 24, -24),
-        settings=_ttbar,
-        notes=_ttbar_notes,
-    ),
-    "leptoquark_s1": ProcessRecipe(
-        description="pp → S₁S̄₁ → (u ℓ⁻)(ū ℓ⁺), scalar leptoquark pair production",
-        latex=r"pp \to S_1\bar{{S}}_1 \to u\bar{{u}}\,{products}",
-        final_states=((11, -11), (13, -13)),
-        resonances=(42,),
-        settings=_leptoquark,
-        notes=_leptoquark_notes,
-        new_particle="S₁ leptoquark",
-    ),
-}
+CATALOGUE = load_catalogue().processes

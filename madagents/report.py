@@ -25,6 +25,7 @@ def write_report(
         plan=plan,
         task=state.task,
         pythia_steps=plan.steps_of(pythia8_generate.Request),
+        generated=typed_results(plan, state.results, pythia8_generate.Result),
         detector_steps=typed_results(plan, state.results, detector.Result),
         claims_block=_claims_block(ctx, plan, state),
         verdict=verdict,

@@ -231,6 +231,9 @@ class GateResult(BaseModel):
     gate: str
     passed: bool
     message: str
+    inconclusive: bool = Field(
+        default=False, description="Too few events for the gate to mean anything: it neither passes nor fails."
+    )
 
 
 class Verdict(BaseModel):

@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 BR_TOLERANCE = 1e-3
+MIN_PEAK_ENTRIES = 10
+"""Below this many entries the highest bin is a fluctuation: the peak gate is inconclusive, not failed."""
 HEPMC_FOOTER = "HepMC::Asciiv3-END_EVENT_LISTING"
 LHE_FOOTER = "</LesHouchesEvents>"
 PULL_STD_RANGE = (0.5, 1.5)
@@ -272,6 +274,14 @@ def gate_peaks(plan: Plan, analysis: analyze.Result, label: str = "") -> list[Ga
         if record is None or record.peak is None:
             message = f"histogram {peak.histogram} is missing or empty"
             results.append(GateResult(gate=f"peak {peak.histogram}{label}", passed=False, message=message))
+            continue
+        if record.entries < MIN_PEAK_ENTRIES:
+            message = (
+                f"inconclusive, {record.entries:g} events in {peak.histogram}: fewer than {MIN_PEAK_ENTRIES} cannot "
+                f"locate the m({peak.particle}) = {peak.mass_gev:.4g} GeV peak; generate more events"
+            )
+            gate = GateResult(gate=f"peak {peak.histogram}{label}", passed=True, message=message, inconclusive=True)
+            results.append(gate)
             continue
         bin_width = (record.range[1] - record.range[0]) / record.bins
         distance = abs(record.peak - peak.mass_gev)

@@ -6,7 +6,6 @@ the field and shows what to write instead (:func:`load_workflow` raises :class:`
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from madagents.detector_cards import delphes_card_text, load_detector_card
 from madagents.errors import UserInputError
 from madagents.input_errors import describe_errors
-from madagents.processes import CATALOGUE, ProcessChoice
+from madagents.process_spec import ProcessSpec
+from madagents.pythia8_names import check_setting, particle_id, particle_name
+from madagents.switches import switch_override
 from madagents_tools.analysis.analysis_spec import AnalysisSpec
 from madagents_tools.detector.detector_card import DetectorCard
 from madagents_tools.generation import mg5_generate
@@ -54,72 +55,6 @@ class _Strict(BaseModel):
 class Beams(_Strict):
     particles: tuple[Literal["p", "pbar"], Literal["p", "pbar"]] = Field(default=("p", "p"), examples=[["p", "p"]])
     sqrt_s_gev: float = Field(gt=0, description="Centre-of-mass energy in GeV.", examples=[13000])
-
-
-@functools.cache
-def _pdg_id(name: str) -> int:
-    # Particle.from_name scans the whole PDG table (~0.2 s a call).
-    from particle import Particle, ParticleNotFound  # noqa: PLC0415 - the PDG table loads slowly
-
-    try:
-        return int(Particle.from_name(name).pdgid)
-    except ParticleNotFound:
-        msg = f"unknown particle {name!r}; write PDG names such as mu-, mu+, e-, e+, tau-, tau+"
-        raise ValueError(msg) from None
-
-
-class ProcessSpec(_Strict):
-    name: str = Field(description="Process from the catalogue.", examples=["drell_yan"])
-    final_state: tuple[str, str] = Field(description="Decay products, PDG names.", examples=[["mu+", "mu-"]])
-    mass_min_gev: float | None = Field(
-        default=None, gt=0, description="Minimum invariant mass of the hard process (m̂).", examples=[60]
-    )
-    mass_gev: float | None = Field(
-        default=None, gt=0, description="Mass of the new particle, for processes that produce one.", examples=[1000]
-    )
-
-    @field_validator("name")
-    @classmethod
-    def _known_process(cls, name: str) -> str:
-        if name not in CATALOGUE:
-            msg = f"unknown process {name!r}; the offline stack provides {sorted(CATALOGUE)}"
-            raise ValueError(msg)
-        return name
-
-    @field_validator("final_state")
-    @classmethod
-    def _known_particles(cls, names: tuple[str, str]) -> tuple[str, str]:
-        for name in names:
-            _pdg_id(name)
-        return names
-
-    @model_validator(mode="after")
-    def _allowed_final_state(self) -> ProcessSpec:
-        recipe = CATALOGUE[self.name]
-        ids = {_pdg_id(name) for name in self.final_state}
-        if not any(ids == set(allowed) for allowed in recipe.final_states):
-            msg = f"process {self.name} cannot produce {list(self.final_state)}; choose one of {self.allowed()}"
-            raise ValueError(msg)
-        if recipe.new_particle is not None and self.mass_gev is None:
-            msg = f"process {self.name} needs the {recipe.new_particle} mass; add mass_gev, e.g. mass_gev: 1000"
-            raise ValueError(msg)
-        if recipe.new_particle is None and self.mass_gev is not None:
-            msg = f"process {self.name} produces no new particle; remove mass_gev"
-            raise ValueError(msg)
-        return self
-
-    def choice(self) -> ProcessChoice:
-        return ProcessChoice(self.pdg_ids(), self.mass_min_gev, self.mass_gev)
-
-    def allowed(self) -> str:
-        from particle import Particle  # noqa: PLC0415 - the PDG table loads slowly
-
-        pairs = (" ".join(Particle.from_pdgid(pdg).name for pdg in pair) for pair in CATALOGUE[self.name].final_states)
-        return ", ".join(f"[{pair}]" for pair in pairs)
-
-    def pdg_ids(self) -> tuple[int, int]:
-        first, second = (_pdg_id(name) for name in self.final_state)
-        return first, second
 
 
 class Mg5Process(_Strict):
@@ -207,6 +142,7 @@ class GeneratorSettings(_Strict):
             if "=" not in line:
                 msg = f"generator setting {line!r} is not of the form 'Group:key = value'"
                 raise ValueError(msg)
+            check_setting(line)
         return lines
 
 
@@ -248,7 +184,8 @@ class MLGeneratorSpec(_Strict):
 class PeakCheck(_Strict):
     histogram: str = Field(examples=["m_mumu"])
     particle: str = Field(
-        description="The resonance: a PDG name, or 'new' for the process's new particle (at process.mass_gev).",
+        description="A resonance the process produces (PDG id, Pythia8, MG5 or PDG name: Z0, Z'0, W'+, h), checked "
+        "at its generated mass; or 'new' for the process's new particle (at process.mass_gev).",
         examples=["Z0"],
     )
 
@@ -256,7 +193,7 @@ class PeakCheck(_Strict):
     @classmethod
     def _known(cls, name: str) -> str:
         if name != NEW_PARTICLE:
-            _pdg_id(name)
+            particle_id(name)
         return name
 
 
@@ -305,6 +242,35 @@ class Workflow(_Strict):
             if peak.particle == NEW_PARTICLE and self.process.mass_gev is None:
                 msg = f"checks.peaks particle 'new' needs a process with a new particle; {self.process.name} has none"
                 raise ValueError(msg)
+            declared = {abs(pdg) for pdg in self.process.resonances()}
+            if peak.particle != NEW_PARTICLE and abs(particle_id(peak.particle)) not in declared:
+                known = ", ".join(particle_name(pdg) for pdg in sorted(declared)) or "none"
+                msg = (
+                    f"checks.peaks particle {peak.particle!r} is not a resonance the process produces ({known}); "
+                    "check a declared resonance, or declare it in process.produces"
+                )
+                raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _process_fits_the_generator(self) -> Workflow:
+        process, generator = self.process, self.generator
+        if generator.name == "mg5":
+            if process.pythia8 is not None:
+                msg = "process.pythia8 switches are for generator pythia8; with mg5 the MG5 lines are the process"
+                raise ValueError(msg)
+            return self
+        recipe = process.recipe()
+        if recipe is None and process.pythia8 is None:
+            msg = "process needs a catalogue name (madagents processes) or pythia8 switches, or generator mg5"
+            raise ValueError(msg)
+        if recipe is not None and not recipe.pythia8:
+            msg = f"process {process.name} has no Pythia8 matrix element; use generator mg5 with its MG5 lines"
+            raise ValueError(msg)
+        own = [*recipe.all_switches()] if recipe is not None else list(process.pythia8.switches)  # type: ignore[union-attr]
+        problem = switch_override(own, generator.settings)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

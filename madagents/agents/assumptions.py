@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from madagents.agents.seeds import run_seeds
-from madagents.processes import CATALOGUE
+from madagents.processes import ProcessNote
 from madagents.state import Assumption, AssumptionSource
 from madagents.workflow import Mg5Process, Workflow
 from madagents_tools.detector import detector
@@ -81,7 +81,7 @@ JET_ASSUMPTION = Assumption(
 
 def assumptions(workflow: Workflow) -> list[Assumption]:
     """The choices behind the plan that a physicist would want listed."""
-    gen, process, seeds = workflow.generator, workflow.process, run_seeds(workflow)
+    gen, seeds = workflow.generator, run_seeds(workflow)
     entries = [
         Assumption(
             topic="PDF set",
@@ -101,16 +101,6 @@ def assumptions(workflow: Workflow) -> list[Assumption]:
             affects=["all events"],
         ),
     ]
-    if process.mass_min_gev is not None:
-        entries.append(
-            Assumption(
-                topic="Generator-level mass cut",
-                choice=f"m̂ > {process.mass_min_gev:g} GeV (PhaseSpace:mHatMin)",
-                source=AssumptionSource.TASK,
-                reason="the task's m_ll cut is applied to the hard process, before shower and cuts",
-                affects=["cross section", "low-mass tail"],
-            )
-        )
     if "jet" in workflow.analysis.collections():
         entries.append(JET_ASSUMPTION)
     if gen.settings:
@@ -213,15 +203,53 @@ def _decay_chain_cuts(mg5: Mg5Process) -> str:
 
 
 def _process_notes(workflow: Workflow) -> list[Assumption]:
-    """The catalogue recipe's own choices, e.g. which decay channels are open and what σ includes."""
+    """The catalogue entry's own choices (open decay channels, what σ includes) and its parameters' defaults."""
     process = workflow.process
-    return [
-        Assumption(
-            topic=note.topic,
-            choice=note.choice,
-            source=AssumptionSource(note.source),
-            reason=note.reason,
-            affects=list(note.affects),
-        )
-        for note in CATALOGUE[process.name].notes(process.choice())
-    ]
+    recipe = process.recipe()
+    if recipe is None:
+        switches = "; ".join(process.pythia8.settings()) if process.pythia8 is not None else ""
+        return [
+            Assumption(
+                topic="Hard process",
+                choice=f"Pythia8 switches and particle data given by the workflow: {switches}",
+                source=AssumptionSource.TASK,
+                reason="the process is outside the catalogue; labels name the switches, not a catalogue entry",
+                affects=["cross section", "all distributions"],
+            )
+        ]
+    choice = process.choice()
+    notes = [_note(note) for note in (*recipe.notes, *choice.final_state.notes)]
+    for name, parameter in recipe.parameters.items():
+        value = getattr(process, name)
+        if value is not None:
+            setting = "; ".join(line.partition("=")[0].strip() for line in parameter.settings)
+            notes.append(
+                Assumption(
+                    topic="Generator-level mass cut" if name == "mass_min_gev" else f"Process parameter {name}",
+                    choice=f"{parameter.description}: {value:g} GeV ({setting})",
+                    source=AssumptionSource.TASK,
+                    reason="given by the workflow; a generator-level cut acts on the hard process, before the shower",
+                    affects=["cross section"],
+                )
+            )
+        elif parameter.default is not None:
+            notes.append(
+                Assumption(
+                    topic=f"Process parameter {name}",
+                    choice=f"{name} = {parameter.default:g} ({parameter.description})",
+                    source=AssumptionSource.DEFAULT,
+                    reason=parameter.reason,
+                    affects=["cross section"],
+                )
+            )
+    return notes
+
+
+def _note(note: ProcessNote) -> Assumption:
+    return Assumption(
+        topic=note.topic,
+        choice=note.choice,
+        source=AssumptionSource(note.source),
+        reason=note.reason,
+        affects=list(note.affects),
+    )

@@ -16,24 +16,17 @@ from madagents.agents.chain import (
     add_mg5_generation,
     add_ml_generator,
 )
+from madagents.agents.process_plan import peak_expectation, process_label, process_settings
 from madagents.agents.seeds import derive_seed, run_seeds
 from madagents.agents.task_planner import choose_workflow
 from madagents.context import RunContext
-from madagents.processes import CATALOGUE
-from madagents.state import (
-    Expectations,
-    PeakExpectation,
-    Plan,
-    Role,
-    RunState,
-)
-from madagents.workflow import NEW_PARTICLE, AnyWorkflow, PeakCheck, SurrogateWorkflow, Workflow
+from madagents.state import Expectations, Plan, Role, RunState
+from madagents.workflow import AnyWorkflow, SurrogateWorkflow, Workflow
 from madagents_tools.generation import pythia8_generate
 
-__all__ = ["plan_surrogate", "plan_workflow", "planner"]
+__all__ = ["plan_surrogate", "plan_workflow", "planner", "process_label", "pythia_settings"]
 
 SANDBOX_PACKAGES = ["pythia8mc", "pyhepmc", "uproot", "awkward", "numpy", "vector", "hist", "uhi", "mplhep"]
-MEV_PER_GEV = 1000.0
 
 
 def plan_workflow(workflow: AnyWorkflow) -> Plan:
@@ -43,12 +36,13 @@ def plan_workflow(workflow: AnyWorkflow) -> Plan:
     seeds = run_seeds(workflow)
     pythia_seeds = [seed for purpose, seed in seeds.items() if purpose.startswith("pythia8")]
     uses_jets = "jet" in workflow.analysis.collections()
+    settings = pythia_settings(workflow)
     generate = pythia8_generate.Request(
-        settings=pythia_settings(workflow),
+        settings=settings,
         n_events=workflow.events,
         seed=pythia_seeds[0],
         jets=pythia8_generate.JetDefinition() if uses_jets else None,
-        resonances=list(CATALOGUE[workflow.process.name].resonances),
+        resonances=workflow.process.resonances(),
     )
     chain = Chain()
     mg5 = workflow.generator.mg5
@@ -73,9 +67,9 @@ def plan_workflow(workflow: AnyWorkflow) -> Plan:
         steps=chain.steps,
         expectations=Expectations(
             n_events=workflow.events,
-            peaks=[_peak(check, workflow) for check in workflow.checks.peaks],
-            # Every catalogue recipe opens only the requested decay channels (Z → ℓℓ; W⁺ → ℓν and W⁻ → ℓ'ν̄ for
-            # tt̄), and Pythia8 scales σ by their branching ratios: σ already includes them.
+            peaks=[peak_expectation(check, workflow, settings) for check in workflow.checks.peaks],
+            # Pythia8 scales σ by the branching ratios of the decay channels left open (every catalogue final
+            # state closes the others), and MG5 decay chains include them: σ already includes them.
             channel_branching_fraction=1.0,
         ),
         assumptions=assumptions(workflow),
@@ -109,7 +103,7 @@ def pythia_settings(workflow: Workflow) -> list[str]:
     lines = []
     if gen.mg5 is None:  # an LHE file brings its own beams and hard process
         lines += [f"Beams:idA = {beam_a}", f"Beams:idB = {beam_b}", f"Beams:eCM = {workflow.beams.sqrt_s_gev:g}"]
-        lines += CATALOGUE[workflow.process.name].settings(workflow.process.choice())
+        lines += process_settings(workflow.process)
     lines += [
         f"PartonLevel:ISR = {_on(gen.shower)}",
         f"PartonLevel:FSR = {_on(gen.shower)}",
@@ -121,41 +115,11 @@ def pythia_settings(workflow: Workflow) -> list[str]:
     return lines + gen.settings
 
 
-def process_label(workflow: Workflow) -> str:
-    from particle import Particle  # noqa: PLC0415 - the PDG table loads slowly
-
-    products = "".join(Particle.from_pdgid(pdg).latex_name for pdg in sorted(workflow.process.pdg_ids()))
-    reaction = CATALOGUE[workflow.process.name].latex.format(products=products)
-    generator = "MG5 + Pythia8" if workflow.generator.mg5 is not None else "Pythia8"
-    return f"{generator} ${reaction}$, √s = {workflow.beams.sqrt_s_gev / 1000:g} TeV"
-
-
 _BEAM_IDS = {"p": 2212, "pbar": -2212}
 
 
 def _on(flag: bool) -> str:
     return "on" if flag else "off"
-
-
-def _peak(check: PeakCheck, workflow: Workflow) -> PeakExpectation:
-    from particle import Particle  # noqa: PLC0415 - the PDG table loads slowly
-
-    if check.particle == NEW_PARTICLE and workflow.process.mass_gev is not None:
-        recipe = CATALOGUE[workflow.process.name]
-        # the generator computes the new particle's width; the peak gate compares positions only
-        return PeakExpectation(
-            histogram=check.histogram,
-            particle=recipe.new_particle or check.particle,
-            mass_gev=workflow.process.mass_gev,
-            width_gev=0.0,
-        )
-    particle = Particle.from_name(check.particle)
-    return PeakExpectation(
-        histogram=check.histogram,
-        particle=check.particle,
-        mass_gev=float(particle.mass or 0.0) / MEV_PER_GEV,
-        width_gev=float(particle.width or 0.0) / MEV_PER_GEV,
-    )
 
 
 def planner(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from madagents.agents.loop import (
 from madagents.context import RunContext
 from madagents.input_errors import describe_errors
 from madagents.llm.budget import Spend
-from madagents.processes import CATALOGUE
+from madagents.processes import catalogue_summaries
 from madagents.prompts import load_prompt
 from madagents.state import Assumption, Role, RunState, Task
 from madagents.workflow import Workflow
@@ -70,7 +70,7 @@ def choose_workflow(ctx: RunContext, state: RunState, task: Task) -> TaskPlannin
         seed=task.seed,
         max_events=task.max_events,
         max_attempts=submissions.limit,
-        catalogue=CATALOGUE,
+        catalogue=catalogue_summaries(),
         observable_help=OBSERVABLE_HELP,
     )
     messages = start_messages(prompt, "Plan the task above and submit the workflow.")

@@ -11,14 +11,20 @@ import yaml
 
 from madagents.agents.planner import plan_workflow
 from madagents.errors import UserInputError
-from madagents.processes import CATALOGUE, W_TO_LEPTON_BR, ProcessChoice
+from madagents.processes import CATALOGUE, render_settings
 from madagents.state import AssumptionSource
-from madagents.workflow import load_workflow
+from madagents.workflow import ProcessSpec, load_workflow
 from madagents_tools.generation import pythia8_generate
 from tests.conftest import REPO
 
 TTBAR_EMU = REPO / "workflows" / "ttbar_emu.yaml"
 ELECTRON, MUON = 11, 13
+W_TO_LEPTON_BR = 0.1081
+
+
+def _settings(name: str, final_state: list[str], **parameters: float) -> list[str]:
+    process = ProcessSpec.model_validate({"name": name, "final_state": final_state, **parameters})
+    return render_settings(CATALOGUE[name], process.choice())
 
 
 @pytest.fixture
@@ -37,7 +43,7 @@ def _write(tmp_path: Path, data: dict[str, Any], final_state: list[str]) -> Path
 
 def test_ttbar_settings_open_one_charge_assignment_of_the_w_decays() -> None:
     # e⁺ has PDG id -11: it comes from the W⁺ (Pythia's "Pos" = the particle 24), the μ⁻ from the W⁻
-    lines = CATALOGUE["ttbar"].settings(ProcessChoice((-ELECTRON, MUON), None))
+    lines = _settings("ttbar", ["e+", "mu-"])
     assert lines == [
         "Top:gg2ttbar = on",
         "Top:qqbar2ttbar = on",
@@ -49,24 +55,23 @@ def test_ttbar_settings_open_one_charge_assignment_of_the_w_decays() -> None:
 
 
 def test_ttbar_settings_do_not_depend_on_the_order_of_the_final_state() -> None:
-    settings = CATALOGUE["ttbar"].settings
-    assert settings(ProcessChoice((MUON, -ELECTRON))) == settings(ProcessChoice((-ELECTRON, MUON)))
+    assert _settings("ttbar", ["mu-", "e+"]) == _settings("ttbar", ["e+", "mu-"])
 
 
 def test_the_other_charge_assignment_swaps_the_w_channels() -> None:
-    lines = CATALOGUE["ttbar"].settings(ProcessChoice((ELECTRON, -MUON), None))
+    lines = _settings("ttbar", ["e-", "mu+"])
     assert {"24:onPosIfAny = 13", "24:onNegIfAny = 11"} <= set(lines)
 
 
 def test_drell_yan_recipe_is_unchanged() -> None:
-    assert CATALOGUE["drell_yan"].settings(ProcessChoice((MUON, -MUON), 60.0)) == [
+    assert _settings("drell_yan", ["mu+", "mu-"], mass_min_gev=60.0) == [
         "WeakSingleBoson:ffbar2gmZ = on",
         "23:onMode = off",
         "23:onIfMatch = 13 -13",
         "PhaseSpace:mHatMin = 60",
     ]
     assert CATALOGUE["drell_yan"].resonances == (23,)
-    assert CATALOGUE["drell_yan"].notes(ProcessChoice((MUON, -MUON))) == ()
+    assert CATALOGUE["drell_yan"].notes == ()
 
 
 def test_shipped_ttbar_workflow_follows_the_fiducial_selection() -> None:
@@ -100,7 +105,7 @@ def test_ttbar_assumptions_state_the_channel_and_the_branching_fraction_in_sigma
     assert topics["Decay channel"].source == AssumptionSource.TASK
     branching = topics["Branching fraction in σ"].choice
     assert f"{W_TO_LEPTON_BR**2:.5f}" in branching
-    assert "0.0114" in branching  # the PDG product the reviewer's arithmetic uses
+    assert "0.01138" in branching  # the PDG product the reviewer's arithmetic uses
     assert "172.5" in topics["Top quark"].choice
 
 
@@ -110,7 +115,9 @@ def test_ttbar_rejects_final_states_outside_the_emu_channel(
 ) -> None:
     path = _write(tmp_path, ttbar_data, final_state)
     written = ", ".join(repr(name) for name in final_state).replace("+", r"\+")
-    with pytest.raises(UserInputError, match=rf"process ttbar cannot produce \[{written}\]; choose one of \[e\+ mu-\]"):
+    with pytest.raises(
+        UserInputError, match=rf"process ttbar cannot produce \[{written}\]; choose one of \[e\+, mu-\]"
+    ):
         load_workflow(path)
 
 
@@ -123,7 +130,7 @@ LEPTOQUARK_S1 = REPO / "workflows" / "leptoquark_s1.yaml"
 
 
 def test_leptoquark_settings_open_pair_production_and_one_decay_channel() -> None:
-    lines = CATALOGUE["leptoquark_s1"].settings(ProcessChoice((MUON, -MUON), mass_gev=1200.0))
+    lines = _settings("leptoquark_s1", ["mu-", "mu+"], mass_gev=1200.0)
     assert "LeptoQuark:all = on" not in lines
     assert {"LeptoQuark:gg2LQLQbar = on", "LeptoQuark:qqbar2LQLQbar = on", "42:m0 = 1200"} <= set(lines)
     assert "42:oneChannel = 1 1.0 0 2 13" in lines
@@ -143,7 +150,7 @@ def test_leptoquark_workflow_needs_the_mass(tmp_path: Path) -> None:
     del data["process"]["mass_gev"]
     path = tmp_path / "lq.yaml"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(UserInputError, match=r"needs the S₁ leptoquark mass; add mass_gev, e.g. mass_gev: 1000"):
+    with pytest.raises(UserInputError, match=r"needs mass_gev \(S₁ mass \(required\).*add e.g. mass_gev: 1000"):
         load_workflow(path)
 
 
@@ -152,5 +159,5 @@ def test_mass_gev_is_refused_for_a_process_without_a_new_particle(tmp_path: Path
     data["process"]["mass_gev"] = 500
     path = tmp_path / "dy.yaml"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(UserInputError, match=r"produces no new particle; remove mass_gev"):
+    with pytest.raises(UserInputError, match=r"takes no mass_gev; its parameters: mass_min_gev; remove mass_gev"):
         load_workflow(path)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from madagents.processes import CATALOGUE
+from madagents.processes import catalogue_summaries
 from madagents.prompts import load_prompt, prompt_names
 from madagents.state import GateResult
 from madagents_tools.analysis.analysis_spec import OBSERVABLE_HELP
@@ -22,7 +22,7 @@ FIXTURE_VARIABLES: dict[str, dict[str, object]] = {
         "seed": 1,
         "max_events": 1000,
         "max_attempts": 3,
-        "catalogue": CATALOGUE,
+        "catalogue": catalogue_summaries(),
         "observable_help": OBSERVABLE_HELP,
     },
     "installer": {"backend": "local", "plan_summary": "DY", "tools": ["pythia8_generate"], "packages": ["pythia8mc"]},

@@ -327,3 +327,14 @@ def test_report_numbers_come_from_the_record(run: tuple) -> None:
     gate = gate_report(run_dir, plan, results)
     assert not gate.passed
     assert "the record gives '| cross section σ (`01-generate`) | 1500 ± 20 pb |'" in gate.message
+
+
+def test_a_peak_with_too_few_events_is_inconclusive_not_failed(run: tuple) -> None:
+    run_dir, plan, _, _ = run
+    _write_events(run_dir / "events/events.root", N, muon_pt=40.0)
+    request = plan.step_request(analyze.Request).model_copy(update={"max_events": 5})
+    analysis = analyze.run(request)
+    (gate,) = gate_peaks(plan, analysis)
+    assert gate.inconclusive
+    assert gate.passed
+    assert gate.message.startswith("inconclusive, 5 events in m_mumu")

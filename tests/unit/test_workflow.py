@@ -81,20 +81,20 @@ def test_zero_energy(write_workflow: WorkflowWriter) -> None:
 def test_unknown_process(write_workflow: WorkflowWriter) -> None:
     path = write_workflow(process={"name": "drell_yam", "final_state": ["mu+", "mu-"]})
     with pytest.raises(
-        UserInputError, match=r"process.name: unknown process 'drell_yam'; .*\['drell_yan', 'leptoquark_s1', 'ttbar'\]"
+        UserInputError, match=r"process.name: unknown process 'drell_yam'; did you mean 'drell_yan'\? .*'drell_yan', "
     ):
         load_workflow(path)
 
 
 def test_unknown_particle(write_workflow: WorkflowWriter) -> None:
     path = write_workflow(process={"name": "drell_yan", "final_state": ["muu+", "mu-"]})
-    with pytest.raises(UserInputError, match=r"unknown particle 'muu\+'; write PDG names such as mu-"):
+    with pytest.raises(UserInputError, match=r"unknown particle 'muu\+'; write a PDG id \(32\), a Pythia8 name \(Z'0, W'\+, h0, mu-\)"):
         load_workflow(path)
 
 
 def test_particle_the_process_cannot_make(write_workflow: WorkflowWriter) -> None:
     path = write_workflow(process={"name": "drell_yan", "final_state": ["u", "u~"]})
-    with pytest.raises(UserInputError, match=r"cannot produce \['u', 'u~'\]; choose one of \[mu- mu\+\]"):
+    with pytest.raises(UserInputError, match=r"cannot produce \['u', 'u~'\]; choose one of \[mu\+, mu-\]; \[e\+, e-\]"):
         load_workflow(path)
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from madagents_tools.contract import (
     FileRecord,
@@ -35,7 +35,7 @@ from madagents_tools.generation.mg5_output import count_lhe_events, init_cross_s
 from madagents_tools.io.final_state import BRANCHES, JetDefinition, final_state_columns, flatten_batch
 from madagents_tools.io.hepmc_writer import CrossSection, HepmcWriter, HepmcWriterError
 
-__all__ = ["DecayChannel", "DecayTable", "JetDefinition", "Request", "Result", "main", "run"]
+__all__ = ["DecayChannel", "DecayTable", "GeneratedProcess", "JetDefinition", "Request", "Result", "main", "run"]
 
 MAX_PYTHIA_SEED = 900_000_000
 """Pythia8 accepts ``Random:seed`` in [0, 900000000]; 0 means 'seed from the clock', which we never want."""
@@ -91,6 +91,15 @@ class Request(ToolRequest):
         return self
 
 
+class GeneratedProcess(BaseModel):
+    """One hard process Pythia8 generated, as its own statistics name it (``Info::codesHard``)."""
+
+    code: int
+    name: str = Field(description="Pythia8's process name, e.g. 'f fbar -> gamma*/Z0'.")
+    sigma_pb: float
+    n_accepted: int
+
+
 class Result(ToolResult):
     n_events: int = 0
     n_tried: int = 0
@@ -101,6 +110,9 @@ class Result(ToolResult):
         "(Pythia's own is the spread of the event weights, zero for unweighted events).",
     )
     decay_tables: list[DecayTable] = Field(default_factory=list)
+    processes: list[GeneratedProcess] = Field(
+        default_factory=list, description="What was generated: Pythia8's process codes, names and σ per process."
+    )
     generation_seconds: float = 0.0
 
 
@@ -152,6 +164,7 @@ def _run(request: Request, versions: dict[str, str]) -> Result:
         sigma_err_pb=sigma_err,
         warnings=warnings,
         decay_tables=decay_tables,
+        processes=_generated_processes(info),
         generation_seconds=seconds,
         seed=request.seed,
         versions=versions,
@@ -165,6 +178,18 @@ def _run(request: Request, versions: dict[str, str]) -> Result:
             record_file(request.root_path, "root", request.n_events),
         ],
     )
+
+
+def _generated_processes(info: Any) -> list[GeneratedProcess]:
+    return [
+        GeneratedProcess(
+            code=code,
+            name=str(info.nameProc(code)),
+            sigma_pb=info.sigmaGen(code) * MB_TO_PB,
+            n_accepted=info.nAccepted(code),
+        )
+        for code in info.codesHard()
+    ]
 
 
 def _lhe_input(request: Request) -> LheCrossSection | None:
