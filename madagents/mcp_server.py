@@ -23,7 +23,7 @@ from madagents import runlock
 from madagents.agents.planner import plan_workflow
 from madagents.api import prepare
 from madagents.errors import RunFailedError, UserInputError
-from madagents.processes import CATALOGUE
+from madagents.processes import catalogue_summaries
 from madagents.results import RunResult
 from madagents.runner import Driver, start_run
 from madagents.safe_files import read_bytes, read_text
@@ -78,17 +78,15 @@ class MadagentsTools:
         self.runs: dict[str, RunProgress] = {}
 
     def list_processes(self) -> str:
-        """The hard processes of the offline catalogue (Pythia8's matrix elements), with their final states, and the
-        workflow files found in ./workflows. With generator name mg5 (MadGraph5) any process MG5 knows is possible."""
-        from particle import Particle  # noqa: PLC0415 - loads its tables
-
+        """The process catalogue (as `madagents processes`): each process' final states and parameters, and the
+        workflow files found in ./workflows. Outside it, a workflow may give Pythia8 switches or MG5 lines."""
         lines = []
-        for name, recipe in CATALOGUE.items():
-            states = ", ".join(
-                " ".join(Particle.from_pdgid(pdg).name for pdg in state) for state in recipe.final_states
+        for entry in catalogue_summaries():
+            states = "; ".join(" ".join(state) for state in entry.final_states) or "none (MG5 only)"
+            params = ", ".join(f"{key}{' (required)' if p.required else ''}" for key, p in entry.parameters.items())
+            lines.append(
+                f"{entry.name}: {entry.description}; final_state one of: {states}; parameters: {params or 'none'}"
             )
-            mass = f"; needs process.mass_gev of the {recipe.new_particle}" if recipe.new_particle else ""
-            lines.append(f"{name}: {recipe.description}; final_state one of: {states}{mass}")
         shipped = sorted(path.as_posix() for path in Path("workflows").glob("*.yaml"))
         lines.append(f"workflow files: {', '.join(shipped) if shipped else 'none in ./workflows'}")
         return "\n".join(lines)

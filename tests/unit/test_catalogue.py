@@ -124,9 +124,7 @@ WPRIME_BY_SWITCHES = {
 
 
 def test_a_process_outside_the_catalogue_by_pythia8_switches(write_workflow: WorkflowWriter) -> None:
-    path = write_workflow(
-        process=WPRIME_BY_SWITCHES, checks={"peaks": [{"histogram": "m_mumu", "particle": "W'+"}]}
-    )
+    path = write_workflow(process=WPRIME_BY_SWITCHES, checks={"peaks": [{"histogram": "m_mumu", "particle": "W'+"}]})
     plan = plan_workflow(load_workflow(path))
     generate = plan.step_request(pythia8_generate.Request)
     assert {"NewGaugeBoson:ffbar2Wprime = on", "34:m0 = 2000", "34:onMode = off", "34:onIfMatch = -11 12"} <= set(

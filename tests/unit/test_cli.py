@@ -62,7 +62,9 @@ def test_unknown_process(write_workflow: WorkflowWriter, tmp_path: Path) -> None
 
 def test_suggestions_in_brackets_reach_the_terminal(write_workflow: WorkflowWriter, tmp_path: Path) -> None:
     path = write_workflow(process={"name": "drell_yan", "final_state": ["u", "u~"]})
-    _fails_cleanly(["run", str(path), "--out", str(tmp_path / "o")], "choose one of [mu+, mu-]; [e+, e-]", tmp_path / "o")
+    _fails_cleanly(
+        ["run", str(path), "--out", str(tmp_path / "o")], "choose one of [mu+, mu-]; [e+, e-]", tmp_path / "o"
+    )
 
 
 def test_unknown_particle(write_workflow: WorkflowWriter, tmp_path: Path) -> None:

@@ -88,7 +88,9 @@ def test_unknown_process(write_workflow: WorkflowWriter) -> None:
 
 def test_unknown_particle(write_workflow: WorkflowWriter) -> None:
     path = write_workflow(process={"name": "drell_yan", "final_state": ["muu+", "mu-"]})
-    with pytest.raises(UserInputError, match=r"unknown particle 'muu\+'; write a PDG id \(32\), a Pythia8 name \(Z'0, W'\+, h0, mu-\)"):
+    with pytest.raises(
+        UserInputError, match=r"unknown particle 'muu\+'; write a PDG id \(32\), a Pythia8 name \(Z'0, W'\+, h0, mu-\)"
+    ):
         load_workflow(path)
 
 
