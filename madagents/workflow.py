@@ -261,13 +261,16 @@ class Workflow(_Strict):
                 raise ValueError(msg)
             return self
         recipe = process.recipe()
-        if recipe is None and process.pythia8 is None:
-            msg = "process needs a catalogue name (madagents processes) or pythia8 switches, or generator mg5"
-            raise ValueError(msg)
         if recipe is not None and not recipe.pythia8:
             msg = f"process {process.name} has no Pythia8 matrix element; use generator mg5 with its MG5 lines"
             raise ValueError(msg)
-        own = [*recipe.all_switches()] if recipe is not None else list(process.pythia8.switches)  # type: ignore[union-attr]
+        if recipe is not None:
+            own = list(recipe.all_switches())
+        elif process.pythia8 is not None:
+            own = process.pythia8.switches
+        else:
+            msg = "process needs a catalogue name (madagents processes) or pythia8 switches, or generator mg5"
+            raise ValueError(msg)
         problem = switch_override(own, generator.settings)
         if problem:
             raise ValueError(problem)
