@@ -26,7 +26,7 @@ from typing import Any
 import docker
 
 from madagents.sandbox.base import ExecResult, OutputHandler, OutputLog, Sandbox, SandboxUnavailableError
-from madagents.sandbox.host import DockerLimits, ToolHost
+from madagents.sandbox.host import DockerLimits, ToolHost, tool_locations
 
 __all__ = [
     "CONTAINER_WORKDIR",
@@ -179,6 +179,7 @@ class DockerSandbox(Sandbox):
         return ToolHost(
             backend=self.name,
             python=sys.executable,
+            environment=tool_locations(),  # for reproduce.sh's fall-back to this interpreter where Docker is not
             image=self.image,
             image_kind=self.kind,
             image_id=self.client.images.get(self.image).id,

@@ -38,7 +38,8 @@ class ToolHost(BaseModel):
     )
     environment: dict[str, str] = Field(
         default_factory=dict,
-        description="The TOOL_LOCATION_VARS the tools saw (local, dask), set again by reproduce.sh.",
+        description="The TOOL_LOCATION_VARS of the interpreter (the tools saw them under local and dask), set again "
+        "by reproduce.sh when it runs the steps with that interpreter.",
     )
     image: str | None = Field(default=None, description="The image's name (docker), to rebuild or name it by.")
     image_kind: str | None = Field(default=None, description="hep, hep-full or ml (docker).")

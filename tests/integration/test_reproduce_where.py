@@ -31,11 +31,11 @@ def _run(out: Path, backend: str) -> Path:
     return out
 
 
-def _reproduce(run_dir: Path, tmp_path: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
+def _reproduce(run_dir: Path, tmp_path: Path, *variables: str) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """A copy of the run, and its reproduce.sh run there as `env -i PATH=/usr/bin:/bin bash reproduce.sh OUT`."""
     copy = Path(shutil.copytree(run_dir, tmp_path / "copy"))
     completed = subprocess.run(
-        ["env", "-i", "PATH=/usr/bin:/bin", "bash", "reproduce.sh", "OUT"],
+        ["env", "-i", "PATH=/usr/bin:/bin", *variables, "bash", "reproduce.sh", "OUT"],
         cwd=copy,
         capture_output=True,
         text=True,
@@ -76,6 +76,18 @@ def test_a_docker_run_reproduces_in_its_image(docker_run: Path, tmp_path: Path) 
     assert f"the steps run in image {host.image_id} under the docker sandbox's policy" in completed.stdout
     assert (copy / "OUT/hists/m_mumu.json").read_bytes() == (docker_run / "hists/m_mumu.json").read_bytes()
     assert (copy / "OUT/steps/01-generate/request.json").stat().st_uid == (copy / "reproduce.sh").stat().st_uid
+
+
+@pytest.mark.docker
+def test_a_docker_run_without_a_daemon_reproduces_with_the_interpreter_that_made_it(
+    docker_run: Path, tmp_path: Path
+) -> None:
+    copy, completed = _reproduce(docker_run, tmp_path, f"DOCKER_HOST=unix://{tmp_path}/no-daemon.sock")
+    assert completed.returncode == 0, completed.stderr
+    host = Provenance.model_validate_json((docker_run / "provenance.json").read_text()).tool_host
+    assert host is not None
+    assert f"no Docker answers here, so the steps run with {host.python}" in completed.stdout
+    assert (copy / "OUT/hists/m_mumu.json").read_bytes() == (docker_run / "hists/m_mumu.json").read_bytes()
 
 
 @pytest.mark.docker
