@@ -30,6 +30,7 @@ def write_report(
         claims_block=_claims_block(ctx, plan, state),
         verdict=verdict,
         assumptions=[*plan.assumptions, *state.assumptions],
+        not_done=state.not_done,
         reviews=reviews,
         spend=spend,
     )

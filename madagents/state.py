@@ -27,6 +27,7 @@ __all__ = [
     "AssumptionSource",
     "Expectations",
     "GateResult",
+    "NotDone",
     "PeakExpectation",
     "Plan",
     "PlanStep",
@@ -82,6 +83,16 @@ class Assumption(BaseModel):
     source: AssumptionSource
     reason: str = Field(description="Why this choice.")
     affects: list[str] = Field(description="Which outputs depend on it, e.g. ['cross section', 'm_mumu'].")
+
+
+class NotDone(BaseModel):
+    """A part of the request the run does not honour, said rather than silently dropped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    what: str = Field(description="The part of the request that is not done, e.g. 'the four-lepton mass'.")
+    why: str = Field(description="Why it cannot be done here, e.g. 'the analysis language has no m(4ℓ)'.")
+    needed: str = Field(description="What would be needed to do it, e.g. 'an invariant mass of N objects'.")
 
 
 StepRequest = Annotated[
@@ -323,6 +334,8 @@ class RunState(BaseModel):
     """Why the run stopped; set by the first node that fails."""
     assumptions: Annotated[list[Assumption], operator.add] = Field(default_factory=list)
     """Decisions the model-driven roles recorded with the record_assumption tool (beside the plan's own)."""
+    not_done: Annotated[list[NotDone], operator.add] = Field(default_factory=list)
+    """Parts of the request the model-driven roles recorded as not done (record_not_done), for the report."""
     spend: Annotated[Spend, operator.add] = Field(default_factory=Spend)
     """Tokens, dollars, seconds and tool rounds used so far; every node returns what it spent itself."""
     reviews: Annotated[list[Review], operator.add] = Field(default_factory=list)

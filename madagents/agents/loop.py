@@ -29,7 +29,7 @@ from madagents.context import AgentContext
 from madagents.llm.budget import BudgetExceededError, ModelTurn, Spend
 from madagents.llm.client import RETRIES, ModelClient, TokenCallback, ToolSchema
 from madagents.rundir import TraceEvent
-from madagents.state import Assumption
+from madagents.state import Assumption, NotDone
 
 __all__ = [
     "AgentGaveUpError",
@@ -40,6 +40,7 @@ __all__ = [
     "ToolInputError",
     "assumption_tool",
     "describe_validation",
+    "not_done_tool",
     "run_agent",
     "start_messages",
 ]
@@ -121,6 +122,21 @@ def assumption_tool(role: str, collected: list[Assumption]) -> AgentTool:
         name="record_assumption",
         description="Record a choice the task does not fix (topic, choice, source, reason, affected outputs).",
         args_schema=Assumption,
+        handler=record,
+    )
+
+
+def not_done_tool(collected: list[NotDone]) -> AgentTool:
+    """``record_not_done``: a part of the request that cannot be honoured is said in the report, with why."""
+
+    def record(item: NotDone) -> str:
+        collected.append(item)
+        return f"recorded as not done: {item.what!r}"
+
+    return AgentTool(
+        name="record_not_done",
+        description="Record a part of the request that cannot be done here: what, why, and what would be needed.",
+        args_schema=NotDone,
         handler=record,
     )
 

@@ -132,7 +132,12 @@ def planner(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         if chosen.workflow is None:
             return {"error": chosen.error, "spend": chosen.spend}
         workflow = chosen.workflow
-        update = {"workflow": workflow, "assumptions": chosen.assumptions, "spend": chosen.spend}
+        update = {
+            "workflow": workflow,
+            "assumptions": chosen.assumptions,
+            "not_done": chosen.not_done,
+            "spend": chosen.spend,
+        }
         # the model's plan, re-runnable without any model: madagents run RUN_DIR/workflow.yaml
         rundir.write_text("workflow.yaml", yaml.safe_dump(workflow.model_dump(mode="json"), sort_keys=False))
     if workflow is None:

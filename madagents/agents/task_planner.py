@@ -17,6 +17,7 @@ from madagents.agents.loop import (
     AgentTool,
     ToolInputError,
     assumption_tool,
+    not_done_tool,
     run_agent,
     start_messages,
 )
@@ -25,7 +26,7 @@ from madagents.input_errors import describe_errors
 from madagents.llm.budget import Spend
 from madagents.processes import catalogue_summaries
 from madagents.prompts import load_prompt
-from madagents.state import Assumption, Role, RunState, Task
+from madagents.state import Assumption, NotDone, Role, RunState, Task
 from madagents.workflow import Workflow
 from madagents_tools.analysis.analysis_spec import OBSERVABLE_HELP
 
@@ -37,12 +38,14 @@ class TaskPlanning:
     spend: Spend
     workflow: Workflow | None = None
     assumptions: list[Assumption] = field(default_factory=list)
+    not_done: list[NotDone] = field(default_factory=list)
     error: str | None = None
 
 
 def choose_workflow(ctx: RunContext, state: RunState, task: Task) -> TaskPlanning:
     """Ask the model for a workflow until one validates (bounded retries)."""
     recorded: list[Assumption] = []
+    undone: list[NotDone] = []
     submissions = _Submissions(limit=ctx.settings.llm.max_plan_attempts)
 
     def submit(workflow: Workflow) -> str:
@@ -63,6 +66,7 @@ def choose_workflow(ctx: RunContext, state: RunState, task: Task) -> TaskPlannin
             describe_error=submissions.invalid,
         ),
         assumption_tool(Role.PLANNER, recorded),
+        not_done_tool(undone),
     ]
     prompt = load_prompt(
         "planner",
@@ -80,7 +84,7 @@ def choose_workflow(ctx: RunContext, state: RunState, task: Task) -> TaskPlannin
         return TaskPlanning(spend=state.spend, error=str(exc))
     if not outcome.finished or submissions.accepted is None:
         return TaskPlanning(spend=outcome.spend, error="the planner ended without submitting a valid workflow")
-    return TaskPlanning(spend=outcome.spend, workflow=submissions.accepted, assumptions=recorded)
+    return TaskPlanning(spend=outcome.spend, workflow=submissions.accepted, assumptions=recorded, not_done=undone)
 
 
 def _task_rules(workflow: Workflow, task: Task) -> str:

@@ -65,6 +65,24 @@ def test_planner_gets_its_validation_error_back_and_retries(tmp_path: Path) -> N
     assert yaml.safe_load((out / "workflow.yaml").read_text())["process"]["name"] == "leptoquark_s1"
 
 
+def test_a_part_the_planner_cannot_do_is_in_the_report_with_why(tmp_path: Path) -> None:
+    undone = {
+        "what": "detector-level ℓj mass",
+        "why": "the scripted test asks for no detector",
+        "needed": "detector: {backend: delphes}",
+    }
+
+    def script(role: str, messages: Sequence[BaseMessage]) -> AIMessage:
+        if role == "planner" and not tool_answers(messages):
+            workflow = leptoquark_workflow(run_seed(messages), EVENTS)
+            return reply(call("record_not_done", undone), call("submit_workflow", workflow, 1))
+        return small_lq(role, messages)
+
+    report = (run(tmp_path, ScriptedClient(script)) / "report.md").read_text()
+    assert "## Not done, and why" in report
+    assert "- **detector-level ℓj mass**: the scripted test asks for no detector. Would need: detector:" in report
+
+
 def test_planner_retries_are_bounded(tmp_path: Path) -> None:
     def script(role: str, messages: Sequence[BaseMessage]) -> AIMessage:
         bad = {**leptoquark_workflow(run_seed(messages), EVENTS), "events": -1}
