@@ -16,7 +16,7 @@ def describe_errors(path: Path, exc: ValidationError, root: type[BaseModel]) -> 
     """One paragraph naming each bad field of a ``root`` model, what was written and what to write instead."""
     parts = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        where = ".".join(str(part) for part in error["loc"])
         if error["type"] == "extra_forbidden":
             parts.append(f"unknown key '{where}'{_did_you_mean(root, error['loc'])}")
             continue
@@ -24,7 +24,8 @@ def describe_errors(path: Path, exc: ValidationError, root: type[BaseModel]) -> 
         example = _example(root, error["loc"])
         written = f" (you wrote {error['input']!r})" if not isinstance(error["input"], dict | list) else ""
         hint = f"; write e.g. {error['loc'][-1]}: {_inline_yaml(example)}" if example is not None else ""
-        parts.append(f"{where}: {message}{written}{hint}")
+        # a check across fields (a model validator) names the fields in its message: no location to prefix
+        parts.append(f"{where}: {message}{written}{hint}" if where else f"{message}{written}{hint}")
     return f"Invalid workflow {path}: " + "; ".join(parts) + "."
 
 

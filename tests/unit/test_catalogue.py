@@ -86,7 +86,7 @@ def test_settings_that_switch_the_declared_process_off_and_another_on_are_refuse
     result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2, result.output
     output = " ".join(result.output.split())
-    assert "switch off WeakSingleBoson:ffbar2gmZ of the declared process" in output
+    assert f"Invalid workflow {path}: generator.settings switch off WeakSingleBoson:ffbar2gmZ" in output
     assert "switch on HardQCD:all, which the declared process does not include" in output
     assert not (tmp_path / "o" / "status.json").exists()
 
