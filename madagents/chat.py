@@ -48,6 +48,8 @@ SLASH_COMMANDS = {
     "/quit": "leave (resume later with --resume)",
 }
 ASK_ABOVE_SECONDS = 30
+OUT_OF_TURNS = "(The tutor stopped after"
+"""How the note starts that replaces an answer the tutor never gave; replays look for it (a failed session)."""
 CHECKPOINTS = "chat.sqlite"
 CHAT_SESSION = "chat"
 """The ``workflow`` name in run.json of a chat session directory."""
@@ -149,7 +151,7 @@ def tutor(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
     new_messages = outcome.messages[1 + len(state.messages) :]
     if outcome.out_of_turns:
         stopped = (
-            f"(The tutor stopped after {chat.settings.llm.max_agent_turns} tool calls without an answer; "
+            f"{OUT_OF_TURNS} {chat.settings.llm.max_agent_turns} tool calls without an answer; "
             "ask again, perhaps more specifically.)"
         )
         chat.reporter.note(stopped)

@@ -107,14 +107,24 @@ def replay(
     sandbox: Annotated[
         Backend | None, typer.Option(help="Where tools run: the cassette's backend (the default), or an error.")
     ] = None,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact/--statistical",
+            help="Outputs bit-identical (same platform and versions), or σ and histograms within their "
+            "uncertainties (the default: CI across platforms and upgrades).",
+        ),
+    ] = False,
 ) -> None:
-    """Re-run a recorded session with the model's turns from the cassette; exit 0 only if the outputs match."""
+    """Re-run a recorded session with the model's turns from the cassette; exit 0 only if the outputs match and the
+    session did not fail (unless the cassette marks the failure as expected)."""
     from madagents.console import RichReporter  # noqa: PLC0415
     from madagents.session_cli import run_replay  # noqa: PLC0415
 
     try:
         requested = sandbox.value if sandbox is not None else None
-        differences = run_replay(cassette, out, _settings(sandbox), RichReporter(console), console, requested)
+        settings, reporter = _settings(sandbox), RichReporter(console)
+        differences = run_replay(cassette, out, settings, reporter, console, requested, exact=exact)
     except (UserInputError, RunFailedError) as exc:
         _print_error(str(exc))
         raise typer.Exit(exc.exit_code) from None
@@ -122,7 +132,42 @@ def replay(
         errors.print(f"[red]✗[/red] {escape(difference)}", highlight=False)
     if differences:
         raise typer.Exit(1)
-    console.print("[green]✓[/green] replay matches the cassette: same model turns, same outputs")
+    how = "same outputs" if exact else "outputs within their uncertainties"
+    console.print(f"[green]✓[/green] replay matches the cassette: same model turns, {how}")
+
+
+@app.command()
+def compare(
+    run: Annotated[Path, typer.Argument(help="A run directory (or a golden, HEPData or YODA file).")],
+    reference: Annotated[
+        Path, typer.Argument(help="A run directory, a golden directory, a HEPData YAML table or a YODA file.")
+    ],
+    tolerances: Annotated[
+        Path | None, typer.Option(help="YAML: min_p_value, max_abs_pull, skip per histogram.")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML: a testcase per histogram and σ.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write overlay plots with ratio panels and an index.html here.")
+    ] = None,
+    shape_only: Annotated[bool, typer.Option("--shape-only", help="Scale the run to the reference's area.")] = False,
+    normalised: Annotated[bool, typer.Option("--normalised", help="Compare both at unit area.")] = False,
+) -> None:
+    """Compare a run with a reference statistically (χ², pulls, σ); exit 0 compatible, 1 not, 2 bad input."""
+    from madagents.compare.command import run_compare  # noqa: PLC0415
+    from madagents.compare.statistics import Mode  # noqa: PLC0415
+
+    try:
+        if shape_only and normalised:
+            raise UserInputError("--shape-only and --normalised exclude each other; give one")  # noqa: EM101
+        mode: Mode = "shape" if shape_only else "normalised" if normalised else "absolute"
+        options = {"tolerances": tolerances, "junit": junit, "json_path": json_out, "html_dir": html}
+        compatible = run_compare(run, reference, mode=mode, console=console, **options)
+    except UserInputError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+    if not compatible:
+        raise typer.Exit(1)
 
 
 @app.command()

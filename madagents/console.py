@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from madagents.context import Reporter
+from madagents.heartbeat import Heartbeat
 from madagents.state import RunState, typed_results
 from madagents_tools.analysis import analyze
 from madagents_tools.generation import merge_samples, pythia8_generate
@@ -20,12 +21,14 @@ __all__ = ["AnswerFirst", "AnswerStream", "RichReporter", "summary_table"]
 
 
 class RichReporter:
-    """Prints each role as it finishes and a progress bar for tools that report progress."""
+    """Prints each role as it finishes and a progress bar for tools that report progress; without a terminal (a CI
+    log) a heartbeat line at intervals instead, since a bar is only drawn on a terminal."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, heartbeat: Heartbeat | None = None) -> None:
         self.console = console
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
+        self._heartbeat = heartbeat or Heartbeat()
 
     def node_started(self, node: str) -> None:
         self.console.print(f"[bold]{node}[/bold] …")
@@ -36,6 +39,11 @@ class RichReporter:
         self.console.print(f"{mark} {node} ({seconds:.1f} s)")
 
     def progress(self, task: str, done: int, total: int) -> None:
+        if not self.console.is_terminal:
+            line = self._heartbeat.beat(task, done, total)
+            if line is not None:
+                self.console.print(line, highlight=False, markup=False)
+            return
         if self._progress is None:
             self._progress = Progress(
                 TextColumn("  {task.description}"),
@@ -56,6 +64,7 @@ class RichReporter:
         self.console.print(f"  [dim]{text}[/dim]", highlight=False)
 
     def _stop_progress(self) -> None:
+        self._heartbeat.reset()
         if self._progress is not None:
             self._progress.stop()
             self._progress = None

@@ -80,6 +80,8 @@ def run_replay(
     reporter: Reporter,
     console: Console,
     requested: str | None = None,
+    *,
+    exact: bool = False,
 ) -> list[str]:
     """Replay on the backend the cassette was recorded on: the installer's turns saw that sandbox.
 
@@ -105,9 +107,12 @@ def run_replay(
         return drive_chat(where, client, settings, reporter, console, lambda: next(inputs, None))
 
     try:
-        return replay_session(cassette, out, run_session)
+        differences = replay_session(cassette, out, run_session, exact=exact)
     except ReplayMismatchError as exc:
         return [f"model turn mismatch: {exc}"]
+    if not differences and cassette.expected_failure:
+        console.print(f"the session failed as the cassette expects: {cassette.expected_failure}", markup=False)
+    return differences
 
 
 def load_cassette(path: Path) -> Cassette:

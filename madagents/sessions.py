@@ -9,12 +9,22 @@ from pathlib import Path
 
 import yaml
 
+from madagents.chat import OUT_OF_TURNS
 from madagents.errors import UserInputError
 from madagents.llm.cassette import Cassette, HistogramSummary, RecordingClient, ReplayClient, RunSummary
 from madagents.llm.client import ModelClient
 from madagents.rundir import RunDir
 
-__all__ = ["compare_summaries", "read_task", "record_cassette", "replay_session", "summarize_run", "task_seed"]
+__all__ = [
+    "compare_summaries",
+    "expectation_problems",
+    "read_task",
+    "record_cassette",
+    "recorded_failures",
+    "replay_session",
+    "summarize_run",
+    "task_seed",
+]
 
 SIGNIFICANT_DIGITS = 12
 
@@ -54,6 +64,12 @@ def summarize_run(run_dir: Path) -> RunSummary:
     if result_files:
         generation = json.loads(result_files[0].read_text())
         summary.n_events, summary.sigma_pb = generation.get("n_events"), generation.get("sigma_pb")
+        summary.sigma_err_pb = generation.get("sigma_err_pb")
+    analyses = sorted(run_dir.glob("steps/*-analyze/result.json"))
+    if analyses:
+        analysis = json.loads(analyses[0].read_text())
+        summary.fiducial_sigma_pb = analysis.get("fiducial_sigma_pb")
+        summary.fiducial_sigma_err_pb = analysis.get("fiducial_sigma_err_pb")
     hists = run_dir / "hists"
     for hist_file in sorted(hists.rglob("*.json")):
         summary.histograms[hist_file.relative_to(hists).with_suffix("").as_posix()] = _histogram_summary(hist_file)
@@ -69,35 +85,93 @@ def _histogram_summary(path: Path) -> HistogramSummary:
     histogram = load_hist(path)
     values = [float(f"{value:.{SIGNIFICANT_DIGITS}g}") for value in histogram.values().ravel()]
     digest = hashlib.sha256(json.dumps(values).encode()).hexdigest()
-    return HistogramSummary(bins=len(values), entries=float(sum(values)), values_sha256=digest)
+    summary = HistogramSummary(bins=len(values), entries=float(sum(values)), values_sha256=digest)
+    if histogram.ndim == 1:  # the contents, so that a replay on another platform can be compared statistically
+        variances = histogram.variances()
+        summary.edges = [float(edge) for edge in histogram.axes[0].edges]
+        summary.sumw = [float(value) for value in histogram.values()]
+        summary.sumw2 = summary.sumw if variances is None else [float(value) for value in variances]
+    return summary
 
 
-def compare_summaries(recorded: list[RunSummary], replayed: list[RunSummary]) -> list[str]:
-    """Every difference between the recorded and the replayed runs, in words."""
+def compare_summaries(recorded: list[RunSummary], replayed: list[RunSummary], *, exact: bool = True) -> list[str]:
+    """Every difference between the recorded and the replayed runs, in words.
+
+    ``exact``: σ and histogram contents must be identical (the same platform and versions). Otherwise they must be
+    statistically compatible (:mod:`madagents.compare`); outcomes, event counts and decisions stay exact.
+    """
     if len(recorded) != len(replayed):
         return [f"the session made {len(replayed)} runs; the cassette recorded {len(recorded)}"]
     differences = []
     for index, (old, new) in enumerate(zip(recorded, replayed, strict=True), start=1):
-        for key in ("state", "n_events", "sigma_pb", "assumption_topics"):
+        for key in ("state", "n_events", "assumption_topics", *(("sigma_pb",) if exact else ())):
             if getattr(old, key) != getattr(new, key):
                 differences.append(f"run {index}: {key} was {getattr(old, key)!r}, now {getattr(new, key)!r}")
-        for name in sorted(set(old.histograms) | set(new.histograms)):
-            if old.histograms.get(name) != new.histograms.get(name):
-                differences.append(
-                    f"run {index}: histogram {name} differs ({old.histograms.get(name)} → {new.histograms.get(name)})"
-                )
+        if exact:
+            differences += [f"run {index}: {text}" for text in _exact_histogram_differences(old, new)]
+        else:
+            from madagents.compare.summaries import statistical_differences  # noqa: PLC0415 - scipy loads slowly
+
+            differences += [f"run {index}: {text}" for text in statistical_differences(old, new)]
     return differences
+
+
+def _exact_histogram_differences(old: RunSummary, new: RunSummary) -> list[str]:
+    differences = []
+    for name in sorted(set(old.histograms) | set(new.histograms)):
+        was, now = old.histograms.get(name), new.histograms.get(name)
+        if (was and was.exact_part()) != (now and now.exact_part()):
+            differences.append(f"histogram {name} differs ({was and was.exact_part()} → {now and now.exact_part()})")
+    return differences
+
+
+def recorded_failures(cassette: Cassette) -> list[str]:
+    """How the recorded session failed: an endpoint error, a failed run, or a tutor that never answered."""
+    failures = [f"the model endpoint failed ({turn.role}): {turn.error}" for turn in cassette.turns if turn.error]
+    failures += [
+        f"run {index} {summary.state}: {summary.error}"
+        for index, summary in enumerate(cassette.outputs, start=1)
+        if summary.state != "succeeded"
+    ]
+    if cassette.entry == "chat" and cassette.turns and cassette.turns[-1].response.get("tool_calls"):
+        failures.append("the tutor never answered the last question: its last turn was a tool call")
+    stopped = max(  # each request carries the history so far: the latest holds every earlier stop
+        (
+            sum(
+                1
+                for message in turn.request.get("messages", [])
+                if message.get("type") == "ai" and str(message.get("content", "")).startswith(OUT_OF_TURNS)
+            )
+            for turn in cassette.turns
+        ),
+        default=0,
+    )
+    if stopped:
+        failures.append(f"the tutor ran out of turns without an answer {stopped} time(s) before the last question")
+    return failures
+
+
+def expectation_problems(cassette: Cassette) -> list[str]:
+    """A recorded failure fails the replay unless the cassette marks it expected; a marked one must fail."""
+    failures = recorded_failures(cassette)
+    if cassette.expected_failure is None:
+        hint = 'if it should, add "expected_failure": "why" to the cassette'
+        return [f"the recorded session failed: {failure} ({hint})" for failure in failures]
+    if not failures:
+        return [f"the cassette expects a failure ({cassette.expected_failure}), but the session did not fail"]
+    return []
 
 
 SessionRunner = Callable[[Cassette, ModelClient, Path], list[Path]]
 """Re-runs a cassette's session (reproduce or chat) with the given client; returns the run directories made."""
 
 
-def replay_session(cassette: Cassette, out: Path, run_session: SessionRunner) -> list[str]:
+def replay_session(cassette: Cassette, out: Path, run_session: SessionRunner, *, exact: bool = False) -> list[str]:
     """Re-run a recorded session with the model's turns from the cassette; returns the differences (none: passed)."""
     client = ReplayClient(cassette)
     run_dirs = run_session(cassette, client, out)
-    differences = compare_summaries(cassette.outputs, [summarize_run(run_dir) for run_dir in run_dirs])
+    replayed = [summarize_run(run_dir) for run_dir in run_dirs]
+    differences = compare_summaries(cassette.outputs, replayed, exact=exact) + expectation_problems(cassette)
     if client.unused_turns():
         differences.append(f"{client.unused_turns()} recorded model turns were never asked for")
     return differences

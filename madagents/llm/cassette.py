@@ -35,6 +35,13 @@ class HistogramSummary(BaseModel):
     bins: int
     entries: float
     values_sha256: str = Field(description="SHA-256 of the bin contents, rounded to 12 significant digits.")
+    edges: list[float] | None = Field(default=None, description="Bin edges, for `replay --statistical`.")
+    sumw: list[float] | None = Field(default=None, description="Sum of weights per bin (no under/overflow).")
+    sumw2: list[float] | None = Field(default=None, description="Sum of squared weights per bin.")
+
+    def exact_part(self) -> tuple[int, float, str]:
+        """What `replay --exact` compares: the contents' hash, not the contents."""
+        return self.bins, self.entries, self.values_sha256
 
 
 class RunSummary(BaseModel):
@@ -44,6 +51,9 @@ class RunSummary(BaseModel):
     error: str | None = None
     n_events: int | None = None
     sigma_pb: float | None = None
+    sigma_err_pb: float | None = None
+    fiducial_sigma_pb: float | None = None
+    fiducial_sigma_err_pb: float | None = None
     histograms: dict[str, HistogramSummary] = Field(default_factory=dict)
     assumption_topics: list[str] = Field(default_factory=list)
 
@@ -74,6 +84,12 @@ class Cassette(BaseModel):
         default="local",
         description="The sandbox the tools ran in, where a replay runs them too: the installer's prompt names it and "
         "its inspections (paths, versions) depend on it. Cassettes without this key were recorded on local.",
+    )
+    expected_failure: str | None = Field(
+        default=None,
+        description="Why this recorded session fails and should: a replay then passes only if it fails the same way. "
+        "Unmarked, a session that failed (an endpoint error, a failed run, a tutor that never answered) replays as a "
+        "failure.",
     )
     turns: list[CassetteTurn] = Field(default_factory=list)
     outputs: list[RunSummary] = Field(default_factory=list, description="Summary of each run the session made.")

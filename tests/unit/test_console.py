@@ -8,6 +8,7 @@ import re
 from rich.console import Console
 
 from madagents.console import AnswerFirst, AnswerStream, RichReporter
+from madagents.heartbeat import Heartbeat
 
 
 def streamed(force_terminal: bool) -> str:
@@ -37,3 +38,17 @@ def test_a_note_finishes_the_answer_first() -> None:
         assert lines[note].strip() == "tutor → propose_workflow: valid"  # on a line of its own
         assert any("the analysis" in line for line in lines[:note])
         assert lines[note + 1].startswith("Running drell_yan now.")  # a terminal redraws it in place
+
+
+def test_without_a_terminal_progress_is_a_heartbeat_line_at_intervals() -> None:
+    out = io.StringIO()
+    now = [0.0]
+    reporter = RichReporter(Console(file=out, width=120), Heartbeat(interval_s=30, clock=lambda: now[0]))
+    for second, done in [(1, 100), (10, 1000), (31, 3100), (40, 4000), (62, 6200), (100, 10000)]:
+        now[0] = second
+        reporter.progress("generate", done, 10000)
+    assert out.getvalue().splitlines() == [
+        "  generate: 3100/10000 events, 100.0/s, about 69 s left",
+        "  generate: 6200/10000 events, 100.0/s, about 38 s left",
+        "  generate: 10000/10000 events, 100.0/s, done in 99 s",
+    ]

@@ -90,8 +90,8 @@ MODEL_GGUF was set) served by llama-cpp-python 0.3.36 with chat format chatml-fu
 cd "$REPO"   # `python -m madagents` from here runs this checkout's code and prompts
 status=0
 
-record_and_replay() {  # NAME, then the recording command (which writes $OUT/NAME.json)
-    local name=$1; shift
+record_and_replay() {  # NAME, EXPECTED_FAILURE (why it fails, or ''), then the recording command (writes $OUT/NAME.json)
+    local name=$1 expected=$2; shift 2
     local cassette="$OUT/$name.json" t0 rc
     rm -rf "${WORK:?}/$name" "$cassette"
     mkdir -p "$WORK/$name"
@@ -102,11 +102,12 @@ record_and_replay() {  # NAME, then the recording command (which writes $OUT/NAM
     if [ ! -f "$cassette" ]; then
         echo "$name: no cassette written; see $LOGS/$name.record.log" >&2; status=1; return
     fi
-    "$PY" - "$cassette" "$NOTE" <<'EOF'
+    "$PY" - "$cassette" "$NOTE" "$expected" <<'EOF'
 import json, sys
-path, note = sys.argv[1], sys.argv[2]
+path, note, expected = sys.argv[1], sys.argv[2], sys.argv[3]
 data = json.load(open(path))
 data["note"] = note
+data["expected_failure"] = expected or None  # a recorded failure replays as a failure unless marked expected
 open(path, "w").write(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 turns = data["turns"]
 print(f"  {len(turns)} model turns; outputs: {[(o['state'], o['error']) for o in data['outputs']]}")
@@ -120,6 +121,7 @@ EOF
 
 if [ "$WHAT" != chat ]; then
     record_and_replay smollm2_leptoquark_reproduce \
+        "SmolLM2-135M's context (8192 tokens) overflows at the planner's second turn: the endpoint answers HTTP 400 and the run must fail cleanly, naming the setting to check" \
         "$PY" -m madagents reproduce tests/replay/leptoquark_task.md --seed 20261123 --max-events 300 \
         --record "$OUT/smollm2_leptoquark_reproduce.json" --out "$WORK/smollm2_leptoquark_reproduce/run"
 fi
@@ -128,7 +130,9 @@ if [ "$WHAT" != reproduce ]; then
         printf '%s\n' "Can you simulate Drell-Yan at 13 TeV and plot the dimuon mass?" y /cost /quit |
             "$PY" -m madagents chat --record "$OUT/smollm2_student_chat.json"
     }
-    record_and_replay smollm2_student_chat chat_session
+    record_and_replay smollm2_student_chat \
+        "SmolLM2-135M only calls list_runs and never answers: the tutor must stop at its turn limit and tell the student" \
+        chat_session
 fi
 echo "done in $(( $(date +%s) - T_START )) s; cassettes in $OUT, runs and logs in $WORK"
 exit $status

@@ -1,0 +1,24 @@
+"""What a comparison reads from either side: histograms by name, σ and σ_fid when the source has them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from madagents.compare.histogram import Binned, CrossSection, Source
+
+__all__ = ["Sample"]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One side of a comparison, read from a run, a golden, a HEPData table or a YODA file."""
+
+    source: Source
+    path: str
+    histograms: dict[str, Binned]
+    sigma: CrossSection | None = None
+    """The generator's total cross section; None for published tables."""
+    fiducial_sigma: CrossSection | None = None
+    """σ × selection efficiency."""
+    notes: list[str] = field(default_factory=list)
+    """What the reader assumed (units, the error sum), shown with the result."""
