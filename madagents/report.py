@@ -10,6 +10,7 @@ from madagents.llm.budget import Spend
 from madagents.reproduce import render_template
 from madagents.rundir import Provenance
 from madagents.state import Plan, Review, RunState, Verdict, typed_results
+from madagents_tools.analysis import analyze
 from madagents_tools.detector import detector
 from madagents_tools.generation import pythia8_generate
 
@@ -28,6 +29,7 @@ def write_report(
         generated=typed_results(plan, state.results, pythia8_generate.Result),
         detector_steps=typed_results(plan, state.results, detector.Result),
         claims_block=_claims_block(ctx, plan, state),
+        reference_plots=_reference_plots(ctx, plan, state),
         verdict=verdict,
         assumptions=[*plan.assumptions, *state.assumptions],
         not_done=state.not_done,
@@ -57,6 +59,16 @@ def write_provenance(ctx: RunContext, state: RunState, plan: Plan) -> None:
         tool_host=state.tool_host,
     )
     ctx.rundir.write_model("provenance.json", provenance)
+
+
+def _reference_plots(ctx: RunContext, plan: Plan, state: RunState) -> list[str]:
+    """The overlays on the paper's data (checks.reference), drawn for the report."""
+    analyses = typed_results(plan, state.results, analyze.Result)
+    if plan.expectations.reference is None or not analyses:
+        return []
+    from madagents.compare.reference_gate import draw_reference_overlays  # noqa: PLC0415 - matplotlib
+
+    return draw_reference_overlays(ctx.rundir.path, plan.expectations.reference, analyses[0][1])
 
 
 def _claims_block(ctx: RunContext, plan: Plan, state: RunState) -> str:

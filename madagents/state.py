@@ -13,6 +13,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from madagents.llm.budget import Spend
+from madagents.reference import ReferenceExpectation
 from madagents.sandbox.host import ToolHost
 from madagents.workflow import AnyWorkflow
 from madagents_tools import environment as environment_tool
@@ -164,6 +165,9 @@ class Expectations(BaseModel):
     )
     surrogate_fraction_within_1pct_min: float | None = Field(
         default=None, description="Share of held-out points an amplitude surrogate must predict within 1 %."
+    )
+    reference: ReferenceExpectation | None = Field(
+        default=None, description="Published histograms (checks.reference) the run's must agree with."
     )
 
 

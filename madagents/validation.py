@@ -83,9 +83,18 @@ def run_gates(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> list
             gate_cross_section(generation, analysis, label),
             _with(gate_fiducial(plan, analysis, label), gate_analysis_record(results, request, analysis, label)),
             *gate_peaks(plan, analysis, label),
+            *_reference_gates(run_dir, plan, analysis, label),
             *gate_plots(run_dir, request, analysis, label, generation),
         ]
     return gates
+
+
+def _reference_gates(run_dir: Path, plan: Plan, analysis: analyze.Result, label: str) -> list[GateResult]:
+    if plan.expectations.reference is None:
+        return []
+    from madagents.compare.reference_gate import gate_reference  # noqa: PLC0415 - scipy loads only when needed
+
+    return gate_reference(run_dir, plan.expectations.reference, analysis, label)
 
 
 def _with(gate: GateResult, record: GateResult) -> GateResult:

@@ -17,6 +17,7 @@ from madagents.errors import UserInputError
 from madagents.input_errors import describe_errors
 from madagents.process_spec import ProcessSpec
 from madagents.pythia8_names import check_setting, particle_id, particle_name
+from madagents.reference import ReferenceCheck, check_reference
 from madagents.switches import switch_override
 from madagents_tools.analysis.analysis_spec import AnalysisSpec
 from madagents_tools.detector.detector_card import DetectorCard
@@ -199,6 +200,7 @@ class PeakCheck(_Strict):
 
 class Checks(_Strict):
     peaks: list[PeakCheck] = Field(default_factory=list, description="Histograms that must peak at a mass.")
+    reference: ReferenceCheck | None = Field(default=None, description="Published data the histograms must match.")
 
 
 class Workflow(_Strict):
@@ -250,6 +252,7 @@ class Workflow(_Strict):
                     "check a declared resonance, or declare it in process.produces"
                 )
                 raise ValueError(msg)
+        check_reference(self.checks.reference, self.analysis.histograms)  # a bad file: an input error, now
         return self
 
     @model_validator(mode="after")
@@ -357,7 +360,7 @@ def workflow_from_yaml(
         data["events"] = events
     if chunks is not None and kind is Workflow:
         data["generator"] = {**(data.get("generator") or {}), "chunks": chunks}
-    try:
-        return kind.model_validate(data)
+    try:  # the context: a relative checks.reference.file is beside the workflow, as a paper's table is kept
+        return kind.model_validate(data, context={"folder": path.parent})
     except ValidationError as exc:
         raise UserInputError(describe_errors(path, exc, kind)) from None

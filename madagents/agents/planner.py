@@ -20,6 +20,7 @@ from madagents.agents.process_plan import peak_expectation, process_label, proce
 from madagents.agents.seeds import derive_seed, run_seeds
 from madagents.agents.task_planner import choose_workflow
 from madagents.context import RunContext
+from madagents.reference import ReferenceExpectation
 from madagents.state import Expectations, Plan, Role, RunState
 from madagents.workflow import AnyWorkflow, SurrogateWorkflow, Workflow
 from madagents_tools.generation import pythia8_generate
@@ -71,10 +72,18 @@ def plan_workflow(workflow: AnyWorkflow) -> Plan:
             # Pythia8 scales σ by the branching ratios of the decay channels left open (every catalogue final
             # state closes the others), and MG5 decay chains include them: σ already includes them.
             channel_branching_fraction=1.0,
+            reference=_reference(workflow),
         ),
         assumptions=assumptions(workflow),
         required_packages=[*SANDBOX_PACKAGES, *(["fastjet"] if uses_jets else [])],
     )
+
+
+def _reference(workflow: Workflow) -> ReferenceExpectation | None:
+    from madagents.compare.reference_gate import reference_expectation  # noqa: PLC0415 - numpy, scipy
+
+    check = workflow.checks.reference
+    return None if check is None else reference_expectation(check, workflow.analysis.histograms)
 
 
 def plan_surrogate(workflow: SurrogateWorkflow) -> Plan:

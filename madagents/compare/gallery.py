@@ -11,7 +11,7 @@ import numpy as np
 from madagents.compare.histogram import Binned
 from madagents.compare.models import ComparisonResult, HistogramComparison
 
-__all__ = ["write_gallery"]
+__all__ = ["plot_overlay", "write_gallery"]
 
 RATIO_RANGE = (0.0, 2.0)
 HEADROOM = 1.6
@@ -24,16 +24,21 @@ def write_gallery(result: ComparisonResult, pairs: list[tuple[Binned, Binned]], 
     figures = []
     for comparison, (run, reference) in zip(result.histograms, pairs, strict=True):
         png = f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', comparison.name)}.png"
-        _plot(run, reference, comparison, result, out_dir / png)
+        labels = (
+            f"run: {Path(result.run).name}",
+            f"reference: {Path(result.reference).name} ({result.reference_kind})",
+        )
+        plot_overlay(run, reference, comparison, labels, out_dir / png)
         figures.append((comparison, png))
     index = out_dir / "index.html"
     index.write_text(_html(result, figures), encoding="utf-8")
     return index
 
 
-def _plot(
-    run: Binned, reference: Binned, comparison: HistogramComparison, result: ComparisonResult, path: Path
+def plot_overlay(
+    run: Binned, reference: Binned, comparison: HistogramComparison, labels: tuple[str, str], path: Path
 ) -> None:
+    """The run over the reference, χ²/ndf and p in the legend, and a run/reference ratio panel below."""
     import matplotlib as mpl  # noqa: PLC0415 - heavy; only the gallery needs it
 
     mpl.use("Agg")
@@ -45,7 +50,7 @@ def _plot(
         2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05}, figsize=(8, 7)
     )
     centres = 0.5 * (run.edges[1:] + run.edges[:-1])
-    reference_label = f"reference: {Path(result.reference).name} ({result.reference_kind})"
+    run_label, reference_label = labels
     if reference.kind == "data":
         top.errorbar(
             centres, reference.values, yerr=[reference.err_down, reference.err_up], fmt="ko", label=reference_label
@@ -54,10 +59,8 @@ def _plot(
         mplhep.histplot(
             reference.values, run.edges, yerr=reference.err_up, ax=top, color="black", label=reference_label
         )
-    mplhep.histplot(
-        run.values, run.edges, yerr=run.err_up, ax=top, color="tab:red", label=f"run: {Path(result.run).name}"
-    )
-    top.set_ylabel(_ylabel(run, result.mode))
+    mplhep.histplot(run.values, run.edges, yerr=run.err_up, ax=top, color="tab:red", label=run_label)
+    top.set_ylabel(_ylabel(run, comparison.mode))
     highest = np.nanmax(np.concatenate([run.values + run.err_up, reference.values + reference.err_up]))
     if np.isfinite(highest) and highest > 0 and np.nanmin(np.concatenate([run.values, reference.values])) >= 0:
         top.set_ylim(0, HEADROOM * highest)

@@ -8,7 +8,10 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Binned", "CrossSection", "Floats", "Source"]
+__all__ = ["CROSS_SECTION_UNITS", "Binned", "CrossSection", "Floats", "Source", "from_weights"]
+
+CROSS_SECTION_UNITS = {"ab": 1e-6, "fb": 1e-3, "pb": 1.0, "nb": 1e3, "ub": 1e6, "mb": 1e9}
+"""Cross-section units in pb: the start of a HEPData header's units (``PB/GEV``), a reference table's ``units``."""
 
 Floats = npt.NDArray[np.float64]
 

@@ -14,14 +14,12 @@ from typing import Any
 import numpy as np
 import yaml
 
-from madagents.compare.histogram import Binned
+from madagents.compare.histogram import CROSS_SECTION_UNITS, Binned
+from madagents.compare.readers.table import is_reference_table, read_table
 from madagents.compare.sample import Sample
 from madagents.errors import UserInputError
 
-__all__ = ["CROSS_SECTION_UNITS", "read_hepdata"]
-
-CROSS_SECTION_UNITS = {"ab": 1e-6, "fb": 1e-3, "pb": 1.0, "nb": 1e3, "ub": 1e6, "mb": 1e9}
-"""The cross-section unit at the start of a HEPData header's units (``PB/GEV``), in pb."""
+__all__ = ["read_hepdata"]
 
 
 def read_hepdata(path: Path) -> Sample:
@@ -33,6 +31,8 @@ def read_hepdata(path: Path) -> Sample:
         for table in tables:
             data = _yaml_documents(path.parent / str(table["data_file"]))
             _add_table(histograms, notes, data[0] if data else None, path.parent / str(table["data_file"]), table)
+    elif len(documents) == 1 and is_reference_table(documents[0]):
+        return read_table(path, documents[0])
     elif len(documents) == 1:
         _add_table(histograms, notes, documents[0], path, {})
     if not histograms:
