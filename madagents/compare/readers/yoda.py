@@ -2,7 +2,7 @@
 
 A Histo1D holds sums of weights per bin (Rivet scales them to pb): it is read as Monte Carlo and divided by the
 widths. Scatter2D and Estimate1D points are published values with errors, summed in quadrature per side. YODA states
-no units: the values are taken in the unit the file was made in (``--reference-units`` names it for σ comparisons).
+no units, so a run is compared with a YODA file by shape (``--shape-only`` or ``--normalised``).
 """
 
 from __future__ import annotations
