@@ -39,7 +39,8 @@ class RichReporter:
         self.console.print(f"{mark} {node} ({seconds:.1f} s)")
 
     def progress(self, task: str, done: int, total: int) -> None:
-        if not self.console.is_terminal:
+        # Jupyter draws a live bar though it is no terminal; only a log file needs heartbeat lines
+        if not (self.console.is_terminal or self.console.is_jupyter):
             line = self._heartbeat.beat(task, done, total)
             if line is not None:
                 self.console.print(line, highlight=False, markup=False)
