@@ -22,6 +22,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from madagents import runlock
 from madagents.agents.planner import plan_workflow
 from madagents.api import prepare
+from madagents.compare.compare import compare_runs
+from madagents.compare.render import result_text
+from madagents.compare.statistics import Mode
 from madagents.errors import RunFailedError, UserInputError
 from madagents.processes import catalogue_summaries
 from madagents.results import RunResult
@@ -36,7 +39,8 @@ __all__ = ["MadagentsTools", "build_server"]
 INSTRUCTIONS = (
     "Collider simulations (Pythia8, MadGraph5, Delphes) run in sandboxes from declarative workflows. Check a "
     "workflow with check_workflow, start it with run_workflow, poll run_status until it has finished, then "
-    "read_report. Only runs whose status is 'succeeded' passed the physics gates."
+    "read_report. Only runs whose status is 'succeeded' passed the physics gates. compare checks a run against "
+    "another run or published data (a HEPData table, a YODA file)."
 )
 MAX_PLOTS = 8
 """Plots read_report sends along with the report; a run with more names them in the text."""
@@ -167,6 +171,25 @@ class MadagentsTools:
         lines.append(f"{passed}/{len(verdict.gates)} gates passed" + ("" if verdict.signed_off else ": NOT valid"))
         return "\n".join(lines)
 
+    def compare(self, run: str, reference: str, mode: Mode = "absolute") -> str:
+        """A run against a reference, histogram by histogram (χ²/ndf, p-value, largest pull) and σ by σ; the verdict
+        is compatible or incompatible, as `madagents compare` decides it.
+
+        Args:
+            run: the run's name, a directory under the runs directory.
+            reference: another run's name under the runs directory, or the path of a golden directory, a HEPData
+                YAML table or a YODA file.
+            mode: absolute (σ-normalised), shape (both scaled to unit area) or normalised (to the reference's area).
+        """
+        run_dir = self._existing(run)
+        other = self._dir(reference) if reference and "/" not in reference and self._dir(reference).is_dir() else None
+        try:
+            result = compare_runs(run_dir, other or Path(reference), mode=mode)
+        except UserInputError as exc:
+            raise ToolError(str(exc)) from None
+        verdict = "compatible" if result.compatible else "INCOMPATIBLE"
+        return f"{result_text(result, width=120)}\n{run} is {verdict} with {reference}"
+
     def read_report(self, run: str) -> list[str | Image]:
         """A finished run's report.md (what was done, σ, gates, assumptions) and its plots as PNG images.
 
@@ -240,6 +263,7 @@ def build_server(settings: Settings) -> MCPServer[Any]:
         tools.run_workflow,
         tools.run_status,
         tools.validate_run,
+        tools.compare,
         tools.read_report,
     ):
         server.add_tool(tool, structured_output=False)

@@ -8,7 +8,6 @@ from pytest's own ``--junitxml``. See docs/ci.md.
 from __future__ import annotations
 
 import fnmatch
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,10 +109,6 @@ class RegressionItem(pytest.Item):
 
 
 def _table_text(result: Any) -> str:
-    from rich.console import Console  # noqa: PLC0415
+    from madagents.compare.render import result_text  # noqa: PLC0415
 
-    from madagents.compare.render import result_table  # noqa: PLC0415
-
-    buffer = io.StringIO()
-    Console(file=buffer, width=140, no_color=True).print(result_table(result))
-    return f"incompatible with the golden:\n{buffer.getvalue()}"
+    return f"incompatible with the golden:\n{result_text(result)}"

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from rich.console import Console
 from rich.table import Table
 
 from madagents.compare.models import ComparisonResult, CrossSectionComparison, HistogramComparison
 
-__all__ = ["result_table", "write_junit"]
+__all__ = ["result_table", "result_text", "write_junit"]
 
 _SIGMA_LABEL = {"sigma": "σ", "fiducial_sigma": "σ_fid"}
+
+
+def result_text(result: ComparisonResult, width: int = 140) -> str:
+    """The table as plain text, for a test's failure message or an MCP client."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, no_color=True).print(result_table(result))
+    return buffer.getvalue()
 
 
 def result_table(result: ComparisonResult) -> Table:

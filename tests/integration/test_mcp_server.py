@@ -18,6 +18,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.types import CallToolResult, ImageContent, TextContent
 
+from tests.compare_samples import write_golden_dir
 from tests.conftest import DRELL_YAN, REPO
 
 Session = Callable[[ClientSession], Awaitable[None]]
@@ -52,9 +53,15 @@ def text(result: CallToolResult) -> str:
 def test_lists_its_tools_and_checks_a_workflow(tmp_path: Path) -> None:
     async def talk(session: ClientSession) -> None:
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}
-        assert {"list_processes", "check_workflow", "run_workflow", "run_status", "validate_run", "read_report"} <= set(
-            tools
-        )
+        assert {
+            "list_processes",
+            "check_workflow",
+            "run_workflow",
+            "run_status",
+            "validate_run",
+            "compare",
+            "read_report",
+        } <= set(tools)
         assert "workflow" in tools["check_workflow"].input_schema["properties"]
         checked = await session.call_tool("check_workflow", {"workflow": str(DRELL_YAN), "events": 500})
         assert not checked.is_error
@@ -68,6 +75,24 @@ def test_lists_its_tools_and_checks_a_workflow(tmp_path: Path) -> None:
         assert "drell_yan: pp → Z/γ* → ℓℓ" in text(processes)
 
     serve(tmp_path / "runs", talk)
+
+
+def test_compare_tells_two_seeds_apart_from_a_shifted_mass(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_golden_dir(runs / "seed1", seed=1)
+    write_golden_dir(runs / "seed2", seed=2)
+    write_golden_dir(tmp_path / "mz94", seed=3, mass=94.0)  # a reference outside the runs directory, by its path
+
+    async def talk(session: ClientSession) -> None:
+        same = text(await session.call_tool("compare", {"run": "seed1", "reference": "seed2"}))
+        assert same.endswith("seed1 is compatible with seed2"), same
+        assert "m_mumu" in same
+        shifted = text(await session.call_tool("compare", {"run": "seed1", "reference": str(tmp_path / "mz94")}))
+        assert shifted.endswith(f"seed1 is INCOMPATIBLE with {tmp_path / 'mz94'}"), shifted
+        missing = await session.call_tool("compare", {"run": "seed1", "reference": "nothing-here"})
+        assert missing.is_error
+
+    serve(runs, talk)
 
 
 def test_bad_input_and_paths_outside_the_runs_directory_are_tool_errors(tmp_path: Path) -> None:
