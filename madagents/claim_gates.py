@@ -126,6 +126,10 @@ def gate_analysis_record(
     limit = request.max_events or math.inf
     if claimed and claimed[0] is not None and analysis.n_events != min(claimed[0], limit):
         problems.append(f"the analysis read {analysis.n_events} events, {request.events_path} holds {claimed[0]}")
+    if analysis.cutflow and analysis.cutflow[-1].events != analysis.n_selected:
+        problems.append(
+            f"the cut flow ends at {analysis.cutflow[-1].events} events, the selection has {analysis.n_selected}"
+        )
     problems += _fiducial_problems(analysis)
     message = "; ".join(problems) or (
         f"{analysis.n_selected} of {analysis.n_events} events selected; σ_fid = σ × efficiency "

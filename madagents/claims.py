@@ -62,6 +62,7 @@ class AnalysisClaim(BaseModel):
     n_read: int
     n_generated: int
     n_selected: int
+    cutflow: list[analyze.CutflowRow] = Field(default_factory=list)
     histograms: list[HistogramClaim]
 
 
@@ -95,6 +96,7 @@ def build_claims(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> C
             n_read=analysis.n_events,
             n_generated=analysis.n_generated,
             n_selected=analysis.n_selected,
+            cutflow=analysis.cutflow,
             histograms=[histogram_claim(run_dir, record) for record in analysis.histograms],
         )
         for step, analysis in typed_results(plan, results, analyze.Result)

@@ -79,6 +79,32 @@ def run(
 
 
 @app.command()
+def reanalyze(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory whose events are analysed again.")],
+    workflow: Annotated[Path, typer.Argument(help="Workflow YAML with the run's process and the new analysis.")],
+    out: Annotated[
+        Path | None, typer.Option(help="New run directory (default: runs/<name>-reanalysis-<time>).")
+    ] = None,
+    sandbox: Annotated[Backend | None, typer.Option(help="Where the analysis runs.")] = None,
+) -> None:
+    """Run a new analysis (cuts, observables, histograms, gates) on a finished run's events, without generating."""
+    from madagents import runner  # noqa: PLC0415 - keeps --help fast
+    from madagents.console import RichReporter, summary_table  # noqa: PLC0415
+    from madagents.reanalysis import prepare_reanalysis  # noqa: PLC0415
+    from madagents.workflow import load_workflow  # noqa: PLC0415
+
+    start, settings = time.monotonic(), _settings(sandbox)
+    try:
+        spec = prepare_reanalysis(run_dir, load_workflow(workflow))
+        target = out or runner.default_run_dir(settings, spec.name)
+        state = runner.start_run(spec, target, settings, sys.argv, runner.Driver(reporter=RichReporter(console)))
+    except (UserInputError, RunFailedError) as exc:
+        _print_error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+    console.print(summary_table(state, target, time.monotonic() - start))
+
+
+@app.command()
 def reproduce(
     task_file: Annotated[Path, typer.Argument(help="Markdown task: what to simulate and what to deliver.")],
     out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/task-<timestamp>).")] = None,

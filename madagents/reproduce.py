@@ -27,11 +27,13 @@ from madagents.sandbox.docker import (
     container_policy,
 )
 from madagents.sandbox.host import TOOL_LOCATION_VARS, DockerLimits, ToolHost
+from madagents.source_run import SOURCE_DIR
 from madagents.state import GateResult, Plan, PlanStep, StepResult, typed_results
 from madagents.toolcall import call_tool, writable_dirs
 from madagents_tools import TOOL_MODULES
 from madagents_tools.analysis import analyze
 from madagents_tools.contract import ToolResult
+from madagents_tools.io import source_events
 
 __all__ = [
     "SCRIPT_NAME",
@@ -94,6 +96,17 @@ def render_reproduce_script(plan: Plan, run_id: str, host: ToolHost) -> str:
         }
         for step in plan.steps
     ]
+    sources = [
+        {
+            "run": request.source_run,
+            "run_id": request.source_run_id,
+            "step": step.id,
+            "paths": [
+                path.removeprefix(f"{SOURCE_DIR}/") for path in (request.events_path, request.generation_result_path)
+            ],
+        }
+        for step, request in plan.steps_of(source_events.Request)
+    ]
     policy = container_policy(host.limits or DockerLimits(), ".", models=False)
     return render_template(
         "reproduce.sh.j2",
@@ -109,6 +122,7 @@ def render_reproduce_script(plan: Plan, run_id: str, host: ToolHost) -> str:
         uid=SANDBOX_UID,
         models_mount=MODELS_MOUNT,
         models_env=MODELS_ENV,
+        sources=sources,
     )
 
 

@@ -26,12 +26,13 @@ from madagents.errors import RunFailedError, UserInputError
 from madagents.graph import NODES, build_graph
 from madagents.llm.budget import Spend
 from madagents.llm.client import ModelClient
+from madagents.reanalysis_spec import AnyRun, Reanalysis
 from madagents.rundir import RunDir, RunInfo
 from madagents.safe_files import read_model
 from madagents.sandbox import Sandbox, SandboxUnavailableError, make_sandbox, resolve_backend
 from madagents.settings import Settings
 from madagents.state import Plan, RunState, Task
-from madagents.workflow import AnyWorkflow, SurrogateWorkflow, Workflow
+from madagents.workflow import SurrogateWorkflow, Workflow
 
 __all__ = [
     "Driver",
@@ -65,7 +66,7 @@ class Driver:
 
 
 def start_run(
-    request: AnyWorkflow | Task, out: Path, settings: Settings, command_line: list[str], driver: Driver | None = None
+    request: AnyRun | Task, out: Path, settings: Settings, command_line: list[str], driver: Driver | None = None
 ) -> RunState:
     """Run a workflow (no model) or a task (model-driven) in a new run directory.
 
@@ -81,7 +82,7 @@ def start_run(
     rundir = RunDir.create(out)
     info = RunInfo(
         run_id=rundir.run_id,
-        workflow=request.name if isinstance(request, Workflow | SurrogateWorkflow) else TASK_RUN,
+        workflow=request.name if isinstance(request, Workflow | SurrogateWorkflow | Reanalysis) else TASK_RUN,
         sandbox=settings.sandbox,
         command_line=command_line,
         started=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -89,7 +90,7 @@ def start_run(
     with runlock.holding(rundir.path, command_line), _failed_on_error(rundir):
         rundir.set_status("running")
         rundir.write_model("run.json", info)
-        if isinstance(request, Workflow | SurrogateWorkflow):
+        if isinstance(request, Workflow | SurrogateWorkflow | Reanalysis):
             rundir.write_text("workflow.json", request.model_dump_json(indent=2))
             initial = RunState(workflow=request)
         else:

@@ -13,14 +13,15 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from madagents.llm.budget import Spend
+from madagents.reanalysis_spec import AnyRun
 from madagents.reference import ReferenceExpectation
 from madagents.sandbox.host import ToolHost
-from madagents.workflow import AnyWorkflow
 from madagents_tools import environment as environment_tool
 from madagents_tools.analysis import analyze
 from madagents_tools.contract import FileRecord, ToolRequest, ToolResult
 from madagents_tools.detector import detector
 from madagents_tools.generation import merge_samples, mg5_generate, pythia8_generate
+from madagents_tools.io import source_events
 from madagents_tools.ml import amplitude_surrogate, cfm_generator, classifier_test
 
 __all__ = [
@@ -104,7 +105,8 @@ StepRequest = Annotated[
     | detector.Request
     | cfm_generator.Request
     | analyze.Request
-    | classifier_test.Request,
+    | classifier_test.Request
+    | source_events.Request,
     Field(discriminator="tool"),
 ]
 StepResult = (
@@ -115,6 +117,7 @@ StepResult = (
     | cfm_generator.Result
     | analyze.Result
     | classifier_test.Result
+    | source_events.Result
 )
 """Results are kept as the instances their tool returned, so the union needs no discriminator."""
 
@@ -127,6 +130,7 @@ _RESULT_TYPES: dict[str, type[StepResult]] = {
     "cfm_generator": cfm_generator.Result,
     "analyze": analyze.Result,
     "classifier_test": classifier_test.Result,
+    "source_events": source_events.Result,
 }
 
 
@@ -312,7 +316,7 @@ def first_error(current: str | None, update: str | None) -> str | None:
 class RunState(BaseModel):
     """Everything the graph knows about one run; checkpointed after every node."""
 
-    workflow: AnyWorkflow | None = None
+    workflow: AnyRun | None = None
     """The validated request this run executes: given (``madagents run``) or chosen by the planner from ``task``."""
     task: Task | None = None
     """A request in prose, planned by the model (``madagents reproduce``, chat)."""

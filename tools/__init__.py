@@ -1,7 +1,8 @@
 """Sandbox-side tools, imported as ``madagents_tools`` (the folder is ``tools/``).
 
 Each tool is a module runnable as ``python -m madagents_tools.<stage>.<name> REQUEST.json RESULT.json``; its stage
-is the sub-package: generation, detector, analysis, ml, io (event records, no tool of its own). Only the standard
+is the sub-package: generation, detector, analysis, ml, io (event records, and source_events, which checks an earlier
+run's events before a reanalysis). Only the standard
 library and pydantic are imported at module level, so the host can import the request and result models without the
 heavy physics stack.
 """
@@ -14,6 +15,7 @@ TOOL_MODULES = {
     "merge_samples": "madagents_tools.generation.merge_samples",
     "detector": "madagents_tools.detector.detector",
     "analyze": "madagents_tools.analysis.analyze",
+    "source_events": "madagents_tools.io.source_events",
     "amplitude_surrogate": "madagents_tools.ml.amplitude_surrogate",
     "cfm_generator": "madagents_tools.ml.cfm_generator",
     "classifier_test": "madagents_tools.ml.classifier_test",

@@ -138,6 +138,7 @@ def add_analysis(chain: Chain, workflow: Workflow, process_label: str) -> None:
         generation_result_path=chain.sample_result,
         analysis=workflow.analysis,
         process_label=process_label,
+        sqrt_s_gev=workflow.beams.sqrt_s_gev,
     )
     chain.add("analyze", Role.ANALYST, "Selection and histograms", request, [_producer(chain)])
 
@@ -173,6 +174,7 @@ def add_ml_generator(
         generation_result_path=f"steps/{learn_id}/result.json",
         analysis=workflow.analysis,
         process_label=f"CFM generator trained on {label}",
+        sqrt_s_gev=workflow.beams.sqrt_s_gev,
         out_dir="hists/generated",
     )
     chain.add("analyze_generated", Role.ANALYST, "The same selection on generated events", generated, [learn_id])

@@ -20,20 +20,25 @@ from madagents.agents.process_plan import peak_expectation, process_label, proce
 from madagents.agents.seeds import derive_seed, run_seeds
 from madagents.agents.task_planner import choose_workflow
 from madagents.context import RunContext
+from madagents.reanalysis_spec import AnyRun, Reanalysis
 from madagents.reference import ReferenceExpectation
-from madagents.state import Expectations, Plan, Role, RunState
-from madagents.workflow import AnyWorkflow, SurrogateWorkflow, Workflow
+from madagents.source_run import SOURCE_DIR, stage_source
+from madagents.state import Assumption, AssumptionSource, Expectations, Plan, Role, RunState
+from madagents.workflow import SurrogateWorkflow, Workflow
 from madagents_tools.generation import pythia8_generate
+from madagents_tools.io import source_events
 
-__all__ = ["plan_surrogate", "plan_workflow", "planner", "process_label", "pythia_settings"]
+__all__ = ["plan_reanalysis", "plan_surrogate", "plan_workflow", "planner", "process_label", "pythia_settings"]
 
 SANDBOX_PACKAGES = ["pythia8mc", "pyhepmc", "uproot", "awkward", "numpy", "vector", "hist", "uhi", "mplhep"]
 
 
-def plan_workflow(workflow: AnyWorkflow) -> Plan:
+def plan_workflow(workflow: AnyRun) -> Plan:
     """The plan of a workflow: generate with Pythia8, optionally simulate the detector, then analyse; no model."""
     if isinstance(workflow, SurrogateWorkflow):
         return plan_surrogate(workflow)
+    if isinstance(workflow, Reanalysis):
+        return plan_reanalysis(workflow)
     seeds = run_seeds(workflow)
     pythia_seeds = [seed for purpose, seed in seeds.items() if purpose.startswith("pythia8")]
     uses_jets = "jet" in workflow.analysis.collections()
@@ -42,7 +47,7 @@ def plan_workflow(workflow: AnyWorkflow) -> Plan:
         settings=settings,
         n_events=workflow.events,
         seed=pythia_seeds[0],
-        jets=pythia8_generate.JetDefinition() if uses_jets else None,
+        jets=workflow.analysis.jets if uses_jets else None,
         resonances=workflow.process.resonances(),
     )
     chain = Chain()
@@ -106,6 +111,47 @@ def plan_surrogate(workflow: SurrogateWorkflow) -> Plan:
     )
 
 
+def plan_reanalysis(reanalysis: Reanalysis) -> Plan:
+    """Check the source run's events (step 01-source), then run the workflow's analysis on them; no generation."""
+    workflow, source = reanalysis.workflow, reanalysis.source
+    check = source_events.Request(
+        source_run=source.path,
+        source_run_id=source.run_id,
+        events_path=f"{SOURCE_DIR}/{source.events_path}",
+        events_sha256=source.events_sha256,
+        generation_result_path=f"{SOURCE_DIR}/{source.generation_result_path}",
+        generation_sha256=source.generation_sha256,
+    )
+    chain = Chain()
+    description = f"The events of run {source.run_id}, checked against its provenance"
+    step_id = chain.add("source", Role.GENERATOR, description, check, [])
+    chain.produced(step_id, check.events_path)
+    add_analysis(chain, workflow, process_label(workflow))
+    reused = Assumption(
+        topic="Events",
+        choice=f"the {source.n_events} events of run {source.run_id} ({source.path}/{source.events_path})",
+        source=AssumptionSource.TASK,
+        reason="a reanalysis reads the events a finished run produced (sha256 checked); none are generated, so "
+        "the workflow's events and seed are not used",
+        affects=["all histograms", "cross section"],
+    )
+    settings = pythia_settings(workflow)
+    return Plan(
+        workflow=reanalysis.name,
+        summary=f"Reanalysis of the {source.n_events} events of run {source.run_id}: "
+        f"{workflow.description or workflow.name}.",
+        run_seed=workflow.seed,
+        derived_seeds={},
+        steps=chain.steps,
+        expectations=Expectations(
+            n_events=source.n_events,
+            peaks=[peak_expectation(peak, workflow, settings) for peak in workflow.checks.peaks],
+        ),
+        assumptions=[reused],
+        required_packages=[*SANDBOX_PACKAGES],
+    )
+
+
 def pythia_settings(workflow: Workflow) -> list[str]:
     beam_a, beam_b = (_BEAM_IDS[name] for name in workflow.beams.particles)
     gen = workflow.generator
@@ -152,6 +198,8 @@ def planner(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     if workflow is None:
         msg = "a run needs a workflow or a task; the runner gives one of them"
         raise RuntimeError(msg)
+    if isinstance(workflow, Reanalysis):
+        stage_source(rundir, workflow.source)
     plan = plan_workflow(workflow)
     rundir.write_model("plan.json", plan)
     rundir.write_assumptions([*plan.assumptions, *update.get("assumptions", [])])

@@ -28,7 +28,6 @@ from madagents.processes import catalogue_summaries
 from madagents.prompts import load_prompt
 from madagents.state import Assumption, NotDone, Role, RunState, Task
 from madagents.workflow import Workflow
-from madagents_tools.analysis.analysis_spec import OBSERVABLE_HELP
 
 __all__ = ["TaskPlanning", "choose_workflow"]
 
@@ -75,7 +74,6 @@ def choose_workflow(ctx: RunContext, state: RunState, task: Task) -> TaskPlannin
         max_events=task.max_events,
         max_attempts=submissions.limit,
         catalogue=catalogue_summaries(),
-        observable_help=OBSERVABLE_HELP,
     )
     messages = start_messages(prompt, "Plan the task above and submit the workflow.")
     try:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from madagents.cli import app
 from madagents.errors import UserInputError
 from madagents.rundir import RunDir, RunInfo
-from tests.conftest import WorkflowWriter
+from tests.conftest import DRELL_YAN, WorkflowWriter
 
 runner = CliRunner()
 
@@ -204,3 +204,17 @@ def test_chat_resume_of_a_run_directory(tmp_path: Path, monkeypatch: pytest.Monk
     info = RunInfo(run_id="run", workflow="drell_yan", sandbox="local", command_line=["x"], started="2026-01-01")
     rundir.write_model("run.json", info)
     _fails_cleanly(["chat", "--resume", str(rundir.path)], "is a run directory, not a chat session", tmp_path / "o")
+
+
+def test_reanalyze_of_a_directory_that_is_no_run(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["reanalyze", str(tmp_path), str(DRELL_YAN), "--out", str(tmp_path / "new")])
+    assert result.exit_code == 2
+    assert "is not a run directory (no status.json)" in " ".join(result.output.split())
+    assert not (tmp_path / "new").exists()
+
+
+def test_reanalyze_of_a_run_that_did_not_finish(tmp_path: Path) -> None:
+    (tmp_path / "status.json").write_text('{"state": "failed", "error": "killed"}')
+    result = runner.invoke(app, ["reanalyze", str(tmp_path), str(DRELL_YAN), "--out", str(tmp_path / "new")])
+    assert result.exit_code == 2
+    assert "is not a finished run: its status is failed (killed)" in " ".join(result.output.split())

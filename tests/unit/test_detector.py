@@ -72,7 +72,8 @@ def write_particle_level(path: Path, n_events: int, *, jets: bool = True, met_pt
         "met_phi": np.zeros(n_events),
     }
     if jets:
-        columns["jet"] = collection(JETS, kinematics | {"btag": np.int32})
+        jets_ = collection(JETS, kinematics | {"btag": np.int32})
+        columns["jet"] = ak.with_field(jets_, ak.values_astype(ak.zeros_like(jets_.btag), np.int32), "ctag")
     path.parent.mkdir(parents=True, exist_ok=True)
     with uproot.recreate(path) as file:
         file.mktree("events", {name: BRANCHES[name] for name in columns}).extend(columns)

@@ -6,7 +6,6 @@ import pytest
 from madagents.processes import catalogue_summaries
 from madagents.prompts import load_prompt, prompt_names
 from madagents.state import GateResult
-from madagents_tools.analysis.analysis_spec import OBSERVABLE_HELP
 
 STEP = {
     "step_id": "01-generate",
@@ -23,7 +22,6 @@ FIXTURE_VARIABLES: dict[str, dict[str, object]] = {
         "max_events": 1000,
         "max_attempts": 3,
         "catalogue": catalogue_summaries(),
-        "observable_help": OBSERVABLE_HELP,
     },
     "installer": {"backend": "local", "plan_summary": "DY", "tools": ["pythia8_generate"], "packages": ["pythia8mc"]},
     "generator": STEP,

@@ -1,141 +1,138 @@
-"""The analysis language of workflows: object selections, cuts, observables and histogram specifications.
+"""The analysis language of workflows: object definitions, cuts, histograms and plot options.
 
-Shared by the host (which validates a workflow before anything runs) and the analysis tool.
+Shared by the host (which validates a workflow before anything runs) and the analysis tool. Observables are
+expressions (:mod:`madagents_tools.analysis.observables`); objects are selections of a stored collection, a
+combination of selections (``combine: [electrons, muons]``) or Z candidates built from a lepton collection.
 """
 
 from __future__ import annotations
 
-import re
+import graphlib
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
+from madagents_tools.analysis.observables import (
+    OBSERVABLE_HELP,
+    RESERVED_NAMES,
+    did_you_mean,
+    parse_observable,
+)
 from madagents_tools.contract import StrictModel
+from madagents_tools.io.final_state import JetDefinition
 
 __all__ = [
-    "OBSERVABLE_FUNCTIONS",
+    "OBSERVABLE_HELP",
+    "Z_MASS_GEV",
     "AnalysisSpec",
+    "CombinedObjects",
     "CountCut",
     "Cut",
     "HistogramSpec",
-    "ObjectRef",
+    "ObjectDefinition",
     "ObjectSelection",
-    "Observable",
     "OppositeChargeCut",
+    "OverlapRemoval",
+    "PlotOptions",
     "RangeCut",
+    "ZCandidates",
+    "cut_text",
     "parse_observable",
 ]
 
-Collection = Literal["muon", "electron", "jet"]
+Collection = Literal["muon", "electron", "photon", "jet"]
 """Object collections stored in the events TTree (branches ``<collection>_pt`` and so on)."""
-
-OBSERVABLE_FUNCTIONS: dict[str, str] = {
-    "mass": "GeV",
-    "pt": "GeV",
-    "eta": "",
-    "phi": "",
-    "rapidity": "",
-    "count": "",
-    "met": "GeV",
-    "pair_mass": "GeV",
-}
-"""Observable function -> unit. mass/pt take one or more objects (of their four-momentum sum).
-
-``pair_mass(a, b)`` reconstructs a pair-produced resonance decaying to one ``a`` and one ``b`` each: the two
-leading ``a`` are paired with the two leading ``b`` in the way that makes the two pair masses closest, and the
-value is their mean (the pairing of leptoquark searches, e.g. CMS arXiv:1811.01197).
-"""
-
-_CALL = re.compile(r"^\s*(?P<func>[a-z_]+)\s*\((?P<args>[^()]*)\)\s*$")
-_OBJECT = re.compile(r"^\s*(?P<name>[A-Za-z_]\w*)\s*\[\s*(?P<index>\d+)\s*\]\s*$")
-_NAME = re.compile(r"^\s*(?P<name>[A-Za-z_]\w*)\s*$")
-
-OBSERVABLE_HELP = (
-    "write one of: mass(a[0], b[1], ...), pt(a[0], ...), eta(a[0]), phi(a[0]), rapidity(a[0]), count(a), met(), "
-    "pair_mass(a, b), "
-    "where a, b are object names defined under analysis.objects and [i] picks the i-th hardest object"
-)
+LEPTONS = ("muon", "electron")
+Z_MASS_GEV = 91.1876
+"""PDG 2024, m_Z = 91.1876 ± 0.0021 GeV."""
 
 
-class ObjectRef(BaseModel):
-    name: str
-    index: int
+class OverlapRemoval(StrictModel):
+    """Drop an object lying within ΔR < ``dr`` of any object of ``objects`` (after that one's own selection)."""
 
-
-class Observable(BaseModel):
-    """A parsed observable expression such as ``mass(muons[0], muons[1])``."""
-
-    function: str
-    objects: list[ObjectRef] = Field(default_factory=list, description="For mass/pt/eta/phi/rapidity.")
-    collection: str | None = Field(default=None, description="For count().")
-    pair: tuple[str, str] | None = Field(default=None, description="For pair_mass().")
-
-    @property
-    def unit(self) -> str:
-        return OBSERVABLE_FUNCTIONS[self.function]
-
-    def names(self) -> set[str]:
-        found = {ref.name for ref in self.objects}
-        return found | ({self.collection} if self.collection else set()) | set(self.pair or ())
-
-
-def parse_observable(text: str) -> Observable:
-    """Parse an observable expression; raises ``ValueError`` with the accepted forms on bad input."""
-    call = _CALL.match(text)
-    if call is None or call["func"] not in OBSERVABLE_FUNCTIONS:
-        msg = f"cannot read observable {text!r}; {OBSERVABLE_HELP}"
-        raise ValueError(msg)
-    function = call["func"]
-    args = [arg for arg in call["args"].split(",") if arg.strip()]
-    if function == "met":
-        if args:
-            msg = f"met() takes no arguments, got {text!r}"
-            raise ValueError(msg)
-        return Observable(function=function)
-    if function == "count":
-        name = _NAME.match(args[0]) if len(args) == 1 else None
-        if name is None:
-            msg = f"count() takes one object name, e.g. count(jets); got {text!r}"
-            raise ValueError(msg)
-        return Observable(function=function, collection=name["name"])
-    if function == "pair_mass":
-        names = [_NAME.match(arg) for arg in args]
-        if len(names) != 2 or any(name is None for name in names):  # noqa: PLR2004 - a pair
-            msg = f"pair_mass() takes two object names, e.g. pair_mass(electrons, jets); got {text!r}"
-            raise ValueError(msg)
-        first, second = (name["name"] for name in names if name is not None)
-        return Observable(function=function, pair=(first, second))
-    refs = [_OBJECT.match(arg) for arg in args]
-    if not refs or any(ref is None for ref in refs):
-        msg = f"{function}() takes indexed objects such as muons[0]; got {text!r}; {OBSERVABLE_HELP}"
-        raise ValueError(msg)
-    if function in {"eta", "phi", "rapidity"} and len(refs) != 1:
-        msg = f"{function}() takes exactly one object, e.g. {function}(muons[0]); got {text!r}"
-        raise ValueError(msg)
-    objects = [ObjectRef(name=ref["name"], index=int(ref["index"])) for ref in refs if ref is not None]
-    return Observable(function=function, objects=objects)
+    objects: str = Field(description="Object name from analysis.objects, e.g. muons.")
+    dr: float = Field(default=0.4, gt=0.0, le=5.0, description="ΔR = sqrt(Δη² + Δφ²) below which it is dropped.")
 
 
 class ObjectSelection(StrictModel):
-    """Objects of one collection passing kinematic and isolation requirements, ordered by decreasing pT."""
+    """Objects of one stored collection passing kinematic, isolation and tagging requirements, hardest first."""
 
     collection: Collection
     pt_min_gev: float = Field(default=0.0, ge=0.0)
     abs_eta_max: float | None = Field(default=None, gt=0.0)
     isolation_max: float | None = Field(
-        default=None, gt=0.0, description="Maximum relative isolation (leptons only), e.g. 0.15."
+        default=None, gt=0.0, description="Maximum relative isolation (leptons and photons), e.g. 0.15."
     )
     btag: bool | None = Field(default=None, description="Jets only: True keeps b-tagged, False keeps untagged.")
+    ctag: bool | None = Field(default=None, description="Jets only: True keeps c-tagged, False keeps untagged.")
+    overlap_removal: list[OverlapRemoval] = Field(
+        default_factory=list, description="Drop objects near others, e.g. [{objects: muons, dr: 0.4}] for jets."
+    )
 
     @model_validator(mode="after")
     def _options_fit_collection(self) -> ObjectSelection:
         if self.isolation_max is not None and self.collection == "jet":
-            msg = "isolation_max applies to muons and electrons, not jets; remove it"
+            msg = "isolation_max applies to muons, electrons and photons, not jets; remove it"
             raise ValueError(msg)
-        if self.btag is not None and self.collection != "jet":
-            msg = f"btag applies to jets only, not {self.collection}; remove it"
-            raise ValueError(msg)
+        for tag in ("btag", "ctag"):
+            if getattr(self, tag) is not None and self.collection != "jet":
+                msg = f"{tag} applies to jets only, not {self.collection}; remove it"
+                raise ValueError(msg)
         return self
+
+    def sources(self) -> list[str]:
+        return [removal.objects for removal in self.overlap_removal]
+
+
+class CombinedObjects(StrictModel):
+    """The objects of several lepton selections in one collection, hardest first (e.g. leptons = e and μ)."""
+
+    combine: list[str] = Field(min_length=2, description="Object names of lepton selections, e.g. [electrons, muons].")
+
+    def sources(self) -> list[str]:
+        return list(self.combine)
+
+
+class ZCandidates(StrictModel):
+    """Same-flavour opposite-sign lepton pairs, chosen closest to m_Z.
+
+    ``zs[0]`` is the SFOS pair of the collection whose mass is closest to ``mass_gev``; ``zs[1]`` the closest among
+    pairs of the remaining leptons, and so on up to ``max_candidates``. Each candidate is the pair's four-momentum
+    sum (``mass(zs[0])`` is m_Z1, ``mass(zs[0], zs[1])`` the four-lepton mass).
+    """
+
+    z_candidates: str = Field(description="Object name of a lepton selection or combination, e.g. leptons.")
+    mass_gev: float = Field(default=Z_MASS_GEV, gt=0.0, description="Target mass; default PDG m_Z.")
+    max_candidates: int = Field(default=2, ge=1, le=4)
+
+    def sources(self) -> list[str]:
+        return [self.z_candidates]
+
+
+def _definition_kind(value: object) -> str | None:
+    if isinstance(value, BaseModel):
+        return type(value).__name__
+    keys = set(value) if isinstance(value, dict) else set()
+    for key, kind in (
+        ("collection", "ObjectSelection"),
+        ("combine", "CombinedObjects"),
+        ("z_candidates", "ZCandidates"),
+    ):
+        if key in keys:
+            return kind
+    return None
+
+
+ObjectDefinition = Annotated[
+    Annotated[ObjectSelection, Tag("ObjectSelection")]
+    | Annotated[CombinedObjects, Tag("CombinedObjects")]
+    | Annotated[ZCandidates, Tag("ZCandidates")],
+    Discriminator(
+        _definition_kind,
+        custom_error_type="unknown_objects",
+        custom_error_message="an object definition needs one of the keys collection, combine or z_candidates",
+    ),
+]
 
 
 class CountCut(StrictModel):
@@ -161,6 +158,11 @@ class RangeCut(StrictModel):
     min: float | None = None
     max: float | None = None
 
+    @model_validator(mode="after")
+    def _check(self) -> RangeCut:
+        parse_observable(self.observable)
+        return self
+
 
 def _cut_kind(value: object) -> str | None:
     """Which cut a mapping describes, from its defining key, so errors name that cut's fields only."""
@@ -185,9 +187,25 @@ Cut = Annotated[
 ]
 
 
+def cut_text(cut: CountCut | OppositeChargeCut | RangeCut) -> str:
+    """A cut as the cut-flow table names it."""
+    if isinstance(cut, CountCut):
+        if cut.max == cut.min:
+            return f"count({cut.count}) = {cut.min}"
+        upper = f" ≤ {cut.max}" if cut.max is not None else ""
+        return f"{cut.min} ≤ count({cut.count}){upper}" if upper else f"count({cut.count}) ≥ {cut.min}"
+    if isinstance(cut, OppositeChargeCut):
+        names = cut.opposite_charge
+        pair = f"{names[0]}[0], {names[0]}[1]" if len(names) == 1 else f"{names[0]}[0], {names[1]}[0]"
+        return f"opposite charge ({pair})"
+    low = f"{cut.min:g} ≤ " if cut.min is not None else ""
+    high = f" < {cut.max:g}" if cut.max is not None else ""
+    return f"{low}{cut.observable}{high}"
+
+
 class HistogramSpec(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z_]\w*$", description="File stem of the histogram (hists/<name>.json).")
-    observable: str = Field(examples=["mass(muons[0], muons[1])"])
+    observable: str = Field(examples=["mass(muons[0], muons[1])", "mt(electrons[0])", "ht(jets) + met()"])
     bins: int = Field(gt=0, le=10_000)
     range: tuple[float, float] = Field(description="[low, high] edges in the observable's unit.")
     label: str = Field(description="Axis label without unit, LaTeX allowed, e.g. '$m_{\\mu\\mu}$'.")
@@ -202,32 +220,104 @@ class HistogramSpec(StrictModel):
         return self
 
 
+class PlotOptions(StrictModel):
+    """How plots are normalised and drawn; the histogram JSON files always hold the generated events' weights."""
+
+    normalisation: Literal["events", "cross_section", "luminosity"] = Field(
+        default="events",
+        description="events: generated events per bin; cross_section: dσ/dx in pb per unit of x; "
+        "luminosity: expected events σ·L per bin (needs luminosity_fb).",
+    )
+    luminosity_fb: float | None = Field(default=None, gt=0.0, description="Integrated luminosity in fb⁻¹, e.g. 140.")
+    log_y: bool | None = Field(
+        default=None, description="Logarithmic y axis; unset: log when the filled bins span 3 decades or more."
+    )
+
+    @model_validator(mode="after")
+    def _luminosity_given(self) -> PlotOptions:
+        if self.normalisation == "luminosity" and self.luminosity_fb is None:
+            msg = "plots.normalisation luminosity needs plots.luminosity_fb, e.g. luminosity_fb: 140"
+            raise ValueError(msg)
+        return self
+
+
 class AnalysisSpec(StrictModel):
-    objects: dict[str, ObjectSelection] = Field(description="Object name -> selection, e.g. muons.")
+    objects: dict[str, ObjectDefinition] = Field(description="Object name -> definition, e.g. muons.")
     cuts: list[Cut] = Field(default_factory=list, description="Applied in order; all must pass.")
     histograms: list[HistogramSpec] = Field(min_length=1)
+    plots: PlotOptions = Field(default_factory=PlotOptions, description="Normalisation and style of the plots.")
+    jets: JetDefinition = Field(
+        default_factory=JetDefinition,
+        description="How particle-level jets are clustered and flavour-tagged (a detector simulation has its own).",
+    )
 
     @model_validator(mode="after")
     def _references_exist(self) -> AnalysisSpec:
-        used: set[str] = set()
-        for cut in self.cuts:
-            if isinstance(cut, CountCut):
-                used.add(cut.count)
-            elif isinstance(cut, OppositeChargeCut):
-                used.update(cut.opposite_charge)
-            else:
-                used |= parse_observable(cut.observable).names()
-        for spec in self.histograms:
-            used |= parse_observable(spec.observable).names()
-        unknown = sorted(used - set(self.objects))
-        if unknown:
-            msg = f"analysis refers to undefined objects {unknown}; define them under analysis.objects"
+        reserved = sorted(RESERVED_NAMES & set(self.objects))
+        if reserved:
+            msg = f"analysis.objects cannot be called {reserved}: the name is part of the observable language"
             raise ValueError(msg)
+        for where, names in self._references():
+            for name in names:
+                if name not in self.objects:
+                    msg = (
+                        f"{where} refers to undefined objects {name!r}{did_you_mean(name, set(self.objects))}; "
+                        f"define it under analysis.objects (defined: {sorted(self.objects)})"
+                    )
+                    raise ValueError(msg)
+        self._check_kinds()
+        self.evaluation_order()
         names = [spec.name for spec in self.histograms]
         if len(set(names)) != len(names):
             msg = f"histogram names must be unique, got {names}"
             raise ValueError(msg)
         return self
 
+    def _references(self) -> list[tuple[str, list[str]]]:
+        found = [(f"analysis.objects.{name}", definition.sources()) for name, definition in self.objects.items()]
+        for cut in self.cuts:
+            if isinstance(cut, CountCut):
+                found.append(("a count cut", [cut.count]))
+            elif isinstance(cut, OppositeChargeCut):
+                found.append(("an opposite_charge cut", cut.opposite_charge))
+            else:
+                found.append((f"cut on {cut.observable}", sorted(parse_observable(cut.observable).names)))
+        found += [
+            (f"histogram {spec.name}", sorted(parse_observable(spec.observable).names)) for spec in self.histograms
+        ]
+        return found
+
+    def _check_kinds(self) -> None:
+        """Combinations and Z candidates are built from leptons; opposite_charge needs charged objects."""
+        for name, definition in self.objects.items():
+            inputs = definition.sources() if not isinstance(definition, ObjectSelection) else []
+            for source in inputs:
+                if not self.is_lepton(source):
+                    msg = f"analysis.objects.{name} combines {source!r}, which are not leptons (muon, electron)"
+                    raise ValueError(msg)
+        for cut in self.cuts:
+            if isinstance(cut, OppositeChargeCut):
+                for source in cut.opposite_charge:
+                    if not self.is_lepton(source):
+                        msg = f"opposite_charge needs leptons, but {source!r} are not leptons and carry no charge"
+                        raise ValueError(msg)
+
+    def is_lepton(self, name: str) -> bool:
+        definition = self.objects[name]
+        if isinstance(definition, ObjectSelection):
+            return definition.collection in LEPTONS
+        return isinstance(definition, CombinedObjects)
+
+    def evaluation_order(self) -> list[str]:
+        """Object names in an order where each comes after those it is built from; a cycle is an error."""
+        sorter = graphlib.TopologicalSorter({name: definition.sources() for name, definition in self.objects.items()})
+        try:
+            return list(sorter.static_order())
+        except graphlib.CycleError as exc:
+            msg = f"analysis.objects refer to each other in a circle: {' -> '.join(exc.args[1])}; break the cycle"
+            raise ValueError(msg) from None
+
     def collections(self) -> set[str]:
-        return {selection.collection for selection in self.objects.values()}
+        return {
+            definition.collection for definition in self.objects.values() if isinstance(definition, ObjectSelection)
+        }

@@ -6,11 +6,7 @@ the PNG carrying its legend and binning as text metadata so a reviewer can check
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import math
-import operator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -19,25 +15,24 @@ from pydantic import BaseModel, Field
 from madagents_tools.analysis.analysis_spec import (
     AnalysisSpec,
     CountCut,
-    HistogramSpec,
     ObjectSelection,
-    Observable,
     OppositeChargeCut,
     RangeCut,
+    cut_text,
     parse_observable,
 )
+from madagents_tools.analysis.objects import build_objects, evaluate
+from madagents_tools.analysis.plotting import HistogramRecord, Normalisation, write_histogram
 from madagents_tools.contract import (
     OutputDir,
     RunPath,
     ToolRequest,
     ToolResult,
-    atomic_path,
     package_versions,
     record_file,
     tool_main,
 )
 from madagents_tools.io.event_io import EventFileError, read_events
-from madagents_tools.io.final_state import pair_mass
 
 if TYPE_CHECKING:
     import hist
@@ -48,7 +43,7 @@ if TYPE_CHECKING:
     Flags: TypeAlias = npt.NDArray[np.bool_]
     WeightHist: TypeAlias = hist.Hist[hist.storage.Weight]
 
-__all__ = ["HistogramRecord", "Request", "Result", "main", "run", "sigma_text"]
+__all__ = ["CutflowRow", "HistogramRecord", "Request", "Result", "main", "run", "sigma_text"]
 
 
 class Request(ToolRequest):
@@ -62,20 +57,16 @@ class Request(ToolRequest):
     out_dir: OutputDir = Field(default="hists")
     process_label: str = Field(description="Shown in plot legends, e.g. 'Pythia8 pp → Z/γ* → μμ, 13 TeV'.")
     max_events: int | None = Field(default=None, gt=0, description="Analyse only the first N events.")
+    sqrt_s_gev: float | None = Field(default=None, gt=0, description="Centre-of-mass energy, for the plots' label.")
 
 
-class HistogramRecord(BaseModel):
-    """A written histogram and what its plot shows, for the report and the reviewer's gates."""
+class CutflowRow(BaseModel):
+    """Events left after a cut and the cross section they stand for."""
 
-    name: str
-    json_path: str
-    png_path: str
-    observable: str
-    bins: int
-    range: tuple[float, float]
-    entries: float = Field(description="Sum of weights including under- and overflow.")
-    peak: float | None = Field(default=None, description="Centre of the highest bin.")
-    legend: str = Field(description="Legend text drawn on the plot (also stored in the PNG metadata).")
+    cut: str = Field(description="The cut as written, e.g. 'count(muons) = 2'; the first row is 'all events'.")
+    events: int = Field(description="Events passing this and every earlier cut.")
+    weight_sum: float = Field(description="Sum of their weights.")
+    sigma_pb: float = Field(description="σ × (their weight sum) / (weight sum of all events read).")
 
 
 class Result(ToolResult):
@@ -87,12 +78,11 @@ class Result(ToolResult):
     fiducial_sigma_pb: float | None = Field(default=None, description="σ × n_selected / n_generated.")
     fiducial_sigma_err_pb: float | None = None
     histograms: list[HistogramRecord] = Field(default_factory=list)
+    cutflow: list[CutflowRow] = Field(default_factory=list, description="Events and σ after each cut, in order.")
 
 
 KINEMATICS = ("pt", "eta", "phi", "mass")
 VERSIONED_PACKAGES = ("uproot", "awkward", "hist", "uhi", "vector", "mplhep", "matplotlib", "numpy")
-HEADROOM = 1.5
-"""The y axis reaches 1.5 × the highest bar, leaving the upper part of the plot to the legend."""
 
 
 class _InputError(Exception):
@@ -126,17 +116,22 @@ def _analyse(request: Request, versions: dict[str, str]) -> Result:
     analysis = request.analysis
     events = _read_events(request)
     n_read = len(events)
-    objects = {name: _select(events, selection) for name, selection in analysis.objects.items()}
-    values = {text: _evaluate(parse_observable(text), objects, events) for text in _observable_texts(analysis)}
+    objects = build_objects(events, analysis)
+    values = {text: evaluate(parse_observable(text).tree, objects, events) for text in _observable_texts(analysis)}
+    weights = np.asarray(events["weight"], dtype=np.float64)
     passed = np.ones(n_read, dtype=np.bool_)
+    cutflow = [_cutflow_row("all events", passed, weights, sigma)]
     for cut in analysis.cuts:
         passed &= _passes(cut, objects, values)
-    weights = np.asarray(events["weight"], dtype=np.float64)
+        cutflow.append(_cutflow_row(cut_text(cut), passed, weights, sigma))
     n_selected = int(np.count_nonzero(passed))
     efficiency, efficiency_err = _efficiency(weights, passed)
     warnings = _count_warnings(request, n_read, n_generated)
     legend = _legend(
         request.process_label, sigma, sigma_err, n_selected=n_selected, n_read=n_read, n_generated=n_generated
+    )
+    normalisation = Normalisation(
+        options=analysis.plots, sigma_pb=sigma, weight_sum=float(weights.sum()), sqrt_s_gev=request.sqrt_s_gev
     )
     records = []
     for spec in analysis.histograms:
@@ -147,7 +142,11 @@ def _analyse(request: Request, versions: dict[str, str]) -> Result:
                 f"{spec.name}: {missing} of {n_selected} selected events lack the objects of "
                 f"{spec.observable} and are not in the histogram"
             )
-        records.append(_write_histogram(spec, values[spec.observable][filled], weights[filled], legend, request))
+        records.append(
+            write_histogram(
+                spec, values[spec.observable][filled], weights[filled], legend, Path(request.out_dir), normalisation
+            )
+        )
     return Result(
         ok=True,
         n_events=n_read,
@@ -158,6 +157,7 @@ def _analyse(request: Request, versions: dict[str, str]) -> Result:
         fiducial_sigma_pb=sigma * efficiency,
         fiducial_sigma_err_pb=math.hypot(efficiency * sigma_err, sigma * efficiency_err),
         histograms=records,
+        cutflow=cutflow,
         files=[
             file
             for record in records
@@ -165,6 +165,18 @@ def _analyse(request: Request, versions: dict[str, str]) -> Result:
         ],
         versions=versions,
         warnings=warnings,
+    )
+
+
+def _cutflow_row(cut: str, passed: Flags, weights: Floats, sigma: float) -> CutflowRow:
+    import numpy as np  # noqa: PLC0415
+
+    total, kept = float(weights.sum()), float(weights[passed].sum())
+    return CutflowRow(
+        cut=cut,
+        events=int(np.count_nonzero(passed)),
+        weight_sum=kept,
+        sigma_pb=sigma * kept / total if total > 0 else 0.0,
     )
 
 
@@ -197,21 +209,40 @@ def _observable_texts(analysis: AnalysisSpec) -> list[str]:
 
 
 def _needed_branches(analysis: AnalysisSpec) -> list[str]:
-    charged = {name for cut in analysis.cuts if isinstance(cut, OppositeChargeCut) for name in cut.opposite_charge}
-    functions = {parse_observable(text).function for text in _observable_texts(analysis)}
-    wanted = {"weight", "met_pt"} if "met" in functions else {"weight"}
+    calls = [call for text in _observable_texts(analysis) for call in parse_observable(text).calls()]
+    wanted = {"weight"}
+    if {call.function for call in calls} & {"met", "meff", "mt"} or any(
+        arg.kind == "met" for call in calls for arg in call.args
+    ):
+        wanted |= {"met_pt", "met_phi"}
+    charged = _charged(analysis)
     for name, selection in analysis.objects.items():
-        if name in charged and selection.collection == "jet":
-            msg = f"opposite_charge needs leptons, but {name!r} selects jets, which carry no charge"
-            raise _InputError(msg)
+        if not isinstance(selection, ObjectSelection):
+            continue
         optional = {
             "charge": name in charged,
             "iso": selection.isolation_max is not None,
             "btag": selection.btag is not None,
+            "ctag": selection.ctag is not None,
         }
         fields = [*KINEMATICS, *(field for field, needed in optional.items() if needed)]
         wanted.update(f"{selection.collection}_{field}" for field in fields)
     return sorted(wanted)
+
+
+def _charged(analysis: AnalysisSpec) -> set[str]:
+    """Object names whose charge is read: opposite_charge cuts, and what combinations and Z candidates use."""
+    charged = {name for cut in analysis.cuts if isinstance(cut, OppositeChargeCut) for name in cut.opposite_charge}
+    charged |= {
+        source
+        for definition in analysis.objects.values()
+        if not isinstance(definition, ObjectSelection)
+        for source in definition.sources()
+    }
+    for name in reversed(analysis.evaluation_order()):  # users before their sources: closes over combinations
+        if name in charged:
+            charged |= set(analysis.objects[name].sources())
+    return charged
 
 
 def _read_events(request: Request) -> Any:
@@ -220,42 +251,6 @@ def _read_events(request: Request) -> Any:
         return read_events(request.events_path, _needed_branches(request.analysis), max_events=request.max_events)
     except EventFileError as exc:
         raise _InputError(str(exc)) from None
-
-
-def _select(events: Any, selection: ObjectSelection) -> Any:
-    """Objects passing ``selection`` as Momentum4D records (with charge, iso, btag when read), hardest first."""
-    import awkward as ak  # noqa: PLC0415
-
-    prefix = f"{selection.collection}_"
-    fields = {field.removeprefix(prefix): events[field] for field in events.fields if field.startswith(prefix)}
-    objects = ak.zip(fields, with_name="Momentum4D")
-    keep = objects.pt > selection.pt_min_gev
-    if selection.abs_eta_max is not None:
-        keep = keep & (abs(objects.eta) < selection.abs_eta_max)
-    if selection.isolation_max is not None:
-        keep = keep & (objects.iso < selection.isolation_max)
-    if selection.btag is not None:
-        keep = keep & ((objects.btag != 0) == selection.btag)
-    chosen = objects[keep]
-    # the generator already sorts by pT; sorting again keeps "[i] is the i-th hardest" true for any input file
-    return chosen[ak.argsort(chosen.pt, axis=1, ascending=False, stable=True)]
-
-
-def _evaluate(observable: Observable, objects: dict[str, Any], events: Any) -> Floats:
-    """One value per event; NaN where the event lacks a referenced object (the observable is undefined)."""
-    import awkward as ak  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
-
-    if observable.function == "met":
-        value = events["met_pt"]
-    elif observable.collection is not None:  # count(name)
-        value = ak.num(objects[observable.collection], axis=1)
-    elif observable.pair is not None:
-        value = pair_mass(objects[observable.pair[0]], objects[observable.pair[1]])
-    else:
-        picked = [ak.pad_none(objects[ref.name], ref.index + 1, axis=1)[:, ref.index] for ref in observable.objects]
-        value = getattr(functools.reduce(operator.add, picked), observable.function)
-    return np.asarray(ak.fill_none(value, np.nan), dtype=np.float64)
 
 
 def _passes(cut: CountCut | OppositeChargeCut | RangeCut, objects: dict[str, Any], values: dict[str, Floats]) -> Flags:
@@ -305,77 +300,6 @@ def _legend(label: str, sigma: float, sigma_err: float, *, n_selected: int, n_re
 def sigma_text(sigma: float, sigma_err: float) -> str:
     """σ as plot legends show it; the reviewer looks for exactly this text with the generator's σ."""
     return f"σ = {sigma:.4g} ± {sigma_err:.2g} pb"
-
-
-def _write_histogram(
-    spec: HistogramSpec, values: Floats, weights: Floats, legend: str, request: Request
-) -> HistogramRecord:
-    import hist  # noqa: PLC0415
-    import hist.serialization  # noqa: PLC0415
-    import uhi.io.json  # noqa: PLC0415
-
-    unit = parse_observable(spec.observable).unit
-    xlabel = f"{spec.label} [{unit}]" if unit else spec.label
-    axis = hist.axis.Regular(spec.bins, *spec.range, name=spec.name, label=xlabel)
-    histogram = hist.Hist(axis, storage=hist.storage.Weight(), name=spec.name, label=spec.observable)
-    histogram.fill(values, weight=weights)
-    json_path, png_path = (Path(request.out_dir) / f"{spec.name}.{suffix}" for suffix in ("json", "png"))
-    with atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(hist.serialization.to_uhi(histogram), default=uhi.io.json.default))
-    record = HistogramRecord(
-        name=spec.name,
-        json_path=str(json_path),
-        png_path=str(png_path),
-        observable=spec.observable,
-        bins=spec.bins,
-        range=spec.range,
-        entries=float(histogram.sum(flow=True).value),
-        peak=_peak(histogram),
-        legend=legend,
-    )
-    width = (spec.range[1] - spec.range[0]) / spec.bins
-    _plot(histogram, record, xlabel, f"Events / {width:.3g} {unit}".rstrip())
-    return record
-
-
-def _peak(histogram: WeightHist) -> float | None:
-    import numpy as np  # noqa: PLC0415
-
-    values = histogram.values()
-    return float(histogram.axes[0].centers[np.argmax(values)]) if np.any(values) else None
-
-
-def _plot(histogram: WeightHist, record: HistogramRecord, xlabel: str, ylabel: str) -> None:
-    """Draw the histogram with its statistical errors; the PNG's Description text holds what the plot shows."""
-    import matplotlib.style  # noqa: PLC0415
-    import mplhep  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
-    from matplotlib.figure import Figure  # noqa: PLC0415 - no pyplot: no global figure state, nothing to close
-
-    values, errors = histogram.values(), np.sqrt(histogram.view().variance)
-    # The histogram's name and the sha256 of its JSON file tie this picture to its data: a swapped PNG fails review.
-    shown = {
-        "histogram": record.name,
-        "histogram_sha256": hashlib.sha256(Path(record.json_path).read_bytes()).hexdigest(),
-        "legend": record.legend,
-        "bins": record.bins,
-        "range": list(record.range),
-        "entries": record.entries,
-        "observable": record.observable,
-        "xlabel": xlabel,
-        "ylabel": ylabel,
-    }
-    with matplotlib.style.context(mplhep.style.CMS):
-        figure = Figure()
-        axes = figure.subplots()
-        # explicit errors: yerr=True would ask scipy for Poisson intervals, which is not installed
-        mplhep.histplot(histogram, ax=axes, histtype="step", yerr=errors, label=record.legend)
-        axes.set(xlabel=xlabel, ylabel=ylabel, xlim=record.range)
-        top = float(np.max(values + errors))
-        axes.set_ylim(min(0.0, float(np.min(values - errors))), HEADROOM * top if top > 0 else 1.0)
-        axes.legend(loc="upper right", fontsize="small")
-        with atomic_path(record.png_path) as tmp:
-            figure.savefig(tmp, format="png", bbox_inches="tight", metadata={"Description": json.dumps(shown)})
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from pydantic import Field, ValidationError
 
@@ -272,8 +272,8 @@ def _merge_root(chunks: list[_Chunk], target: Path) -> str:
                 raise _MergeError(msg)
             start = done
             with uproot.open(chunk.root.path) as file:
-                for arrays in file[TREE].iterate(how="zip", step_size=ROOT_STEP):
-                    columns = {name: arrays[name] for name in names}
+                for arrays in file[TREE].iterate(step_size=ROOT_STEP):
+                    columns = {name: _column(arrays, name) for name in names}
                     columns["event_number"] = np.arange(done, done + len(arrays), dtype=np.int64)
                     tree.extend(columns)
                     done += len(arrays)
@@ -282,6 +282,20 @@ def _merge_root(chunks: list[_Chunk], target: Path) -> str:
                 msg += f"result says {chunk.root.n_events}"
                 raise _MergeError(msg)
     return sha256_file(target)
+
+
+def _column(arrays: Any, name: str) -> Any:
+    """Branch ``name`` of the writer, its collections zipped from their ``<name>_<field>`` branches.
+
+    Not uproot's ``how="zip"``: it groups collections by their counts, so two collections with equal counts in
+    every event (no electrons and no photons, say) would come back as one.
+    """
+    import awkward as ak  # noqa: PLC0415
+
+    prefix = f"{name}_"
+    if prefix + "pt" not in arrays.fields:
+        return arrays[name]
+    return ak.zip({field.removeprefix(prefix): arrays[field] for field in arrays.fields if field.startswith(prefix)})
 
 
 def _root_branches(chunk: _Chunk) -> list[str]:

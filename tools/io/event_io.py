@@ -22,7 +22,7 @@ __all__ = ["DELPHES_BRANCHES", "DELPHES_DEFAULTS", "DELPHES_TREE", "PARTICLE_TRE
 
 PARTICLE_TREE = "events"
 DELPHES_TREE = "Delphes"
-_COLLECTIONS = {"muon": "Muon", "electron": "Electron", "jet": "Jet"}
+_COLLECTIONS = {"muon": "Muon", "electron": "Electron", "photon": "Photon", "jet": "Jet"}
 _FIELDS = {
     "pt": "PT",
     "eta": "Eta",
@@ -56,6 +56,7 @@ DELPHES_DEFAULTS: dict[str, str] = {
     "mhat": "NaN",
     "muon_iso": "0.0 (Delphes' isolation module has already cut on it)",
     "electron_iso": "0.0 (Delphes' isolation module has already cut on it)",
+    "photon_mass": "0.0",
     "muon_mass": "the PDG muon mass",
     "electron_mass": "the PDG electron mass",
 }
@@ -182,5 +183,5 @@ def _default(branch: str, shape: Any, n_entries: int) -> Any:
     if branch in ("weight", "mhat"):
         return np.full(n_entries, 1.0 if branch == "weight" else np.nan)
     collection, _, field = branch.partition("_")
-    value = LEPTON_MASS_GEV[collection] if field == "mass" else 0.0
+    value = LEPTON_MASS_GEV.get(collection, 0.0) if field == "mass" else 0.0
     return ak.full_like(shape, value, dtype=np.float64)

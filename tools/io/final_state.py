@@ -1,7 +1,9 @@
 """Final-state objects from generated particles: the TTree the analysis reads.
 
-Muons and electrons with their relative isolation, anti-kT jets (fastjet) with a truth b-tag, and missing
-transverse momentum, computed for a whole batch of events at once with numpy index arithmetic.
+Muons, electrons and photons with their relative isolation, jets (fastjet: anti-kT, kT or Cambridge/Aachen) with
+b- and c-tags from the B and C hadrons of the event record (within ΔR < R of the jet axis, or by ghost
+association), and missing transverse momentum, computed for a whole batch of events at once with numpy index
+arithmetic.
 """
 
 from __future__ import annotations
@@ -27,8 +29,17 @@ LEPTON_FLAVOURS = {"muon": 13, "electron": 11}
 ISOLATION_CONE = 0.3
 ISOLATED_BELOW = 0.15
 """Muons and electrons with iso below this are kept out of the jets."""
-B_HADRON_PT_MIN_GEV = 5.0
-BOTTOM = 5
+HADRON_PT_MIN_GEV = 5.0
+"""B and C hadrons below this pT tag no jet (the usual particle-level definition, e.g. ATLAS arXiv:1907.05120)."""
+BOTTOM, CHARM = 5, 4
+PHOTON = 22
+PHOTON_PT_MIN_GEV = 10.0
+"""Photons below this pT are not stored (those of π⁰ decays inside jets are many and soft)."""
+GHOST_SCALE = 1e-18
+"""Ghosts are the hadrons' momenta times this: they join a jet without changing it (Cacciari, Salam, Soyez,
+arXiv:0802.1188)."""
+FOUR = ("px", "py", "pz", "e")
+ALGORITHMS = {"antikt": "antikt_algorithm", "kt": "kt_algorithm", "cambridge": "cambridge_algorithm"}
 KINEMATICS = "pt: float64, eta: float64, phi: float64, mass: float64"
 BRANCHES = {
     "event_number": "int64",
@@ -36,18 +47,26 @@ BRANCHES = {
     "mhat": "float64",
     "muon": f"var * {{{KINEMATICS}, charge: int32, iso: float64}}",
     "electron": f"var * {{{KINEMATICS}, charge: int32, iso: float64}}",
-    "jet": f"var * {{{KINEMATICS}, btag: int32}}",
+    "photon": f"var * {{{KINEMATICS}, iso: float64}}",
+    "jet": f"var * {{{KINEMATICS}, btag: int32, ctag: int32}}",
     "met_pt": "float64",
     "met_phi": "float64",
 }
 
 
 class JetDefinition(StrictModel):
-    """Anti-kT jets clustered with fastjet from visible final-state particles."""
+    """Jets clustered with fastjet from the visible final-state particles (isolated leptons left out)."""
 
-    algorithm: Literal["antikt"] = "antikt"
+    algorithm: Literal["antikt", "kt", "cambridge"] = Field(
+        default="antikt", description="fastjet's anti-kT, kT or Cambridge/Aachen algorithm."
+    )
     radius: float = Field(default=0.4, gt=0.0, le=2.0, description="Jet radius R.")
     pt_min_gev: float = Field(default=20.0, ge=0.0, description="Jets below this pT are not stored.")
+    tagging: Literal["cone", "ghost"] = Field(
+        default="cone",
+        description="b/c tag: cone, a B (C) hadron with pT > 5 GeV within ΔR < R of the jet axis; ghost, such a "
+        "hadron clustered into the jet as a ghost of negligible momentum. A b-tagged jet is never c-tagged.",
+    )
 
 
 @dataclass(frozen=True)
@@ -105,18 +124,29 @@ def final_state_columns(
     jet_input = np.ones(len(visible), dtype=np.bool_)
     for name, flavour in LEPTON_FLAVOURS.items():
         chosen = np.flatnonzero((np.abs(pid) == flavour) & (pt > lepton_pt_min_gev))
-        # scalar pT sum of the other visible particles in the cone, relative to the lepton's pT
-        owner, other = _same_event_pairs(event[chosen], event, n_events)
-        lepton = chosen[owner]
-        near = (_delta_r(eta[lepton], phi[lepton], eta[other], phi[other]) < ISOLATION_CONE) & (other != lepton)
-        iso = np.bincount(owner[near], pt[other[near]], minlength=len(chosen)) / pt[chosen]
+        iso = _isolation(chosen, event, eta, phi, pt, n_events)
         fields: dict[str, Any] = {"eta": eta[chosen], "phi": phi[chosen], "mass": batch.m[visible[chosen]]}
         fields |= {"charge": -np.sign(pid[chosen]).astype(np.int32), "iso": iso}
         columns[name] = _lists(pt[chosen], fields, event[chosen], n_events)
         jet_input[chosen[iso < ISOLATED_BELOW]] = False
+    chosen = np.flatnonzero((pid == PHOTON) & (pt > PHOTON_PT_MIN_GEV))
+    photon = {"eta": eta[chosen], "phi": phi[chosen], "mass": np.zeros(len(chosen))}
+    photon["iso"] = _isolation(chosen, event, eta, phi, pt, n_events)
+    columns["photon"] = _lists(pt[chosen], photon, event[chosen], n_events)
     if jets is not None:
         columns["jet"] = _jets(batch, visible[jet_input], jets)
     return columns | {"met_pt": np.hypot(met_x, met_y), "met_phi": np.arctan2(met_y, met_x)}
+
+
+def _isolation(chosen: Ints, event: Ints, eta: Floats, phi: Floats, pt: Floats, n_events: int) -> Floats:
+    """Scalar pT sum of the other visible particles within ΔR < 0.3 of each chosen one, relative to its pT."""
+    import numpy as np  # noqa: PLC0415
+
+    owner, other = _same_event_pairs(event[chosen], event, n_events)
+    particle = chosen[owner]
+    near = (_delta_r(eta[particle], phi[particle], eta[other], phi[other]) < ISOLATION_CONE) & (other != particle)
+    isolation: Floats = np.bincount(owner[near], pt[other[near]], minlength=len(chosen)) / pt[chosen]
+    return isolation
 
 
 def _kinematics(px: Floats, py: Floats, pz: Floats) -> tuple[Floats, Floats, Floats]:
@@ -159,30 +189,69 @@ def _lists(pt: Floats, fields: dict[str, Any], event: Ints, n_events: int) -> An
 
 
 def _jets(batch: ParticleBatch, inputs: Ints, definition: JetDefinition) -> Any:
-    """Anti-kT jets of the ``inputs`` particles, b-tagged by a B hadron (pT > 5 GeV) within ΔR < R."""
+    """Jets of the ``inputs`` particles, b- and c-tagged by the B and C hadrons of the record (pT > 5 GeV)."""
     import awkward as ak  # noqa: PLC0415
     import fastjet  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
     n_events = len(batch.counts)
-    four = {"px": batch.px[inputs], "py": batch.py[inputs], "pz": batch.pz[inputs], "E": batch.e[inputs]}
-    particles = ak.unflatten(ak.zip(four), np.bincount(batch.event[inputs], minlength=n_events))
-    sequence = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, definition.radius))
+    # b and c hadrons decay, so they come from the whole record; a zero tens digit marks quarks and diquarks (5, 5503)
+    code = np.abs(batch.pid)
+    hadron = ((code // 10) % 10 != 0) & (np.hypot(batch.px, batch.py) > HADRON_PT_MIN_GEV)
+    bottom = hadron & (((code // 100) % 10 == BOTTOM) | ((code // 1000) % 10 == BOTTOM))
+    charm = hadron & ~bottom & (((code // 100) % 10 == CHARM) | ((code // 1000) % 10 == CHARM))
+    tags = {"btag": np.flatnonzero(bottom), "ctag": np.flatnonzero(charm)}
+    ghosts = np.concatenate(list(tags.values())) if definition.tagging == "ghost" else np.zeros(0, dtype=np.int64)
+    # real particles first, then the ghosts, event by event: a constituent index ≥ the event's real count is a ghost
+    members = np.concatenate([inputs, ghosts])
+    scale = np.concatenate([np.ones(len(inputs)), np.full(len(ghosts), GHOST_SCALE)])
+    order = np.lexsort((np.arange(len(members)) >= len(inputs), batch.event[members]))
+    members, scale = members[order], scale[order]
+    four = {
+        name: getattr(batch, field)[members] * scale for name, field in zip(("px", "py", "pz", "E"), FOUR, strict=True)
+    }
+    particles = ak.unflatten(ak.zip(four), np.bincount(batch.event[members], minlength=n_events))
+    algorithm = getattr(fastjet, ALGORITHMS[definition.algorithm])
+    sequence = fastjet.ClusterSequence(particles, fastjet.JetDefinition(algorithm, definition.radius))
     found = sequence.inclusive_jets(definition.pt_min_gev)
     px, py, pz, e = (np.asarray(ak.flatten(found[name], axis=1)) for name in four)
     event = np.repeat(np.arange(n_events), np.asarray(ak.num(found, axis=1)))
     pt, eta, phi = _kinematics(px, py, pz)
-    code = np.abs(batch.pid)
-    # b hadrons decay, so they come from the whole record; a zero tens digit marks quarks and diquarks (5, 5503)
-    b_flavour = ((code // 100) % 10 == BOTTOM) | ((code // 1000) % 10 == BOTTOM)
-    hadrons = np.flatnonzero(b_flavour & ((code // 10) % 10 != 0))
-    hadron_pt, hadron_eta, hadron_phi = _kinematics(batch.px[hadrons], batch.py[hadrons], batch.pz[hadrons])
-    owner, other = _same_event_pairs(event, batch.event[hadrons], n_events)
-    near = _delta_r(eta[owner], phi[owner], hadron_eta[other], hadron_phi[other]) < definition.radius
-    near &= hadron_pt[other] > B_HADRON_PT_MIN_GEV
-    btag = (np.bincount(owner[near], minlength=len(pt)) > 0).astype(np.int32)
+    if definition.tagging == "ghost":
+        sizes = np.bincount(batch.event[members], minlength=n_events)
+        flags = _ghost_tags(members, sizes, sequence.constituent_index(definition.pt_min_gev), tags)
+    else:
+        flags = {name: _cone_tag(batch, hadrons, event, eta, phi, definition.radius) for name, hadrons in tags.items()}
+    flags["ctag"] = flags["ctag"] & ~flags["btag"]
     mass = np.sqrt(np.maximum(e**2 - pt**2 - pz**2, 0.0))
-    return _lists(pt, {"eta": eta, "phi": phi, "mass": mass, "btag": btag}, event, n_events)
+    columns = {"eta": eta, "phi": phi, "mass": mass, **{name: flag.astype(np.int32) for name, flag in flags.items()}}
+    return _lists(pt, columns, event, n_events)
+
+
+def _cone_tag(batch: ParticleBatch, hadrons: Ints, event: Ints, eta: Floats, phi: Floats, radius: float) -> Any:
+    """Jets with one of ``hadrons`` within ΔR < ``radius`` of their axis."""
+    import numpy as np  # noqa: PLC0415
+
+    hadron_pt, hadron_eta, hadron_phi = _kinematics(batch.px[hadrons], batch.py[hadrons], batch.pz[hadrons])
+    del hadron_pt  # the pT threshold is already applied
+    owner, other = _same_event_pairs(event, batch.event[hadrons], len(batch.counts))
+    near = _delta_r(eta[owner], phi[owner], hadron_eta[other], hadron_phi[other]) < radius
+    return np.bincount(owner[near], minlength=len(eta)) > 0
+
+
+def _ghost_tags(members: Ints, sizes: Ints, constituents: Any, tags: dict[str, Ints]) -> dict[str, Any]:
+    """Jets holding a ghost of each tag's hadrons, from fastjet's constituent indices (positions in the event)."""
+    import awkward as ak  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    per_event = np.asarray(ak.num(constituents, axis=1))
+    counts = np.asarray(ak.flatten(ak.num(constituents, axis=2)))
+    n_jets = len(counts)
+    starts = np.repeat(np.cumsum(sizes) - sizes, per_event)
+    flat = np.asarray(ak.flatten(constituents, axis=None)) + np.repeat(starts, counts)
+    jet = np.repeat(np.arange(n_jets), counts)
+    record = members[flat]  # the constituent's index in the batch's record
+    return {name: np.bincount(jet[np.isin(record, hadrons)], minlength=n_jets) > 0 for name, hadrons in tags.items()}
 
 
 def pair_mass(first: Any, second: Any) -> Any:

@@ -1,0 +1,67 @@
+"""``madagents reanalyze``: a new analysis of a finished run's events, in a new run directory.
+
+The source run must have succeeded, its events and generation result must still have the sha256 its provenance
+recorded, and the workflow must describe the process that produced them (the same generator settings, MG5 process
+and detector); otherwise the reanalysis is refused with exit code 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from madagents.agents.planner import plan_workflow
+from madagents.errors import UserInputError
+from madagents.reanalysis_spec import Reanalysis
+from madagents.source_run import load_source, process_signature
+from madagents.state import Plan
+from madagents.workflow import Workflow
+from madagents_tools.generation import pythia8_generate
+
+__all__ = ["prepare_reanalysis"]
+
+
+def prepare_reanalysis(run_dir: Path, workflow: Workflow) -> Reanalysis:
+    """The reanalysis of ``run_dir``'s events with ``workflow``'s analysis; ``UserInputError`` if it cannot be."""
+    source, source_plan = load_source(run_dir)
+    wanted = plan_workflow(workflow)
+    differences = _differences(process_signature(source_plan), process_signature(wanted))
+    if differences:
+        msg = (
+            f"the workflow's process is not the one run {source.run_id} generated: {differences}; "
+            "reanalyse with the source run's process, generator and detector settings (copy them from its "
+            "workflow) and change only the analysis and checks"
+        )
+        raise UserInputError(msg)
+    _check_jets(source_plan, wanted, run_dir)
+    return Reanalysis(name=f"{workflow.name}-reanalysis", workflow=workflow, source=source)
+
+
+def _differences(source: list[str], wanted: list[str]) -> str:
+    only_source = [line for line in source if line not in wanted]
+    only_wanted = [line for line in wanted if line not in source]
+    parts = []
+    if only_wanted:
+        parts.append(f"the workflow has {only_wanted[:3]}")
+    if only_source:
+        parts.append(f"the run had {only_source[:3]}")
+    return ", ".join(parts)
+
+
+def _check_jets(source: Plan, wanted: Plan, run_dir: Path) -> None:
+    """An analysis of jets needs the source's events to hold jets of the same definition."""
+    needed = [request.jets for _, request in wanted.steps_of(pythia8_generate.Request)[:1] if request.jets]
+    if not needed:
+        return
+    stored = [request.jets for _, request in source.steps_of(pythia8_generate.Request)[:1]]
+    if not stored or stored[0] is None:
+        msg = (
+            f"the analysis uses jets, but {run_dir}'s events hold none "
+            "(its own analysis used no jets, so none were clustered)"
+        )
+        raise UserInputError(msg)
+    if stored[0] != needed[0]:
+        msg = (
+            f"the analysis needs jets {needed[0].model_dump()}, "
+            f"but {run_dir}'s events hold jets {stored[0].model_dump()}"
+        )
+        raise UserInputError(msg)

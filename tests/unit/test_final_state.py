@@ -1,0 +1,80 @@
+"""Particle-level objects of tools/io/final_state.py on hand-built event records: jet algorithms, b/c tagging by
+cone and by ghost association, photons."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from madagents_tools.io.final_state import JetDefinition, ParticleBatch, final_state_columns
+
+Particle = tuple[int, int, float, float, float]
+"""(pid, status, pT, eta, phi); massless unless decayed (the B and D hadrons: 5 GeV)."""
+
+
+def batch(*events: list[Particle]) -> ParticleBatch:
+    rows = [(index, *particle) for index, event in enumerate(events) for particle in event]
+    event, pid, status, pt, eta, phi = (np.asarray([row[i] for row in rows]) for i in range(6))
+    mass = np.where(status < 0, 5.0, 0.0)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    counts = np.bincount(event, minlength=len(events))
+    return ParticleBatch(
+        counts=counts,
+        event=event.astype(np.int64),
+        index=np.arange(len(event)) - (np.cumsum(counts) - counts)[event],
+        pid=pid.astype(np.int64),
+        status=status.astype(np.int64),
+        px=px,
+        py=py,
+        pz=pz,
+        e=np.sqrt(px**2 + py**2 + pz**2 + mass**2),
+        m=mass,
+        weight=np.ones(len(events)),
+        mhat=np.full(len(events), math.nan),
+    )
+
+
+def jets(record: ParticleBatch, **definition: Any) -> list[list[dict[str, Any]]]:
+    columns = final_state_columns(record, 5.0, JetDefinition(pt_min_gev=1.0, **definition), 0)
+    return columns["jet"].to_list()  # type: ignore[no-any-return]
+
+
+def test_kt_and_cambridge_merge_the_soft_pair_anti_kt_does_not() -> None:
+    # a hard π⁺ at φ = 0 and two soft ones at φ = 0.45 and 0.75 (ΔR 0.3 apart), R = 0.5
+    record = batch([(211, 1, 100.0, 0.0, 0.0), (211, 1, 5.0, 0.0, 0.45), (211, 1, 5.0, 0.0, 0.75)])
+    leading = {name: jets(record, algorithm=name, radius=0.5)[0][0]["pt"] for name in ("antikt", "kt", "cambridge")}
+    # anti-kT: the hard one takes the nearer soft one, |(100, 0) + 5 (cos 0.45, sin 0.45)| = 104.52 GeV
+    assert leading["antikt"] == pytest.approx(104.525, abs=0.001)
+    assert leading["kt"] == pytest.approx(100.0)
+    assert leading["cambridge"] == pytest.approx(100.0)
+
+
+def test_ghost_association_tags_the_jet_that_takes_the_hadron() -> None:
+    # jets at φ = 0 (100 GeV) and φ = 0.7 (50 GeV); a decayed B⁰ at φ = 0.38 lies within R = 0.4 of both axes
+    event = [(211, 1, 100.0, 0.0, 0.0), (211, 1, 50.0, 0.0, 0.7), (511, -2, 20.0, 0.0, 0.38)]
+    cone = jets(batch(event), tagging="cone")[0]
+    ghost = jets(batch(event), tagging="ghost")[0]
+    assert [jet["btag"] for jet in cone] == [1, 1]
+    assert [jet["btag"] for jet in ghost] == [1, 0]  # anti-kT gives the ghost to the harder jet
+    assert [jet["pt"] for jet in ghost] == pytest.approx([100.0, 50.0])  # ghosts change no jet
+
+
+def test_c_tag_from_charm_hadrons_and_never_on_a_b_jet() -> None:
+    charm = [(211, 1, 60.0, 0.0, 0.0), (421, -2, 10.0, 0.0, 0.05)]
+    both = [(211, 1, 60.0, 0.0, 0.0), (421, -2, 10.0, 0.0, 0.05), (521, -2, 20.0, 0.0, 0.02)]
+    soft = [(211, 1, 60.0, 0.0, 0.0), (421, -2, 3.0, 0.0, 0.05)]  # below the 5 GeV hadron threshold
+    for tagging in ("cone", "ghost"):
+        tagged = [(event[0]["btag"], event[0]["ctag"]) for event in jets(batch(charm, both, soft), tagging=tagging)]
+        assert tagged == [(0, 1), (1, 0), (0, 0)], tagging
+
+
+def test_photons_are_stored_with_their_isolation() -> None:
+    record = batch(
+        [(22, 1, 40.0, 0.0, 0.0), (211, 1, 4.0, 0.0, 0.1), (22, 1, 8.0, 1.0, 2.0), (22, 1, 30.0, -1.0, -2.0)]
+    )
+    photons = final_state_columns(record, 5.0, None, 0)["photon"].to_list()[0]
+    assert [photon["pt"] for photon in photons] == pytest.approx([40.0, 30.0])  # the 8 GeV one is below 10 GeV
+    assert [photon["iso"] for photon in photons] == pytest.approx([0.1, 0.0])
