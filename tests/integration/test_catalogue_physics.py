@@ -83,6 +83,15 @@ def test_w_enu_electron_pt_has_its_jacobian_peak_below_half_the_w_mass(w_enu: Pa
     assert _share_above(histogram, M_W_GEV / 2 + 4) < 0.25
 
 
+def test_w_enu_transverse_mass_has_its_jacobian_peak_just_below_the_w_mass(w_enu: Path) -> None:
+    # m_T(e, MET) ≤ m_W up to the W width (PDG m_W = 80.369 GeV, Γ_W = 2.085 GeV): at particle level the missing pT
+    # is the neutrino's, so the distribution rises to its Jacobian peak just below m_W and falls sharply above it
+    peak, histogram = _peak(w_enu, "m_t")
+    assert 60 <= peak <= 85, peak
+    assert peak < M_W_GEV
+    assert _share_above(histogram, M_W_GEV + 10) < 0.05  # beyond m_W by more than four widths
+
+
 @pytest.fixture(scope="module")
 def zprime(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _run(tmp_path_factory, "zprime_ssm_mumu")
