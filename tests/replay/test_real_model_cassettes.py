@@ -22,10 +22,10 @@ runner = CliRunner()
 MODEL = "smollm2-135m-instruct-q4_1"
 STALE = pytest.mark.xfail(
     strict=True,
-    reason="recorded before the process catalogue changed the planner's prompt, the workflow schema and the "
-    "tutor's tools, so the replayed requests differ; re-record with tests/replay/real/record.sh (on the machine "
-    "where this was changed, llama-cpp-python 0.3.36 built from source segfaults in grammar sampling, so it "
-    "could not be re-recorded there)",
+    reason="recorded before the process catalogue and the analysis language changed the planner's prompt, the workflow "
+    "schema and the tutor's tools, so the replayed requests differ; re-record with tests/replay/real/record.sh (on the "
+    "machine where this was changed, llama-cpp-python 0.3.36 built from source segfaults in grammar sampling, so "
+    "it could not be re-recorded there)",
 )
 
 
