@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
 import time
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -62,7 +64,7 @@ def run(
 
     start, reporter = time.monotonic(), RichReporter(console)
     settings = _settings(sandbox, chunks=chunks, scheduler=scheduler)
-    try:
+    with _reported_errors():
         if resume:  # the backend is chosen anew (--sandbox, or as a new run would), never read from the run
             _refuse_overrides(events=events, seed=seed, out=out, chunks=chunks)
             run_dir = _find_run(workflow, settings.runs_dir)
@@ -72,36 +74,21 @@ def run(
             spec = load_any_workflow(workflow, events=events, seed=seed, chunks=chunks)
             run_dir = out or runner.default_run_dir(settings, spec.name)
             state = runner.start_run(spec, run_dir, settings, sys.argv, runner.Driver(reporter=reporter))
-    except (UserInputError, RunFailedError) as exc:
-        _print_error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
     console.print(summary_table(state, run_dir, time.monotonic() - start))
 
 
 @app.command()
 def reanalyze(
-    run_dir: Annotated[Path, typer.Argument(help="A finished run directory whose events are analysed again.")],
-    workflow: Annotated[Path, typer.Argument(help="Workflow YAML with the run's process and the new analysis.")],
-    out: Annotated[
-        Path | None, typer.Option(help="New run directory (default: runs/<name>-reanalysis-<time>).")
-    ] = None,
+    run_dir: Path,
+    workflow: Path,
+    out: Annotated[Path | None, typer.Option(help="New run directory.")] = None,
     sandbox: Annotated[Backend | None, typer.Option(help="Where the analysis runs.")] = None,
 ) -> None:
-    """Run a new analysis (cuts, observables, histograms, gates) on a finished run's events, without generating."""
-    from madagents import runner  # noqa: PLC0415 - keeps --help fast
-    from madagents.console import RichReporter, summary_table  # noqa: PLC0415
-    from madagents.reanalysis import prepare_reanalysis  # noqa: PLC0415
-    from madagents.workflow import load_workflow  # noqa: PLC0415
+    """Run WORKFLOW's analysis (cuts, observables, histograms, gates) on the events of the finished run RUN_DIR."""
+    from madagents.reanalysis import run_reanalysis  # noqa: PLC0415 - keeps --help fast
 
-    start, settings = time.monotonic(), _settings(sandbox)
-    try:
-        spec = prepare_reanalysis(run_dir, load_workflow(workflow))
-        target = out or runner.default_run_dir(settings, spec.name)
-        state = runner.start_run(spec, target, settings, sys.argv, runner.Driver(reporter=RichReporter(console)))
-    except (UserInputError, RunFailedError) as exc:
-        _print_error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
-    console.print(summary_table(state, target, time.monotonic() - start))
+    with _reported_errors():
+        run_reanalysis(run_dir, workflow, out, _settings(sandbox), console)
 
 
 @app.command()
@@ -118,11 +105,8 @@ def reproduce(
     from madagents.session_cli import run_reproduce  # noqa: PLC0415
 
     start, settings = time.monotonic(), _settings(sandbox)
-    try:
+    with _reported_errors():
         state, run_dir = run_reproduce(task_file, out, settings, seed, max_events, record, RichReporter(console))
-    except (UserInputError, RunFailedError) as exc:
-        _print_error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
     console.print(summary_table(state, run_dir, time.monotonic() - start))
 
 
@@ -147,13 +131,10 @@ def replay(
     from madagents.console import RichReporter  # noqa: PLC0415
     from madagents.session_cli import run_replay  # noqa: PLC0415
 
-    try:
+    with _reported_errors():
         requested = sandbox.value if sandbox is not None else None
         settings, reporter = _settings(sandbox), RichReporter(console)
         differences = run_replay(cassette, out, settings, reporter, console, requested, exact=exact)
-    except (UserInputError, RunFailedError) as exc:
-        _print_error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
     for difference in differences:
         errors.print(f"[red]✗[/red] {escape(difference)}", highlight=False)
     if differences:
@@ -183,15 +164,12 @@ def compare(
     from madagents.compare.command import run_compare  # noqa: PLC0415
     from madagents.compare.statistics import Mode  # noqa: PLC0415
 
-    try:
+    with _reported_errors():
         if shape_only and normalised:
             raise UserInputError("--shape-only and --normalised exclude each other; give one")  # noqa: EM101
         mode: Mode = "shape" if shape_only else "normalised" if normalised else "absolute"
         options = {"tolerances": tolerances, "junit": junit, "json_path": json_out, "html_dir": html}
         compatible = run_compare(run, reference, mode=mode, console=console, **options)
-    except UserInputError as exc:
-        _print_error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
     if not compatible:
         raise typer.Exit(1)
 
@@ -213,11 +191,8 @@ def chat(
     from madagents.console import RichReporter  # noqa: PLC0415
     from madagents.session_cli import run_chat  # noqa: PLC0415
 
-    try:
+    with _reported_errors():
         run_chat(resume, record, _settings(sandbox), RichReporter(console), console, replay)
-    except (UserInputError, RunFailedError) as exc:
-        _print_error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
 
 
 @app.command()
@@ -247,11 +222,8 @@ def serve(
     """The tutor chat as a web page: answers, tool calls, plots, the plan, the cost, and a browser of the runs."""
     from madagents.web.serve import serve as run_server  # noqa: PLC0415 - FastAPI stays out of the other commands
 
-    try:
+    with _reported_errors():
         run_server(host, port, replay, _settings(sandbox), console)
-    except UserInputError as exc:
-        _print_error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
 
 
 @app.command()
@@ -264,11 +236,8 @@ def rewind(
     """Restart a run from the checkpoint before STEP; continue it with `madagents run --resume RUN_DIR`."""
     from madagents.runner import rewind_run  # noqa: PLC0415
 
-    try:
+    with _reported_errors():
         checkpoint = rewind_run(run_dir, step, sys.argv)
-    except UserInputError as exc:
-        _print_error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
     console.print(
         f"rewound {run_dir} to checkpoint {checkpoint} (before {step}); now: madagents run --resume {run_dir}"
     )
@@ -296,11 +265,8 @@ def validate(
     from madagents.agents.reviewer import review_run_dir  # noqa: PLC0415
     from madagents.runner import open_context  # noqa: PLC0415
 
-    try:
+    with _reported_errors():
         ctx = open_context(run_dir, _settings(sandbox), sys.argv, reproduce=reproduce, on_host=run_on_host)
-    except UserInputError as exc:
-        _print_error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
     verdict = review_run_dir(ctx, reproduce=reproduce)
     for gate in verdict.gates:
         mark = "[yellow]?[/yellow]" if gate.inconclusive else ("[green]✓[/green]" if gate.passed else "[red]✗[/red]")
@@ -385,15 +351,22 @@ def _print_error(message: str) -> None:
     errors.print(f"[red]error:[/red] {escape(message)}", highlight=False)
 
 
+@contextlib.contextmanager
+def _reported_errors() -> Iterator[None]:
+    """A mistake in the input or a failed run ends the command with its one paragraph and exit code, no traceback."""
+    try:
+        yield
+    except (UserInputError, RunFailedError) as exc:
+        _print_error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+
+
 def _settings(sandbox: Backend | None, *, chunks: int | None = None, scheduler: str | None = None) -> Settings:
     """Settings from the environment and the options; chunks or a scheduler run the tools on Dask by default."""
     from madagents.settings import environment_settings  # noqa: PLC0415 - pydantic-settings stays out of --help
 
-    try:
+    with _reported_errors():
         settings = environment_settings()
-    except UserInputError as exc:
-        _print_error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
     if sandbox is None and (scheduler is not None or (chunks or 1) > 1):
         sandbox = Backend.dask
     if sandbox is not None:

@@ -7,17 +7,34 @@ and detector); otherwise the reanalysis is refused with exit code 2 before anyth
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
+
+from rich.console import Console
 
 from madagents.agents.planner import plan_workflow
 from madagents.errors import UserInputError
 from madagents.reanalysis_spec import Reanalysis
+from madagents.settings import Settings
 from madagents.source_run import load_source, process_signature
 from madagents.state import Plan
-from madagents.workflow import Workflow
+from madagents.workflow import Workflow, load_workflow
 from madagents_tools.generation import pythia8_generate
 
-__all__ = ["prepare_reanalysis"]
+__all__ = ["prepare_reanalysis", "run_reanalysis"]
+
+
+def run_reanalysis(run_dir: Path, workflow_path: Path, out: Path | None, settings: Settings, console: Console) -> None:
+    """``madagents reanalyze``: check the source run, run the analysis in a new run directory, print the summary."""
+    from madagents import runner  # noqa: PLC0415 - the graph loads slowly; the checks above need none of it
+    from madagents.console import RichReporter, summary_table  # noqa: PLC0415
+
+    start = time.monotonic()
+    spec = prepare_reanalysis(run_dir, load_workflow(workflow_path))
+    target = out or runner.default_run_dir(settings, spec.name)
+    state = runner.start_run(spec, target, settings, sys.argv, runner.Driver(reporter=RichReporter(console)))
+    console.print(summary_table(state, target, time.monotonic() - start))
 
 
 def prepare_reanalysis(run_dir: Path, workflow: Workflow) -> Reanalysis:
