@@ -10,11 +10,19 @@ from madagents.llm.budget import Spend
 from madagents.reproduce import render_template
 from madagents.rundir import Provenance
 from madagents.state import Plan, Review, RunState, Verdict, typed_results
+from madagents_tools import TOOL_MODULES
 from madagents_tools.analysis import analyze
 from madagents_tools.detector import detector
 from madagents_tools.generation import pythia8_generate
 
 __all__ = ["write_provenance", "write_report"]
+
+
+TOOL_FILES = {
+    tool: "tools/" + module.removeprefix("madagents_tools.").replace(".", "/") + ".py"
+    for tool, module in TOOL_MODULES.items()
+}
+"""Where each tool's source lives in the repository (the folder tools/ imports as madagents_tools)."""
 
 
 def write_report(
@@ -35,6 +43,7 @@ def write_report(
         not_done=state.not_done,
         reviews=reviews,
         spend=spend,
+        tool_files=TOOL_FILES,
     )
     ctx.rundir.write_text("report.md", text)
 

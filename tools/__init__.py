@@ -2,9 +2,8 @@
 
 Each tool is a module runnable as ``python -m madagents_tools.<stage>.<name> REQUEST.json RESULT.json``; its stage
 is the sub-package: generation, detector, analysis, ml, io (event records, and source_events, which checks an earlier
-run's events before a reanalysis). Only the standard
-library and pydantic are imported at module level, so the host can import the request and result models without the
-heavy physics stack.
+run's events before a reanalysis). Only the standard library and pydantic are imported at module level, so the
+host can import the request and result models without the heavy physics stack.
 """
 
 # The module of each tool, by the name its request carries (``ToolRequest.tool``).
