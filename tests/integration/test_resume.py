@@ -161,10 +161,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def _fill(disk: Path) -> Path:
     filler = disk / "filler"
-    with filler.open("wb") as stream, contextlib.suppress(OSError):
+    # unbuffered: a buffered stream would hold the bytes that found no room and fail again when it is closed
+    with filler.open("wb", buffering=0) as stream, contextlib.suppress(OSError):
         while True:
             stream.write(b"\0" * 65536)
-            stream.flush()
     return filler
 
 
