@@ -170,16 +170,19 @@ def _fill(disk: Path) -> Path:
 
 def test_a_full_disk_ends_the_run_failed_and_resume_continues_after_freeing_it(small_disk: Path) -> None:
     out = small_disk / "run"
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [*COMMAND, "run", *ARGS[:1], "--events", "200", "--seed", "77", "--out", str(out)],
         env=ENV,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    _wait_for_node(out, "generator", timeout_s=120)
-    filler = _fill(small_disk)  # the generator's files, its result and the next checkpoint find no space
-    _, stderr = process.communicate(timeout=300)
+    ) as process:
+        try:
+            _wait_for_node(out, "generator", timeout_s=120)
+            filler = _fill(small_disk)  # the generator's files, its result and the next checkpoint find no space
+            _, stderr = process.communicate(timeout=300)
+        finally:
+            process.kill()  # a failing test must not leave the run behind to be collected during a later one
     assert process.returncode == 1, stderr
     assert "Traceback" not in stderr
     status = json.loads((out / "status.json").read_text())
