@@ -8,6 +8,7 @@ combination of selections (``combine: [electrons, muons]``) or Z candidates buil
 from __future__ import annotations
 
 import graphlib
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
@@ -109,18 +110,21 @@ class ZCandidates(StrictModel):
         return [self.z_candidates]
 
 
-def _definition_kind(value: object) -> str | None:
-    if isinstance(value, BaseModel):
-        return type(value).__name__
-    keys = set(value) if isinstance(value, dict) else set()
-    for key, kind in (
-        ("collection", "ObjectSelection"),
-        ("combine", "CombinedObjects"),
-        ("z_candidates", "ZCandidates"),
-    ):
-        if key in keys:
-            return kind
-    return None
+def _kind_by_key(kinds: dict[str, str]) -> Callable[[object], str | None]:
+    """A discriminator: the model a mapping describes, from its defining key, so errors name its fields only."""
+
+    def kind(value: object) -> str | None:
+        if isinstance(value, BaseModel):
+            return type(value).__name__
+        keys = set(value) if isinstance(value, dict) else set()
+        return next((kinds[key] for key in kinds if key in keys), None)
+
+    return kind
+
+
+_definition_kind = _kind_by_key(
+    {"collection": "ObjectSelection", "combine": "CombinedObjects", "z_candidates": "ZCandidates"}
+)
 
 
 ObjectDefinition = Annotated[
@@ -164,15 +168,7 @@ class RangeCut(StrictModel):
         return self
 
 
-def _cut_kind(value: object) -> str | None:
-    """Which cut a mapping describes, from its defining key, so errors name that cut's fields only."""
-    if isinstance(value, BaseModel):
-        return type(value).__name__
-    keys = set(value) if isinstance(value, dict) else set()
-    for key, kind in (("count", "CountCut"), ("opposite_charge", "OppositeChargeCut"), ("observable", "RangeCut")):
-        if key in keys:
-            return kind
-    return None
+_cut_kind = _kind_by_key({"count": "CountCut", "opposite_charge": "OppositeChargeCut", "observable": "RangeCut"})
 
 
 Cut = Annotated[
