@@ -31,7 +31,7 @@ from madagents.errors import RunFailedError, UserInputError
 from madagents.llm.budget import Spend
 from madagents.llm.client import ModelAccessError, ModelClient, TokenCallback
 from madagents.prompts import load_prompt
-from madagents.rundir import RunDir, RunInfo
+from madagents.rundir import RunDir, RunInfo, tool_time
 from madagents.runner import Driver, checkpoint_serializer, start_run
 from madagents.settings import Settings
 from madagents.state import RunState, typed_results
@@ -44,7 +44,7 @@ __all__ = ["CHAT_SESSION", "SLASH_COMMANDS", "ChatSession", "ChatState", "new_se
 SLASH_COMMANDS = {
     "/plan": "show the proposed workflow",
     "/runs": "list this session's runs",
-    "/cost": "tokens and cost so far",
+    "/cost": "tokens, $ and the tools' CPU time so far",
     "/quit": "leave (resume later with --resume)",
 }
 ASK_ABOVE_SECONDS = 30
@@ -273,6 +273,9 @@ def _slash(session: ChatSession, command: str) -> str:
     if command == "/runs":  # the tutor names runs inside the session; the student needs the paths from here
         return "\n".join(str(session.context.session.path / name) for name in state.runs) or "no runs yet"
     if command == "/cost":
-        spend = state.spend
-        return f"{spend.tokens} tokens, ${spend.dollars:.4f}, {spend.tool_rounds} tool rounds"
+        spend, used = state.spend, tool_time(session.context.session.path)
+        return (
+            f"{spend.tokens} tokens, ${spend.dollars:.4f}, {spend.tool_rounds} tool rounds; "
+            f"≥ {used.cpu_seconds:.1f} s CPU in sandboxed tools ({used.wall_seconds:.1f} s wall)"
+        )
     return "commands: " + ", ".join(f"{name} ({what})" for name, what in SLASH_COMMANDS.items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -17,12 +18,12 @@ from pydantic import BaseModel, Field
 from madagents.errors import UserInputError
 from madagents.llm.redact import redact
 from madagents.runlock import LOCK_FILE
-from madagents.safe_files import append_line
+from madagents.safe_files import append_line, read_text
 from madagents.sandbox.host import ToolHost
 from madagents.state import Assumption
 from madagents_tools.contract import FileKind, FileRecord, atomic_path, sha256_file
 
-__all__ = ["Provenance", "RunDir", "RunInfo", "RunStatus", "TraceEvent"]
+__all__ = ["Provenance", "RunDir", "RunInfo", "RunStatus", "ToolTime", "TraceEvent", "tool_time"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 RunState = Literal["running", "succeeded", "failed"]
@@ -62,6 +63,8 @@ class TraceEvent(BaseModel):
     step_dir: str | None = None
     tool: str | None = None
     seconds: float | None = None
+    cpu_seconds: float | None = None
+    """A tool call's CPU time as its sandbox measured it, a lower bound (``ExecResult.cpu_seconds``)."""
     ok: bool | None = None
     error: str | None = None
 
@@ -206,6 +209,27 @@ class RunDir:
     def trace_events(self) -> list[TraceEvent]:
         lines = (self.path / "trace.jsonl").read_text().splitlines()
         return [TraceEvent.model_validate(json.loads(line)) for line in lines if line.strip()]
+
+
+class ToolTime(BaseModel):
+    """What the sandboxed tools of some runs cost, summed over their tool calls."""
+
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    """At least this much: calls the sandbox could not measure count as none (``ExecResult.cpu_seconds``)."""
+
+
+def tool_time(root: Path) -> ToolTime:
+    """The wall-clock and CPU seconds of the tool calls of every run under ``root/runs`` (a chat session's)."""
+    total = ToolTime()
+    for trace in sorted(root.glob("runs/*/trace.jsonl")):
+        with contextlib.suppress(OSError, ValueError):  # a run being written, or a planted link (UnsafePathError)
+            for line in read_text(root, trace.relative_to(root).as_posix()).splitlines():
+                event = TraceEvent.model_validate_json(line)
+                if event.event == "tool_call":
+                    total.wall_seconds += event.seconds or 0.0
+                    total.cpu_seconds += event.cpu_seconds or 0.0
+    return total
 
 
 _KINDS: dict[str, FileKind] = {

@@ -243,6 +243,8 @@ class ToolCall(BaseModel):
     ok: bool
     error: str | None = None
     seconds: float
+    cpu_seconds: float | None = None
+    """CPU time of the tool, as its sandbox measured it (None: not measured)."""
     log_path: str
 
 

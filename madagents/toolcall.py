@@ -90,11 +90,18 @@ def call_tool(
         ok=result.ok,
         error=result.error,
         seconds=executed.seconds,
+        cpu_seconds=executed.cpu_seconds,
         log_path=f"{step_dir}/log.txt",
     )
     ctx.rundir.trace(
         TraceEvent(
-            event="tool_call", step_dir=step_dir, tool=request.tool, seconds=call.seconds, ok=call.ok, error=call.error
+            event="tool_call",
+            step_dir=step_dir,
+            tool=request.tool,
+            seconds=call.seconds,
+            cpu_seconds=call.cpu_seconds,
+            ok=call.ok,
+            error=call.error,
         )
     )
     return result, call

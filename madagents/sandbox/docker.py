@@ -129,6 +129,7 @@ class DockerSandbox(Sandbox):
             expired = threading.Event()
             timer = threading.Timer(timeout_s, _kill, args=(container, expired))
             timer.start()
+            cpu = _CpuMeter(container)
             try:
                 _follow(container, output)
                 exit_code = int(container.wait()["StatusCode"])
@@ -145,6 +146,7 @@ class DockerSandbox(Sandbox):
             exit_code=exit_code,
             timed_out=expired.is_set(),
             seconds=time.monotonic() - start,
+            cpu_seconds=cpu.seconds,
             output_tail=output.tail(),
             oom_killed=oom,
         )
@@ -317,6 +319,30 @@ def _follow(container: Any, output: OutputLog) -> None:
             output.line(raw.decode(errors="replace"))
     if pending:
         output.line(pending.decode(errors="replace"))
+
+
+class _CpuMeter:
+    """A running container's CPU time, from the daemon's stats (its cgroup's counter, sampled about once a second).
+
+    The cgroup goes with the container (the stats of a stopped one are zeros), so the figure is the last sample before
+    the end: short by up to a second's work, and None for a tool that ended before a sample saw it use any.
+    """
+
+    def __init__(self, container: Any) -> None:
+        self._nanoseconds: int | None = None
+        threading.Thread(target=self._sample, args=(container,), daemon=True).start()
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self._nanoseconds is None else self._nanoseconds / 1e9
+
+    def _sample(self, container: Any) -> None:
+        # the stream ends, or breaks, when the container stops or is removed; the figure is then what was seen
+        with contextlib.suppress(docker.errors.DockerException, OSError, ValueError):
+            for sample in container.stats(stream=True, decode=True):
+                used = sample.get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage")
+                if used:
+                    self._nanoseconds = int(used)
 
 
 def _kill(container: Any, expired: threading.Event) -> None:

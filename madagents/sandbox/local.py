@@ -80,13 +80,17 @@ class LocalSandbox(Sandbox):
                 assert process.stdout is not None
                 for line in process.stdout:
                     output.line(line.rstrip("\n"))
-                exit_code = process.wait()
+                # wait4, not wait: this child's CPU time, with the descendants it reaped (threads of a server run
+                # several tools at once, so the process-wide RUSAGE_CHILDREN would mix them)
+                _, status, usage = os.wait4(process.pid, 0)
+                process.returncode = exit_code = os.waitstatus_to_exitcode(status)
             finally:
                 timer.cancel()
         return ExecResult(
             exit_code=exit_code,
             timed_out=expired.is_set(),
             seconds=time.monotonic() - start,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
             output_tail=output.tail(),
         )
 

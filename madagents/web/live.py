@@ -28,7 +28,7 @@ from madagents.errors import RunFailedError, UserInputError
 from madagents.llm.budget import BudgetExceededError
 from madagents.llm.cassette import ReplayMismatchError
 from madagents.llm.client import ModelAccessError, ModelClient, TokenCallback, ToolSchema
-from madagents.rundir import RunDir, TraceEvent
+from madagents.rundir import RunDir, tool_time
 from madagents.safe_files import read_text
 from madagents.settings import Settings
 from madagents.web.render import to_html
@@ -244,18 +244,15 @@ class LiveSession:
         self._emit_cost()
 
     def _emit_cost(self) -> None:
-        self.log.emit("cost", key="cost", tokens=self._tokens, dollars=self._dollars, tool_seconds=self._tool_seconds())
-
-    def _tool_seconds(self) -> float:
-        """Seconds the session's runs spent in sandboxed tools (generation, analysis, …), from their traces."""
-        total = 0.0
-        for trace in sorted(self.path.glob("runs/*/trace.jsonl")):
-            with contextlib.suppress(OSError, ValueError):  # UnsafePathError is a ValueError
-                for line in read_text(self.path, trace.relative_to(self.path).as_posix()).splitlines():
-                    event = TraceEvent.model_validate_json(line)
-                    if event.event == "tool_call" and event.seconds:
-                        total += event.seconds
-        return total
+        used = tool_time(self.path)
+        self.log.emit(
+            "cost",
+            key="cost",
+            tokens=self._tokens,
+            dollars=self._dollars,
+            tool_seconds=used.wall_seconds,
+            tool_cpu_seconds=used.cpu_seconds,
+        )
 
     def _emit_panel(self) -> None:
         """The side panel: the proposed workflow, the latest run's assumptions, the runs, the cost."""

@@ -165,3 +165,12 @@ def test_the_tool_may_write_next_to_its_log_but_not_the_log(sandbox: DockerSandb
     assert result.exit_code != 0
     assert (sandbox.workdir / "fresh/sub/x").read_text() == "ok\n"
     assert "forged" not in (sandbox.workdir / "fresh/log.txt").read_text()
+
+
+def test_cpu_time_of_a_busy_container_is_sampled(sandbox: DockerSandbox) -> None:
+    busy = "import time\nwhile time.process_time() < 2.5: pass"
+    result = sandbox.run(["python", "-c", busy], timeout_s=60, log_path="log.txt")
+    assert result.exit_code == 0
+    assert result.cpu_seconds is not None
+    # the daemon's stats come about once a second: the last one before the end is up to a second's work short
+    assert 1.0 <= result.cpu_seconds <= 2.5 + 0.5

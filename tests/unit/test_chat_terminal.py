@@ -56,6 +56,7 @@ def test_a_conversation_the_cassette_did_not_record_is_an_error_the_session_surv
     assert "error: the cassette holds no answer to this conversation" in output
     assert "'Can you simulate Drell-Yan at 13 TeV and plot the dimuon mass?'" in output
     assert "0 tokens" in output  # /cost still answered after the error
+    assert "≥ 0.0 s CPU in sandboxed tools (0.0 s wall)" in output  # no run yet
 
 
 def test_an_unreachable_endpoint_says_to_ask_again_not_to_resume_a_run(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from madagents.errors import UserInputError
-from madagents.rundir import RunDir, TraceEvent
+from madagents.rundir import RunDir, ToolTime, TraceEvent, tool_time
 from madagents.state import Assumption, AssumptionSource
 
 
@@ -73,3 +73,15 @@ def test_artifacts_hash_results_but_not_bookkeeping(tmp_path: Path) -> None:
     assert records["hists/m.json"].kind == "hist-json"
     assert records["reproduce.sh"].kind == "script"
     assert records["hists/m.json"].sha256 == "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+
+
+def test_tool_time_sums_the_tool_calls_of_a_sessions_runs(tmp_path: Path) -> None:
+    for name, calls in {"01-a": [(2.0, 1.5), (1.0, None)], "02-b": [(4.0, 3.0)]}.items():
+        run = RunDir.create(tmp_path / "runs" / name)
+        run.trace(TraceEvent(event="node_end", seconds=100.0))  # the graph's nodes are not tools
+        for seconds, cpu in calls:
+            run.trace(TraceEvent(event="tool_call", tool="analyze", seconds=seconds, cpu_seconds=cpu))
+    used = tool_time(tmp_path)
+    assert used.wall_seconds == 7.0
+    assert used.cpu_seconds == 4.5  # a call the sandbox could not measure counts as none: a lower bound
+    assert tool_time(tmp_path / "nowhere") == ToolTime()

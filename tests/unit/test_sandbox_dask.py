@@ -146,3 +146,11 @@ def test_missing_distributed_says_what_to_install(tmp_path: Path, monkeypatch: p
 
 def test_other_backends_have_nothing_to_close(tmp_path: Path) -> None:
     LocalSandbox(tmp_path).close()  # the default: nothing to release, nothing raised
+
+
+def test_cpu_time_is_measured_on_the_worker(sandbox: DaskSandbox) -> None:
+    busy = "import time\nwhile time.process_time() < 1.0: pass"
+    result = sandbox.run([sys.executable, "-c", busy], timeout_s=60, log_path="busy.txt")
+    assert result.exit_code == 0
+    assert result.cpu_seconds is not None
+    assert 1.0 <= result.cpu_seconds <= result.seconds + 0.05

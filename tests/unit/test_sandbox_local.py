@@ -73,3 +73,26 @@ def test_asking_for_docker_without_a_daemon_says_how_to_fix_it(monkeypatch: pyte
     monkeypatch.setattr(sandbox_package, "docker_client", _no_daemon)
     with pytest.raises(sandbox_package.SandboxUnavailableError, match="no Docker daemon is reachable"):
         sandbox_package.resolve_backend("docker")
+
+
+BUSY = "import time\nwhile time.process_time() < {seconds}: pass"
+"""Python that burns ``seconds`` of its own CPU time, however loaded the machine is."""
+
+
+def test_cpu_time_of_a_busy_loop_and_of_a_sleep(tmp_path: Path) -> None:
+    sandbox = LocalSandbox(tmp_path)
+    busy = sandbox.run([sys.executable, "-c", BUSY.format(seconds=1.0)], timeout_s=60, log_path="b")
+    asleep = sandbox.run([sys.executable, "-c", "import time; time.sleep(1)"], timeout_s=60, log_path="s")
+    assert busy.cpu_seconds is not None
+    assert 1.0 <= busy.cpu_seconds <= busy.seconds + 0.05  # rusage ticks are coarser than the monotonic clock
+    assert asleep.cpu_seconds is not None
+    assert asleep.seconds >= 1.0
+    assert asleep.cpu_seconds < 0.5  # the interpreter's start, not the second asleep
+
+
+def test_cpu_time_includes_a_child_the_tool_waited_for(tmp_path: Path) -> None:
+    code = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {BUSY.format(seconds=1.0)!r}], check=True)"
+    result = LocalSandbox(tmp_path).run([sys.executable, "-c", code], timeout_s=60, log_path="c")
+    assert result.exit_code == 0
+    assert result.cpu_seconds is not None
+    assert result.cpu_seconds >= 1.0

@@ -153,7 +153,7 @@ const draw = {
     listSessions();
   },
   cost(e) {
-    $("cost").textContent = `${e.tokens.toLocaleString()} tokens · $${e.dollars.toFixed(4)} · ${e.tool_seconds.toFixed(1)} s in tools`;
+    $("cost").textContent = `${e.tokens.toLocaleString()} tokens · $${e.dollars.toFixed(4)} · ≥ ${e.tool_cpu_seconds.toFixed(1)} s CPU in tools (${e.tool_seconds.toFixed(1)} s wall)`;
   },
   panel(e) {
     const plan = $("plan");
