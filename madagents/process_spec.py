@@ -161,7 +161,11 @@ class ProcessSpec(_Strict):
         labels = load_catalogue().labels
         options = "; ".join(f"[{', '.join(state.products)}]" for state in recipe.final_states) or "none"
         if not recipe.final_states:
-            msg = f"process {self.name} has no Pythia8 matrix element; use generator: {{name: mg5}} with its MG5 lines"
+            lines = "; ".join(recipe.mg5.processes) if recipe.mg5 is not None else "your own"
+            msg = (
+                f"process {self.name} has no Pythia8 matrix element: use generator: {{name: mg5}} with its MG5 lines "
+                f"({lines}) and leave process.name out (process: {{produces: [...]}} names its resonances)"
+            )
             raise ValueError(msg)
         if self.final_state is None:
             if len(recipe.final_states) == 1:

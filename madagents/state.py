@@ -163,6 +163,11 @@ class Expectations(BaseModel):
 
     n_events: int
     peaks: list[PeakExpectation] = Field(default_factory=list)
+    edges: list[PeakExpectation] = Field(
+        default_factory=list,
+        description="m_T histograms whose Jacobian edge must lie at a charged resonance's mass.",
+        exclude_if=lambda value: not value,  # plans without one read as before (the cassettes pin prompts)
+    )
     channel_branching_fraction: float = Field(
         default=1.0,
         description="Product of branching fractions of the selected channel not already in the generator's σ.",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from madagents.claim_gates import gate_analysis_record, gate_plots
+from madagents.edge_gate import gate_edges
 from madagents.run_reads import hist_from_json
 from madagents.safe_files import resolve_inside
 from madagents.state import GateResult, Plan, StepResult, typed_results
@@ -83,6 +84,7 @@ def run_gates(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> list
             gate_cross_section(generation, analysis, label),
             _with(gate_fiducial(plan, analysis, label), gate_analysis_record(results, request, analysis, label)),
             *gate_peaks(plan, analysis, label),
+            *gate_edges(run_dir, plan, analysis, label),
             *_reference_gates(run_dir, plan, analysis, label),
             *gate_plots(run_dir, request, analysis, label, generation),
         ]

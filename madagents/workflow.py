@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.json_schema import SkipJsonSchema
 
 from madagents.detector_cards import delphes_card_text, load_detector_card
+from madagents.detector_level import detector_conflict
 from madagents.errors import UserInputError
 from madagents.input_errors import describe_errors
 from madagents.process_spec import ProcessSpec
@@ -31,6 +32,7 @@ __all__ = [
     "Beams",
     "Checks",
     "DetectorSpec",
+    "EdgeCheck",
     "GeneratorSettings",
     "MLGeneratorSpec",
     "Mg5Process",
@@ -199,8 +201,24 @@ class PeakCheck(_Strict):
         return name
 
 
+class EdgeCheck(PeakCheck):
+    """A transverse-mass histogram of a charged resonance decaying to ℓν: its Jacobian edge lies at the mass."""
+
+    histogram: str = Field(examples=["m_t"])
+    particle: str = Field(
+        description="The resonance decaying to a lepton and a neutrino (W+, W'+; PDG id, Pythia8, MG5 or PDG "
+        "name), checked at its generated mass; or 'new' for the process's new particle (at process.mass_gev).",
+        examples=["W'+"],
+    )
+
+
 class Checks(_Strict):
     peaks: list[PeakCheck] = Field(default_factory=list, description="Histograms that must peak at a mass.")
+    edges: list[EdgeCheck] = Field(
+        default_factory=list,
+        description="m_T histograms (mt(lepton)) whose Jacobian edge must lie at a charged resonance's mass.",
+        exclude_if=lambda value: not value,  # dumps without edges read as before (the cassettes pin them)
+    )
     # absent from the schema the model sees and from dumps when unset (the recorded cassettes pin both)
     reference: SkipJsonSchema[ReferenceCheck | None] = Field(default=None, exclude_if=lambda value: value is None)
 
@@ -239,22 +257,32 @@ class Workflow(_Strict):
     @model_validator(mode="after")
     def _checks_refer_to_histograms(self) -> Workflow:
         names = {spec.name for spec in self.analysis.histograms}
-        for peak in self.checks.peaks:
+        checks = [("checks.peaks", check) for check in self.checks.peaks]
+        checks += [("checks.edges", check) for check in self.checks.edges]
+        for where, peak in checks:
             if peak.histogram not in names:
-                msg = f"checks.peaks refers to histogram {peak.histogram!r}; defined histograms are {sorted(names)}"
+                msg = f"{where} refers to histogram {peak.histogram!r}; defined histograms are {sorted(names)}"
                 raise ValueError(msg)
             if peak.particle == NEW_PARTICLE and self.process.mass_gev is None:
-                msg = f"checks.peaks particle 'new' needs a process with a new particle; {self.process.name} has none"
+                msg = f"{where} particle 'new' needs a process with a new particle; {self.process.name} has none"
                 raise ValueError(msg)
             declared = {abs(pdg) for pdg in self.process.resonances()}
             if peak.particle != NEW_PARTICLE and abs(particle_id(peak.particle)) not in declared:
                 known = ", ".join(particle_name(pdg) for pdg in sorted(declared)) or "none"
                 msg = (
-                    f"checks.peaks particle {peak.particle!r} is not a resonance the process produces ({known}); "
+                    f"{where} particle {peak.particle!r} is not a resonance the process produces ({known}); "
                     "check a declared resonance, or declare it in process.produces"
                 )
                 raise ValueError(msg)
         check_reference(self.checks.reference, self.analysis.histograms)  # a bad file: an input error, now
+        return self
+
+    @model_validator(mode="after")
+    def _analysis_fits_the_detector(self) -> Workflow:
+        if self.detector is not None:
+            problem = detector_conflict(self.analysis, self.detector.backend, self.detector.card)
+            if problem:
+                raise ValueError(problem)
         return self
 
     @model_validator(mode="after")

@@ -74,6 +74,7 @@ def plan_workflow(workflow: AnyRun) -> Plan:
         expectations=Expectations(
             n_events=workflow.events,
             peaks=[peak_expectation(check, workflow, settings) for check in workflow.checks.peaks],
+            edges=[peak_expectation(check, workflow, settings) for check in workflow.checks.edges],
             # Pythia8 scales σ by the branching ratios of the decay channels left open (every catalogue final
             # state closes the others), and MG5 decay chains include them: σ already includes them.
             channel_branching_fraction=1.0,
@@ -146,6 +147,7 @@ def plan_reanalysis(reanalysis: Reanalysis) -> Plan:
         expectations=Expectations(
             n_events=source.n_events,
             peaks=[peak_expectation(peak, workflow, settings) for peak in workflow.checks.peaks],
+            edges=[peak_expectation(edge, workflow, settings) for edge in workflow.checks.edges],
         ),
         assumptions=[reused],
         required_packages=[*SANDBOX_PACKAGES],

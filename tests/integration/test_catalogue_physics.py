@@ -6,71 +6,36 @@ cross sections are LO; each comparison with a measured or higher-order value sta
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 
 from madagents.processes import CATALOGUE, render_settings
-from madagents.runner import start_run
-from madagents.settings import Settings
-from madagents.validation import load_hist
-from madagents.workflow import ProcessSpec, load_workflow
-from madagents_tools.generation import pythia8_generate
-from tests.conftest import REPO
+from madagents.workflow import ProcessSpec
+from tests.integration.catalogue_runs import (
+    M_W_GEV,
+    M_Z_GEV,
+    gate_line,
+    generation,
+    peak,
+    run_workflow,
+    share_above,
+    share_below,
+)
 
 pytestmark = pytest.mark.slow
-
-M_W_GEV = 80.369
-"""PDG 2024, W boson mass."""
-M_Z_GEV = 91.188
-"""PDG 2024, Z boson mass."""
-
-
-def _run(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
-    out = tmp_path_factory.mktemp(name) / "run"
-    workflow = load_workflow(REPO / "workflows" / f"{name}.yaml")
-    start_run(workflow, out, Settings(verify_events=50, sandbox="local"), ["madagents", "run", "test"])
-    assert json.loads((out / "status.json").read_text())["state"] == "succeeded"
-    return out
-
-
-def _generation(run_dir: Path) -> pythia8_generate.Result:
-    return pythia8_generate.Result.model_validate_json((run_dir / "steps/01-generate/result.json").read_text())
-
-
-def _peak(run_dir: Path, name: str) -> tuple[float, Any]:
-    histogram = load_hist(run_dir / "hists" / f"{name}.json")
-    values = histogram.values()
-    return float(histogram.axes[0].centers[int(np.argmax(values))]), histogram
-
-
-def _share_above(histogram: Any, edge: float) -> float:
-    """Share of all entries (flow included) in bins at or above ``edge``, overflow included."""
-    values, edges = histogram.values(flow=True), histogram.axes[0].edges
-    above = values[1:-1][edges[:-1] >= edge].sum() + values[-1]
-    return float(above / values.sum())
-
-
-def _share_below(histogram: Any, edge: float) -> float:
-    """Share of all entries (flow included) in bins below ``edge``, underflow included."""
-    values, edges = histogram.values(flow=True), histogram.axes[0].edges
-    below = values[1:-1][edges[1:] <= edge].sum() + values[0]
-    return float(below / values.sum())
 
 
 @pytest.fixture(scope="module")
 def w_enu(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _run(tmp_path_factory, "w_enu")
+    return run_workflow(tmp_path_factory, "w_enu")
 
 
 def test_w_enu_sigma_against_the_atlas_measurement(w_enu: Path) -> None:
     # ATLAS, Phys. Lett. B 759 (2016) 601, arXiv:1603.09222: σ(W⁺ → ℓ⁺ν) = 11.83 nb, σ(W⁻ → ℓ⁻ν̄) = 8.79 nb at
     # 13 TeV (each per lepton flavour). LO Pythia8 lacks the NLO/NNLO correction, K ≈ 1.2-1.3 for W production:
     # LO / measured is expected in [0.65, 0.95].
-    sigma = _generation(w_enu).sigma_pb
+    sigma = generation(w_enu).sigma_pb
     assert sigma is not None
     ratio = sigma / ((11.83 + 8.79) * 1000)
     assert 0.65 < ratio < 0.95, ratio
@@ -78,23 +43,26 @@ def test_w_enu_sigma_against_the_atlas_measurement(w_enu: Path) -> None:
 
 def test_w_enu_electron_pt_has_its_jacobian_peak_below_half_the_w_mass(w_enu: Path) -> None:
     # the Jacobian peak of pT(e) sits at m_W / 2 (PDG m_W = 80.369 GeV), smeared down by the W's width and pT
-    peak, histogram = _peak(w_enu, "pt_e")
-    assert M_W_GEV / 2 - 8 <= peak <= M_W_GEV / 2 + 1, peak
-    assert _share_above(histogram, M_W_GEV / 2 + 4) < 0.25
+    position, histogram = peak(w_enu, "pt_e")
+    assert M_W_GEV / 2 - 8 <= position <= M_W_GEV / 2 + 1, position
+    assert share_above(histogram, M_W_GEV / 2 + 4) < 0.25
 
 
 def test_w_enu_transverse_mass_has_its_jacobian_peak_just_below_the_w_mass(w_enu: Path) -> None:
     # m_T(e, MET) ≤ m_W up to the W width (PDG m_W = 80.369 GeV, Γ_W = 2.085 GeV): at particle level the missing pT
     # is the neutrino's, so the distribution rises to its Jacobian peak just below m_W and falls sharply above it
-    peak, histogram = _peak(w_enu, "m_t")
-    assert 60 <= peak <= 85, peak
-    assert peak < M_W_GEV
-    assert _share_above(histogram, M_W_GEV + 10) < 0.05  # beyond m_W by more than four widths
+    position, histogram = peak(w_enu, "m_t")
+    assert 60 <= position <= 85, position
+    assert position < M_W_GEV
+    assert share_above(histogram, M_W_GEV + 10) < 0.05  # beyond m_W by more than four widths
+    line = gate_line(w_enu, "edge m_t")  # the edge check (checks.edges) places it at Pythia8's m_W
+    assert "✓ pass" in line
+    assert "the Jacobian edge of m_T at m(W+) = 80.3" in line
 
 
 @pytest.fixture(scope="module")
 def zprime(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _run(tmp_path_factory, "zprime_ssm_mumu")
+    return run_workflow(tmp_path_factory, "zprime_ssm_mumu")
 
 
 def test_zprime_peak_gate_checked_the_zprime(zprime: Path) -> None:
@@ -103,8 +71,8 @@ def test_zprime_peak_gate_checked_the_zprime(zprime: Path) -> None:
     assert "m(Z'0) = 3000 GeV" in report
     assert "PDG 32: 1.000000" in report  # the branching-fraction gate read the Z′ table
     assert "f fbar -> gamma*/Z0/Zprime0 (code 3001)" in report  # what Pythia8 says it generated
-    peak, _ = _peak(zprime, "m_mumu")
-    assert abs(peak - 3000) <= 100
+    position, _ = peak(zprime, "m_mumu")
+    assert abs(position - 3000) <= 100
 
 
 def test_zprime_ssm_width_is_three_percent_of_its_mass() -> None:
@@ -125,7 +93,7 @@ def test_zprime_ssm_width_is_three_percent_of_its_mass() -> None:
 
 @pytest.fixture(scope="module")
 def wprime(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _run(tmp_path_factory, "wprime_enu")
+    return run_workflow(tmp_path_factory, "wprime_enu")
 
 
 def test_wprime_electron_pt_has_its_jacobian_edge_at_half_the_wprime_mass(wprime: Path) -> None:
@@ -134,21 +102,32 @@ def test_wprime_electron_pt_has_its_jacobian_edge_at_half_the_wprime_mass(wprime
     report = (wprime / "report.md").read_text()
     assert "PDG 34: 1.000000" in report  # the branching-fraction gate read the W′ table
     assert "f fbar' -> W'+-" in report
-    peak, histogram = _peak(wprime, "pt_e")
-    assert 1100 <= peak <= 1500, peak
-    assert _share_above(histogram, 1600) < 0.1
+    position, histogram = peak(wprime, "pt_e")
+    assert 1100 <= position <= 1500, position
+    assert share_above(histogram, 1600) < 0.1
+
+
+def test_wprime_transverse_mass_edge_gate_checks_the_wprime(wprime: Path) -> None:
+    # m_T(e, MET) ≤ m_W′ for an on-shell W′ (UA1's W discovery variable, Phys. Lett. B 122 (1983) 103), its
+    # Jacobian edge at m_W′ = 3 TeV: the W′ has no mass peak, and the edge check (checks.edges) places it
+    line = gate_line(wprime, "edge m_t")
+    assert "✓ pass" in line
+    assert "the Jacobian edge of m_T at m(W'+) = 3000 GeV" in line
+    position, histogram = peak(wprime, "m_t")
+    assert 2500 <= position <= 3000, position  # the Jacobian peak, just below the edge (100 GeV bins)
+    assert share_above(histogram, 3200) < 0.05
 
 
 @pytest.fixture(scope="module")
 def higgs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _run(tmp_path_factory, "higgs_4l")
+    return run_workflow(tmp_path_factory, "higgs_4l")
 
 
 def test_higgs_4l_sigma_against_the_lhc_higgs_cross_section_group(higgs: Path) -> None:
     # LHC Higgs XS WG, CERN Yellow Report 4 (arXiv:1610.07922): σ(gg → H, 13 TeV, m_H = 125 GeV) = 48.58 pb at
     # N3LO; BR(H → ZZ* → 4ℓ, ℓ = e, μ) = 1.25e-4. Pythia8's gg → H is LO with LO widths, and the ggF K-factor
     # N3LO / LO is 2-3 (Anastasiou et al., arXiv:1602.00695): LO / N3LO in [0.3, 0.7].
-    sigma = _generation(higgs).sigma_pb
+    sigma = generation(higgs).sigma_pb
     assert sigma is not None
     ratio = sigma / (48.58 * 1.25e-4)
     assert 0.3 < ratio < 0.7, ratio
@@ -156,21 +135,21 @@ def test_higgs_4l_sigma_against_the_lhc_higgs_cross_section_group(higgs: Path) -
 
 def test_higgs_4l_leading_muon_pair_shows_the_on_shell_z(higgs: Path) -> None:
     # H → Z Z*: one Z is on shell (PDG m_Z = 91.188 GeV), the other below m_H − m_Z ≈ 34 GeV
-    peak, histogram = _peak(higgs, "m_mumu")
-    assert abs(peak - M_Z_GEV) <= 5, peak
-    assert _share_above(histogram, 100) < 0.05
+    position, histogram = peak(higgs, "m_mumu")
+    assert abs(position - M_Z_GEV) <= 5, position
+    assert share_above(histogram, 100) < 0.05
 
 
 @pytest.fixture(scope="module")
 def wz(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _run(tmp_path_factory, "wz_3l")
+    return run_workflow(tmp_path_factory, "wz_3l")
 
 
 def test_wz_sigma_against_the_atlas_measurement(wz: Path) -> None:
     # ATLAS, Eur. Phys. J. C 79 (2019) 535, arXiv:1902.05759: σ(pp → W±Z) = 51.0 pb at 13 TeV (66 < m_Z < 116 GeV);
     # × BR(W → eν, μν) = 0.2163 × BR(Z → ee, μμ) = 0.0673 (PDG). LO qq̄' → WZ misses the NLO corrections
     # (K ≈ 1.8, Grazzini et al. arXiv:1604.08576): LO / measured in [0.3, 0.75].
-    sigma = _generation(wz).sigma_pb
+    sigma = generation(wz).sigma_pb
     assert sigma is not None
     ratio = sigma / (51.0 * 0.2163 * 0.0673)
     assert 0.3 < ratio < 0.75, ratio
@@ -179,21 +158,21 @@ def test_wz_sigma_against_the_atlas_measurement(wz: Path) -> None:
 def test_wz_muon_pair_peaks_at_the_z(wz: Path) -> None:
     report = (wz / "report.md").read_text()
     assert "| peak m_mumu | ✓ pass |" in report
-    peak, _ = _peak(wz, "m_mumu")
-    assert abs(peak - M_Z_GEV) <= 4, peak
+    position, _ = peak(wz, "m_mumu")
+    assert abs(position - M_Z_GEV) <= 4, position
 
 
 @pytest.fixture(scope="module")
 def dijets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _run(tmp_path_factory, "dijet_pthat500")
+    return run_workflow(tmp_path_factory, "dijet_pthat500")
 
 
 def test_dijet_leading_jet_pt_has_its_edge_at_the_pthat_cut(dijets: Path) -> None:
     # PhaseSpace:pTHatMin (Pythia8 manual, "Phase Space Cuts") cuts the 2 → 2 partons' pT at 500 GeV; the leading
     # jet carries about that, a little less out of cone, more with ISR, and the steep spectrum peaks at the cut
-    peak, histogram = _peak(dijets, "pt_j1")
-    assert 450 <= peak <= 650, peak
-    assert _share_below(histogram, 400) < 0.05
-    processes = {process.name for process in _generation(dijets).processes}
+    position, histogram = peak(dijets, "pt_j1")
+    assert 450 <= position <= 650, position
+    assert share_below(histogram, 400) < 0.05
+    processes = {process.name for process in generation(dijets).processes}
     assert "g g -> g g" in processes
     assert "q g -> q g" in processes

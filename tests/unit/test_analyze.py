@@ -317,7 +317,7 @@ def test_missing_jet_branches(tmp_path: Path) -> None:
 
 def test_opposite_charge_of_jets_is_refused_when_the_request_is_read(tmp_path: Path) -> None:
     objects = {"jets": {"collection": "jet"}, "muons": {"collection": "muon"}}
-    with pytest.raises(ValueError, match=r"'jets' are not leptons and carry no charge"):
+    with pytest.raises(ValueError, match=r"'jets' are neither and carry no charge"):
         make_request(tmp_path, objects=objects, cuts=[{"opposite_charge": ["jets", "muons"]}])
 
 

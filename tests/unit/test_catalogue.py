@@ -166,5 +166,5 @@ def test_defaults_go_into_the_assumptions_with_their_reason(write_workflow: Work
 
 
 def test_an_mg5_only_entry_says_so(write_workflow: WorkflowWriter) -> None:
-    with pytest.raises(UserInputError, match=r"single_top_tw has no Pythia8 matrix element; use generator"):
+    with pytest.raises(UserInputError, match=r"single_top_tw has no Pythia8 matrix element: use generator"):
         load_workflow(write_workflow(process={"name": "single_top_tw"}, checks={}))

@@ -1,5 +1,5 @@
 """Particle-level objects of tools/io/final_state.py on hand-built event records: jet algorithms, b/c tagging by
-cone and by ghost association, photons."""
+cone and by ghost association, photons, hadronic taus."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import pytest
 
 from madagents_tools.io.final_state import JetDefinition, ParticleBatch, final_state_columns
 
-Particle = tuple[int, int, float, float, float]
-"""(pid, status, pT, eta, phi); massless unless decayed (the B and D hadrons: 5 GeV)."""
+Particle = tuple[int, int, float, float, float] | tuple[int, int, float, float, float, int, int]
+"""(pid, status, pT, eta, phi[, daughter1, daughter2]); massless unless decayed (the B and D hadrons: 5 GeV)."""
 
 
 def batch(*events: list[Particle]) -> ParticleBatch:
-    rows = [(index, *particle) for index, event in enumerate(events) for particle in event]
-    event, pid, status, pt, eta, phi = (np.asarray([row[i] for row in rows]) for i in range(6))
+    rows = [(index, *particle, 0, 0)[:8] for index, event in enumerate(events) for particle in event]
+    event, pid, status, pt, eta, phi, daughter1, daughter2 = (np.asarray([row[i] for row in rows]) for i in range(8))
     mass = np.where(status < 0, 5.0, 0.0)
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
     counts = np.bincount(event, minlength=len(events))
@@ -27,6 +27,8 @@ def batch(*events: list[Particle]) -> ParticleBatch:
         index=np.arange(len(event)) - (np.cumsum(counts) - counts)[event],
         pid=pid.astype(np.int64),
         status=status.astype(np.int64),
+        daughter1=daughter1.astype(np.int64),
+        daughter2=daughter2.astype(np.int64),
         px=px,
         py=py,
         pz=pz,
@@ -78,3 +80,35 @@ def test_photons_are_stored_with_their_isolation() -> None:
     photons = final_state_columns(record, 5.0, None, 0)["photon"].to_list()[0]
     assert [photon["pt"] for photon in photons] == pytest.approx([40.0, 30.0])  # the 8 GeV one is below 10 GeV
     assert [photon["iso"] for photon in photons] == pytest.approx([0.1, 0.0])
+
+
+def test_hadronic_taus_are_their_visible_decay_products() -> None:
+    # τ⁻ (record index 1) radiates a photon: its copy (3) decays to ν_τ π⁻ π⁰ (5-7); τ⁺ (2) decays to e⁺ ν ν̄ (8-10)
+    event: list[Particle] = [
+        (90, -11, 0.0, 0.0, 0.0),
+        (15, -23, 60.0, 0.5, 0.0, 3, 4),
+        (-15, -23, 50.0, -0.5, 3.0, 8, 10),
+        (15, -51, 55.0, 0.5, 0.0, 5, 7),
+        (22, 1, 5.0, 0.5, 0.1),
+        (16, 1, 15.0, 0.5, 0.0),
+        (-211, 1, 25.0, 0.5, 0.0),
+        (111, 1, 15.0, 0.5, 0.0),
+        (-11, 1, 20.0, -0.5, 3.0),
+        (12, 1, 20.0, -0.5, 3.0),
+        (-16, 1, 10.0, -0.5, 3.0),
+    ]
+    (taus,) = final_state_columns(batch(event), 5.0, None, 0)["tau"].to_list()
+    assert len(taus) == 1  # the leptonic τ⁺ and the radiating τ⁻ (a τ among its products) are not τ_h
+    assert taus[0]["pt"] == pytest.approx(40.0)  # π⁻ + π⁰, collinear; the ν_τ's 15 GeV is missing
+    assert taus[0]["charge"] == -1
+    assert (taus[0]["eta"], taus[0]["phi"]) == pytest.approx((0.5, 0.0))
+
+
+def test_hadronic_taus_below_10_gev_visible_pt_are_not_stored() -> None:
+    event: list[Particle] = [
+        (90, -11, 0.0, 0.0, 0.0),
+        (-15, -23, 20.0, 0.0, 0.0, 2, 3),
+        (-16, 1, 12.0, 0.0, 0.0),
+        (211, 1, 8.0, 0.0, 0.0),
+    ]
+    assert final_state_columns(batch(event), 5.0, None, 0)["tau"].to_list() == [[]]

@@ -110,7 +110,8 @@ def test_root_tree_holds_every_event_with_the_documented_branches(dy: Run) -> No
     per_event = {"event_number", "weight", "mhat", "met_pt", "met_phi"}
     leptons = {f"{name}_{field}" for name in ("muon", "electron") for field in LEPTON_FIELDS} | {"nmuon", "nelectron"}
     photons = {f"photon_{field}" for field in ("pt", "eta", "phi", "mass", "iso")} | {"nphoton"}
-    assert branches == per_event | leptons | photons, "jet branches appear only when jets are requested"
+    taus = {f"tau_{field}" for field in ("pt", "eta", "phi", "mass", "charge")} | {"ntau"}
+    assert branches == per_event | leptons | photons | taus, "jet branches appear only when jets are requested"
     events = dy.tree()
     assert events.event_number.tolist() == list(range(N_EVENTS))
     assert np.all(events.weight == 1.0)

@@ -161,3 +161,41 @@ def test_every_shipped_workflow_loads() -> None:
 def test_a_surrogate_workflow_is_refused_where_events_are_needed() -> None:
     with pytest.raises(UserInputError, match="is a amplitude_surrogate workflow"):
         load_workflow(DRELL_YAN.parent / "ml_amplitudes.yaml")
+
+
+def _jet_analysis(**jet_options: object) -> dict[str, object]:
+    jets = {"collection": "jet", "pt_min_gev": 30, **jet_options}
+    histogram = {"name": "n_jets", "observable": "count(jets)", "bins": 5, "range": [0, 5], "label": "N"}
+    return {"objects": {"jets": jets}, "histograms": [histogram]}
+
+
+def test_delphes_refuses_a_particle_level_jet_definition(write_workflow: WorkflowWriter) -> None:
+    analysis = _jet_analysis() | {"jets": {"algorithm": "kt", "radius": 0.6}}
+    path = write_workflow(detector={"backend": "delphes", "card": "atlas"}, analysis=analysis, checks=None)
+    with pytest.raises(UserInputError, match=r"the Delphes card \(atlas\) clusters and b-tags the jets itself"):
+        load_workflow(path)
+
+
+def test_a_jet_definition_applies_under_the_parametric_detector(write_workflow: WorkflowWriter) -> None:
+    # the parametric detector smears the particle-level jets, so their definition is honoured
+    analysis = _jet_analysis() | {"jets": {"algorithm": "kt", "radius": 0.6}}
+    workflow = load_workflow(
+        write_workflow(detector={"backend": "parametric", "card": "atlas"}, analysis=analysis, checks=None)
+    )
+    assert workflow.analysis.jets.radius == 0.6
+
+
+@pytest.mark.parametrize("backend", ["parametric", "delphes"])
+def test_detectors_refuse_c_tags(write_workflow: WorkflowWriter, backend: str) -> None:
+    path = write_workflow(
+        detector={"backend": backend, "card": "atlas"}, analysis=_jet_analysis(ctag=True), checks=None
+    )
+    with pytest.raises(UserInputError, match=rf"ctag, a particle-level tag by C hadrons; the {backend} detector"):
+        load_workflow(path)
+
+
+def test_the_parametric_detector_refuses_photons(write_workflow: WorkflowWriter) -> None:
+    analysis = _jet_analysis() | {"objects": {"jets": {"collection": "photon", "pt_min_gev": 30}}}
+    path = write_workflow(detector={"backend": "parametric", "card": "atlas"}, analysis=analysis, checks=None)
+    with pytest.raises(UserInputError, match=r"selects photon objects, which the parametric detector simulation"):
+        load_workflow(path)

@@ -41,9 +41,11 @@ __all__ = [
     "parse_observable",
 ]
 
-Collection = Literal["muon", "electron", "photon", "jet"]
-"""Object collections stored in the events TTree (branches ``<collection>_pt`` and so on)."""
+Collection = Literal["muon", "electron", "photon", "tau", "jet"]
+"""Object collections stored in the events TTree (branches ``<collection>_pt`` and so on); ``tau`` holds the
+visible decay products of hadronically decaying τ leptons (particle level only)."""
 LEPTONS = ("muon", "electron")
+CHARGED = (*LEPTONS, "tau")
 Z_MASS_GEV = 91.1876
 """PDG 2024, m_Z = 91.1876 ± 0.0021 GeV."""
 
@@ -72,8 +74,8 @@ class ObjectSelection(StrictModel):
 
     @model_validator(mode="after")
     def _options_fit_collection(self) -> ObjectSelection:
-        if self.isolation_max is not None and self.collection == "jet":
-            msg = "isolation_max applies to muons, electrons and photons, not jets; remove it"
+        if self.isolation_max is not None and self.collection in ("jet", "tau"):
+            msg = f"isolation_max applies to muons, electrons and photons, not {self.collection}s; remove it"
             raise ValueError(msg)
         for tag in ("btag", "ctag"):
             if getattr(self, tag) is not None and self.collection != "jet":
@@ -294,9 +296,15 @@ class AnalysisSpec(StrictModel):
         for cut in self.cuts:
             if isinstance(cut, OppositeChargeCut):
                 for source in cut.opposite_charge:
-                    if not self.is_lepton(source):
-                        msg = f"opposite_charge needs leptons, but {source!r} are not leptons and carry no charge"
+                    if not self.is_charged(source):
+                        msg = f"opposite_charge needs leptons or taus, but {source!r} are neither and carry no charge"
                         raise ValueError(msg)
+
+    def is_charged(self, name: str) -> bool:
+        definition = self.objects[name]
+        if isinstance(definition, ObjectSelection):
+            return definition.collection in CHARGED
+        return isinstance(definition, CombinedObjects)
 
     def is_lepton(self, name: str) -> bool:
         definition = self.objects[name]

@@ -1,9 +1,9 @@
 """Final-state objects from generated particles: the TTree the analysis reads.
 
-Muons, electrons and photons with their relative isolation, jets (fastjet: anti-kT, kT or Cambridge/Aachen) with
-b- and c-tags from the B and C hadrons of the event record (within ΔR < R of the jet axis, or by ghost
-association), and missing transverse momentum, computed for a whole batch of events at once with numpy index
-arithmetic.
+Muons, electrons and photons with their relative isolation, hadronic taus (the visible decay products of each
+τ that decays to hadrons), jets (fastjet: anti-kT, kT or Cambridge/Aachen) with b- and c-tags from the B and C
+hadrons of the event record (within ΔR < R of the jet axis, or by ghost association), and missing transverse
+momentum, computed for a whole batch of events at once with numpy index arithmetic.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ HADRON_PT_MIN_GEV = 5.0
 """B and C hadrons below this pT tag no jet (the usual particle-level definition, e.g. ATLAS arXiv:1907.05120)."""
 BOTTOM, CHARM = 5, 4
 PHOTON = 22
+TAU = 15
+CHARGED_LEPTONS = (11, 13)
+TAU_PT_MIN_GEV = 10.0
+"""Hadronic taus below this visible pT are not stored."""
 PHOTON_PT_MIN_GEV = 10.0
 """Photons below this pT are not stored (those of π⁰ decays inside jets are many and soft)."""
 GHOST_SCALE = 1e-18
@@ -49,6 +53,7 @@ BRANCHES = {
     "electron": f"var * {{{KINEMATICS}, charge: int32, iso: float64}}",
     "photon": f"var * {{{KINEMATICS}, iso: float64}}",
     "jet": f"var * {{{KINEMATICS}, btag: int32, ctag: int32}}",
+    "tau": f"var * {{{KINEMATICS}, charge: int32}}",
     "met_pt": "float64",
     "met_phi": "float64",
 }
@@ -78,6 +83,8 @@ class ParticleBatch:
     index: Ints  # position in its event's record
     pid: Ints
     status: Ints
+    daughter1: Ints  # record index (in its event) of the first decay product, 0 for none
+    daughter2: Ints  # of the last, 0 when there is one only
     px: Floats
     py: Floats
     pz: Floats
@@ -100,6 +107,8 @@ def flatten_batch(events: Any) -> ParticleBatch:
         index=np.arange(len(event)) - (np.cumsum(counts) - counts)[event],
         pid=np.asarray(particles.id),
         status=np.asarray(particles.status),
+        daughter1=np.asarray(particles.daughter1),
+        daughter2=np.asarray(particles.daughter2),
         **{name: np.asarray(particles.p[name]) for name in ("px", "py", "pz", "e")},
         m=np.asarray(particles.m),
         weight=np.asarray(ak.fill_none(ak.firsts(events.info.weights), 1.0), dtype=np.float64),
@@ -133,9 +142,45 @@ def final_state_columns(
     photon = {"eta": eta[chosen], "phi": phi[chosen], "mass": np.zeros(len(chosen))}
     photon["iso"] = _isolation(chosen, event, eta, phi, pt, n_events)
     columns["photon"] = _lists(pt[chosen], photon, event[chosen], n_events)
+    columns["tau"] = _hadronic_taus(batch)
     if jets is not None:
         columns["jet"] = _jets(batch, visible[jet_input], jets)
     return columns | {"met_pt": np.hypot(met_x, met_y), "met_phi": np.arctan2(met_y, met_x)}
+
+
+def _hadronic_taus(batch: ParticleBatch) -> Any:
+    """The visible part of each hadronically decaying τ, stored above a visible pT of 10 GeV.
+
+    A τ decays where none of its decay products is a τ (a τ that radiates a photon in the shower has a τ among its
+    products, its copy); the decay is leptonic when an electron or a muon is among them, else hadronic. The visible
+    four-momentum is the sum of the products that are not neutrinos (p_τ − p_ν); the charge is the τ's.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    n_events = len(batch.counts)
+    starts = np.cumsum(batch.counts) - batch.counts
+    tau = np.flatnonzero((np.abs(batch.pid) == TAU) & (batch.daughter1 > 0))
+    first = batch.daughter1[tau]
+    sizes = np.maximum(batch.daughter2[tau], first) - first + 1
+    owner = np.repeat(np.arange(len(tau)), sizes)
+    rows = (
+        np.repeat(starts[batch.event[tau]] + first, sizes)
+        + np.arange(sizes.sum())
+        - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    )
+    code = np.abs(batch.pid[rows])
+    copy_or_leptonic = np.bincount(owner[np.isin(code, (TAU, *CHARGED_LEPTONS))], minlength=len(tau)) > 0
+    visible = ~np.isin(code, NEUTRINOS)
+    px, py, pz, e = (
+        np.bincount(owner[visible], getattr(batch, name)[rows[visible]], minlength=len(tau)).astype(np.float64)
+        for name in FOUR
+    )
+    pt, eta, phi = _kinematics(px, py, pz)
+    chosen = np.flatnonzero(~copy_or_leptonic & (pt > TAU_PT_MIN_GEV))
+    mass = np.sqrt(np.maximum(e[chosen] ** 2 - pt[chosen] ** 2 - pz[chosen] ** 2, 0.0))
+    charge = -np.sign(batch.pid[tau[chosen]]).astype(np.int32)
+    fields = {"eta": eta[chosen], "phi": phi[chosen], "mass": mass, "charge": charge}
+    return _lists(pt[chosen], fields, batch.event[tau[chosen]], n_events)
 
 
 def _isolation(chosen: Ints, event: Ints, eta: Floats, phi: Floats, pt: Floats, n_events: int) -> Floats:
