@@ -40,12 +40,13 @@ def run_workflow(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     return out
 
 
-def generation(run_dir: Path) -> pythia8_generate.Result:
-    return pythia8_generate.Result.model_validate_json((run_dir / "steps/01-generate/result.json").read_text())
+def generation(run_dir: Path, step: str = "01-generate") -> pythia8_generate.Result:
+    """The Pythia8 step's result (``02-shower`` after an MG5 step)."""
+    return pythia8_generate.Result.model_validate_json((run_dir / "steps" / step / "result.json").read_text())
 
 
-def sigma_pb(run_dir: Path) -> float:
-    sigma = generation(run_dir).sigma_pb
+def sigma_pb(run_dir: Path, step: str = "01-generate") -> float:
+    sigma = generation(run_dir, step).sigma_pb
     assert sigma is not None
     return sigma
 
