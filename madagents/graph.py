@@ -3,7 +3,8 @@
 The dispatcher sends every plan step whose inputs are ready to its role at once (LangGraph ``Send``), so
 independent steps run in parallel, and comes back after each wave. A role that fails sets ``error`` and the run
 ends there; the reviewer decides whether results are signed off and, when a model drives the roles, may send
-steps back (their results are dropped and the dispatcher runs them again, bounded rounds).
+steps back (their results are dropped and the dispatcher runs them again) or send the plan back to the planner
+(which re-plans, and the run goes through the installer again), in a bounded number of rounds.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from madagents.agents import analyst, generator, installer, planner, reviewer
 from madagents.agents.dispatcher import dispatcher, route_ready_steps
 from madagents.agents.steps import traced
 from madagents.context import RunContext
-from madagents.state import RunState
+from madagents.state import Role, RunState
 
 __all__ = ["NODES", "build_graph", "proceed_unless_failed", "route_after_reviewer"]
 
@@ -37,10 +38,10 @@ def proceed_unless_failed(next_node: str) -> Callable[[RunState], str]:
 
 
 def route_after_reviewer(state: RunState) -> str:
-    """Back to the dispatcher when the reviewer sent steps back, otherwise the end."""
-    if state.error is None and state.send_back is not None:
-        return DISPATCHER
-    return END
+    """Back to the planner or the dispatcher when the reviewer sent the plan or steps back, otherwise the end."""
+    if state.error is not None or state.send_back is None:
+        return END
+    return "planner" if state.send_back.role == Role.PLANNER else DISPATCHER
 
 
 def build_graph(
@@ -60,5 +61,5 @@ def build_graph(
     graph.add_conditional_edges(DISPATCHER, route_ready_steps, ["generator", "analyst", "reviewer", END])
     for role in ("generator", "analyst"):
         graph.add_conditional_edges(role, proceed_unless_failed(DISPATCHER), [DISPATCHER, END])
-    graph.add_conditional_edges("reviewer", route_after_reviewer, [DISPATCHER, END])
+    graph.add_conditional_edges("reviewer", route_after_reviewer, ["planner", DISPATCHER, END])
     return graph.compile(checkpointer=checkpointer)

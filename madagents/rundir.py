@@ -54,7 +54,7 @@ class TraceEvent(BaseModel):
     """One line of trace.jsonl."""
 
     time: float = Field(default_factory=time.time)
-    event: Literal["node_start", "node_end", "tool_call", "check", "model_turn", "agent_tool"]
+    event: Literal["node_start", "node_end", "tool_call", "check", "model_turn", "agent_tool", "plan_fixed"]
     node: str | None = None
     model: str | None = None
     tokens: int | None = None

@@ -44,6 +44,7 @@ __all__ = [
     "Verdict",
     "downstream",
     "first_error",
+    "merge_requests",
     "merge_results",
     "result_type",
     "typed_results",
@@ -251,6 +252,9 @@ class ToolCall(BaseModel):
     cpu_seconds: float | None = None
     """CPU time of the tool, as its sandbox measured it (None: not measured)."""
     log_path: str
+    plan_fixed: bool = Field(
+        default=False, description="Run as planned by a model-driven role without a model call (nothing to decide)."
+    )
 
 
 class GateResult(BaseModel):
@@ -281,9 +285,9 @@ class Task(BaseModel):
 
 
 class SendBack(BaseModel):
-    """The reviewer returns a step to its role, with what to fix."""
+    """The reviewer returns a step to its role, or the whole run to the planner, with what to fix."""
 
-    role: Literal[Role.GENERATOR, Role.ANALYST]
+    role: Literal[Role.PLANNER, Role.GENERATOR, Role.ANALYST]
     reasons: list[str] = Field(min_length=1, description="What is wrong and what to do instead, one item each.")
 
 
@@ -311,8 +315,10 @@ def merge_results(current: dict[str, StepResult], update: dict[str, StepResult |
     return {step_id: result for step_id, result in merged.items() if result is not None}
 
 
-def merge_requests(current: dict[str, StepRequest], update: dict[str, StepRequest]) -> dict[str, StepRequest]:
-    return {**current, **update}
+def merge_requests(current: dict[str, StepRequest], update: dict[str, StepRequest | None]) -> dict[str, StepRequest]:
+    """Corrected requests merge by step id; ``None`` drops one (the plan it amended was replaced)."""
+    merged = {**current, **update}
+    return {step_id: request for step_id, request in merged.items() if request is not None}
 
 
 def first_error(current: str | None, update: str | None) -> str | None:
@@ -358,4 +364,4 @@ class RunState(BaseModel):
     reviews: Annotated[list[Review], operator.add] = Field(default_factory=list)
     """Every round of the model-driven reviewer."""
     send_back: SendBack | None = None
-    """Set by the reviewer when a step must be redone; the graph routes back to that role."""
+    """Set by the reviewer when a step (or, sent to the planner, the plan) must be redone; the graph routes back."""

@@ -6,8 +6,8 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from madagents.agents.step_agent import run_step_with_model
-from madagents.agents.steps import current_step, execute_step
+from madagents.agents.step_agent import run_step
+from madagents.agents.steps import current_step
 from madagents.context import RunContext
 from madagents.state import RunState
 
@@ -16,8 +16,4 @@ __all__ = ["analyst"]
 
 def analyst(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Run one analysis step the dispatcher sent."""
-    ctx = runtime.context
-    step = current_step(state)
-    if ctx.models is None:
-        return execute_step(ctx, step)
-    return run_step_with_model(ctx, state, step)
+    return run_step(runtime.context, state, current_step(state))

@@ -7,8 +7,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from madagents.agents.estimate import estimate_generation
-from madagents.agents.step_agent import run_step_with_model
-from madagents.agents.steps import current_step, execute_step
+from madagents.agents.step_agent import run_step
+from madagents.agents.steps import current_step
 from madagents.context import RunContext
 from madagents.state import RunState
 
@@ -23,7 +23,4 @@ def generator(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     estimate = estimate_generation(ctx, state, step) if ctx.models or ctx.confirm else None
     if estimate is not None and estimate.error is not None:
         return {"error": estimate.error}
-    if ctx.models is None:
-        return execute_step(ctx, step)
-    briefing = estimate.text if estimate is not None else ""
-    return run_step_with_model(ctx, state, step, briefing)
+    return run_step(ctx, state, step, estimate.text if estimate is not None else "")

@@ -17,7 +17,9 @@ from madagents.agents.chain import (
     add_ml_generator,
 )
 from madagents.agents.process_plan import peak_expectation, process_label, process_settings
+from madagents.agents.replan import discard_outputs, replan_assumption
 from madagents.agents.seeds import derive_seed, run_seeds
+from madagents.agents.steps import require_plan
 from madagents.agents.task_planner import choose_workflow
 from madagents.context import RunContext
 from madagents.reanalysis_spec import AnyRun, Reanalysis
@@ -180,21 +182,31 @@ def _on(flag: bool) -> str:
 
 
 def planner(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Plan the run and write plan.json and assumptions.yaml (the installer writes reproduce.sh)."""
+    """Plan the run (again, when the reviewer sent the plan back) and write plan.json and assumptions.yaml.
+
+    The installer writes reproduce.sh.
+    """
     rundir = runtime.context.rundir
     update: dict[str, Any] = {}
     workflow = state.workflow
-    if workflow is None and state.task is not None:
+    back = state.send_back if state.send_back is not None and state.send_back.role == Role.PLANNER else None
+    if state.task is not None and (workflow is None or back is not None):
         chosen = choose_workflow(runtime.context, state, state.task)
         if chosen.workflow is None:
             return {"error": chosen.error, "spend": chosen.spend}
-        workflow = chosen.workflow
         update = {
-            "workflow": workflow,
+            "workflow": chosen.workflow,
             "assumptions": chosen.assumptions,
             "not_done": chosen.not_done,
             "spend": chosen.spend,
         }
+        if back is not None and isinstance(workflow, Workflow):
+            update["assumptions"] = [
+                *chosen.assumptions,
+                replan_assumption(len(state.reviews), back, workflow, chosen.workflow),
+            ]
+            discard_outputs(rundir, require_plan(state))
+        workflow = chosen.workflow
         # the model's plan, re-runnable without any model: madagents run RUN_DIR/workflow.yaml
         rundir.write_text("workflow.yaml", yaml.safe_dump(workflow.model_dump(mode="json"), sort_keys=False))
     if workflow is None:
@@ -204,5 +216,5 @@ def planner(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         stage_source(rundir, workflow.source)
     plan = plan_workflow(workflow)
     rundir.write_model("plan.json", plan)
-    rundir.write_assumptions([*plan.assumptions, *update.get("assumptions", [])])
+    rundir.write_assumptions([*plan.assumptions, *state.assumptions, *update.get("assumptions", [])])
     return {**update, "plan": plan}

@@ -22,7 +22,10 @@ class SignOff(BaseModel):
 
 
 class SendBackRequest(BaseModel):
-    role: Literal["generator", "analyst"] = Field(description="The role whose step must be redone.")
+    role: Literal["planner", "generator", "analyst"] = Field(
+        description="Who must redo their work: the generator's or the analyst's step, or the planner, which "
+        "re-plans the whole run when the plan itself does not answer the task."
+    )
     reasons: list[str] = Field(min_length=1, description="What is wrong and what to do instead.")
     summary: str = Field(description="One sentence for the report.")
 
@@ -48,11 +51,14 @@ def review_with_model(ctx: RunContext, state: RunState, plan: Plan, verdict: Ver
         return "signed off"
 
     def send_back(args: SendBackRequest) -> str:
+        if args.role == "planner" and state.task is None:
+            msg = "this run's plan is a given workflow, not the planner's: send a step back to its role instead"
+            raise ToolInputError(msg)
         back = SendBack.model_validate({"role": args.role, "reasons": args.reasons})
         decided.append(
             Review(round=round_number, signed_off=False, summary=args.summary, concerns=concerns, send_back=back)
         )
-        return f"step of the {args.role} sent back"
+        return "the plan sent back to the planner" if args.role == "planner" else f"step of the {args.role} sent back"
 
     def flag(args: Concern) -> str:
         concerns.append(args.concern)
@@ -61,7 +67,11 @@ def review_with_model(ctx: RunContext, state: RunState, plan: Plan, verdict: Ver
     tools = [
         AgentTool("sign_off", "Sign the run off (only when every gate passed).", SignOff, sign_off, ends_turn=True),
         AgentTool(
-            "send_back", "Send a step back to its role with what to fix.", SendBackRequest, send_back, ends_turn=True
+            "send_back",
+            "Send a step back to its role, or the plan to the planner, with what to fix.",
+            SendBackRequest,
+            send_back,
+            ends_turn=True,
         ),
         AgentTool("flag_concern", "Flag a problem for the report without ending the review.", Concern, flag),
     ]

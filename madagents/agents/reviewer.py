@@ -18,7 +18,7 @@ from madagents.llm.budget import Spend
 from madagents.report import write_provenance, write_report
 from madagents.reproduce import verify_reproduction
 from madagents.safe_files import read_model
-from madagents.state import GateResult, Plan, Review, RunState, StepResult, Verdict, downstream, result_type
+from madagents.state import GateResult, Plan, Review, Role, RunState, StepResult, Verdict, downstream, result_type
 from madagents.validation import run_gates
 
 __all__ = ["review", "review_run_dir", "reviewer"]
@@ -53,19 +53,34 @@ def reviewer(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def _model_decision(ctx: RunContext, state: RunState, model_review: Review, verdict: Verdict) -> dict[str, Any]:
-    """Route on the model's review: signed off, sent back (bounded rounds), or failed."""
+    """Route on the model's review: signed off, sent back (bounded rounds, shared by every role), or failed."""
     if model_review.signed_off:
         return {}
-    signed_off_verdict = verdict.model_copy(update={"signed_off": False})
+    not_signed = verdict.model_copy(update={"signed_off": False})
     rounds_used = sum(1 for past in state.reviews if past.send_back is not None)
+    limit = ctx.settings.llm.max_review_rounds
     back = model_review.send_back
-    if back is not None and rounds_used < ctx.settings.llm.max_review_rounds:
-        plan = require_plan(state)
-        redo = downstream(plan, {step.id for step in plan.steps if step.role == back.role})
-        return {"send_back": back, "verdict": signed_off_verdict, "results": dict.fromkeys(redo)}
-    reasons = "; ".join(back.reasons) if back else model_review.summary
-    why = f"after {rounds_used} send-back rounds" if back else "without a decision"
-    return {"verdict": signed_off_verdict, "error": f"the reviewer did not sign off ({why}): {reasons}"}
+    if back is not None and rounds_used < limit:
+        return {"send_back": back, "verdict": not_signed, **_redo(require_plan(state), back.role)}
+    if back is None:
+        return {
+            "verdict": not_signed,
+            "error": f"the reviewer did not sign off (without a decision): {model_review.summary}",
+        }
+    error = (
+        f"the reviewer did not sign off: it sent the run back {rounds_used} times, the most "
+        f"MADAGENTS_LLM__MAX_REVIEW_ROUNDS={limit} allows, and would have sent it back to the {back.role} again: "
+        f"{'; '.join(back.reasons)}"
+    )
+    return {"verdict": not_signed, "error": error}
+
+
+def _redo(plan: Plan, role: Role) -> dict[str, Any]:
+    """The results to drop: the role's steps and those reading them, or, for a re-plan, every step and correction."""
+    if role == Role.PLANNER:
+        everything = [step.id for step in plan.steps]
+        return {"results": dict.fromkeys(everything), "amended_requests": dict.fromkeys(everything)}
+    return {"results": dict.fromkeys(downstream(plan, {step.id for step in plan.steps if step.role == role}))}
 
 
 def review_run_dir(ctx: RunContext, *, reproduce: bool) -> Verdict:

@@ -1,8 +1,11 @@
-"""A model-driven role that executes one planned tool step (generator, analyst).
+"""Executing one planned tool step (generator, analyst), with a model only where there is a decision to make.
 
-The model sees the planned request and may call the tool with it, or with a corrected one after a failure or a
-reviewer's send-back. The arguments are the tool's own pydantic Request, validated before anything runs; a request
-that differs from the plan replaces it in plan.json and reproduce.sh, and the change is logged as an assumption.
+The plan fixes every field of a step's request, so a step runs as planned without a model call (a "plan-fixed"
+call in trace.jsonl, no tokens). A model-driven role's model is asked only where the plan leaves something open:
+a step the reviewer sent back (its reasons say what to change), or a planned request whose tool failed (the model
+may correct the request). The model's arguments are the tool's own pydantic Request, validated before anything
+runs; a request that differs from the plan replaces it in plan.json and reproduce.sh, and the change is logged as
+an assumption.
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from madagents.agents.loop import AgentTool, ToolInputError, assumption_tool, run_agent, start_messages
-from madagents.agents.steps import step_failed
+from madagents.agents.steps import execute_step, step_failed
 from madagents.context import RunContext
 from madagents.prompts import load_prompt
+from madagents.rundir import TraceEvent
 from madagents.state import Assumption, AssumptionSource, PlanStep, Role, RunState, ToolCall, result_type
 from madagents.toolcall import call_tool
-from madagents_tools.contract import ToolRequest
+from madagents_tools.contract import ToolRequest, ToolResult
 
-__all__ = ["run_step_with_model"]
+__all__ = ["run_step"]
 
 MAX_ANSWER_CHARS = 3000
 EXCLUDED_FROM_ANSWER = {"files", "versions", "log_tail", "log_path", "generation_seconds"}
@@ -31,8 +35,51 @@ class _Attempts:
     last: tuple[ToolRequest, Any] | None = None
 
 
-def run_step_with_model(ctx: RunContext, state: RunState, step: PlanStep, briefing: str = "") -> dict[str, Any]:
-    """Let the step's role's model run it; returns the state update like :func:`execute_step`."""
+def run_step(ctx: RunContext, state: RunState, step: PlanStep, briefing: str = "") -> dict[str, Any]:
+    """Run ``step`` as planned, or let its role's model decide what the plan leaves open; returns the state update.
+
+    ``briefing`` (the generation's cost estimate) is shown to the model when it is asked.
+    """
+    if ctx.models is None:
+        return execute_step(ctx, step)
+    if state.send_back is not None and state.send_back.role == step.role:
+        return _run_with_model(ctx, state, step, briefing)
+    planned = _run_plan_fixed(ctx, step)
+    if "error" not in planned:
+        return planned
+    # the planned request failed: deciding whether the request is at fault, and how to fix it, is the model's
+    repaired = _run_with_model(ctx, state, step, briefing, failure=_failure_text(planned["results"][step.id]))
+    calls = [*planned["tool_calls"], *repaired["tool_calls"]]
+    if "results" not in repaired:  # the model ran nothing: the planned request's failure stands
+        return {**planned, "tool_calls": calls, "assumptions": repaired["assumptions"], "spend": repaired["spend"]}
+    return {**repaired, "tool_calls": calls}
+
+
+def _run_plan_fixed(ctx: RunContext, step: PlanStep) -> dict[str, Any]:
+    """The planned request, executed without a model call, and marked so in trace.jsonl and the tool calls."""
+    ctx.rundir.trace(
+        TraceEvent(
+            event="plan_fixed",
+            node=str(step.role),
+            step_dir=f"steps/{step.id}",
+            tool=step.request.tool,
+            tokens=0,
+            content="the plan fixes every field of the request: run as planned, without a model call",
+        )
+    )
+    update = execute_step(ctx, step)
+    update["tool_calls"] = [call.model_copy(update={"plan_fixed": True}) for call in update["tool_calls"]]
+    return update
+
+
+def _failure_text(result: ToolResult) -> str:
+    return f"{result.error}\nlog tail:\n{result.log_tail[-1500:]}"
+
+
+def _run_with_model(
+    ctx: RunContext, state: RunState, step: PlanStep, briefing: str, failure: str = ""
+) -> dict[str, Any]:
+    """Let the step's role's model run it (after a send-back, or to repair ``failure``); the update as above."""
     role = Role(step.role)
     step_dir = f"steps/{step.id}"
     attempts = _Attempts()
@@ -63,6 +110,7 @@ def run_step_with_model(ctx: RunContext, state: RunState, step: PlanStep, briefi
         planned_request=step.request.model_dump_json(indent=1),
         feedback=feedback,
         briefing=briefing,
+        failure=failure,
     )
     outcome = run_agent(
         ctx, role, start_messages(prompt, f"Run step {step.id}."), [tool, assumption_tool(role, recorded)], state.spend

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from pydantic import ValidationError
 
 from madagents.agents.loop import (
@@ -42,7 +43,7 @@ class TaskPlanning:
 
 
 def choose_workflow(ctx: RunContext, state: RunState, task: Task) -> TaskPlanning:
-    """Ask the model for a workflow until one validates (bounded retries)."""
+    """Ask the model for a workflow until one validates (bounded retries); after a send-back, with its reasons."""
     recorded: list[Assumption] = []
     undone: list[NotDone] = []
     submissions = _Submissions(limit=ctx.settings.llm.max_plan_attempts)
@@ -67,6 +68,7 @@ def choose_workflow(ctx: RunContext, state: RunState, task: Task) -> TaskPlannin
         assumption_tool(Role.PLANNER, recorded),
         not_done_tool(undone),
     ]
+    back = state.send_back if state.send_back is not None and state.send_back.role == Role.PLANNER else None
     prompt = load_prompt(
         "planner",
         task=task.text,
@@ -74,6 +76,8 @@ def choose_workflow(ctx: RunContext, state: RunState, task: Task) -> TaskPlannin
         max_events=task.max_events,
         max_attempts=submissions.limit,
         catalogue=catalogue_summaries(),
+        feedback=back.reasons if back is not None else [],
+        previous_workflow=_previous_workflow(state) if back is not None else "",
     )
     messages = start_messages(prompt, "Plan the task above and submit the workflow.")
     try:
@@ -83,6 +87,14 @@ def choose_workflow(ctx: RunContext, state: RunState, task: Task) -> TaskPlannin
     if not outcome.finished or submissions.accepted is None:
         return TaskPlanning(spend=outcome.spend, error="the planner ended without submitting a valid workflow")
     return TaskPlanning(spend=outcome.spend, workflow=submissions.accepted, assumptions=recorded, not_done=undone)
+
+
+def _previous_workflow(state: RunState) -> str:
+    """The workflow the reviewer sent back, as the YAML the planner submitted."""
+    if state.workflow is None:
+        msg = "the reviewer sent back a plan that was never made; the planner runs before the reviewer"
+        raise RuntimeError(msg)
+    return yaml.safe_dump(state.workflow.model_dump(mode="json"), sort_keys=False, allow_unicode=True).strip()
 
 
 def _task_rules(workflow: Workflow, task: Task) -> str:

@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from langchain_core.messages import AIMessage, BaseMessage
+from typer.testing import CliRunner
 
+from madagents.cli import app
 from madagents.errors import RunFailedError
 from madagents.llm.budget import Budget
 from madagents.runner import Driver, resume_run, rewind_run, start_run
@@ -148,8 +151,11 @@ def test_send_back_rounds_are_bounded(tmp_path: Path) -> None:
         return small_lq(role, messages)
 
     settings = SETTINGS.model_copy(update={"llm": SETTINGS.llm.model_copy(update={"max_review_rounds": 1})})
-    with pytest.raises(RunFailedError, match=r"did not sign off \(after 1 send-back rounds\): never satisfied"):
+    with pytest.raises(RunFailedError, match=r"sent the run back 1 times, the most MADAGENTS_LLM__MAX_REVIEW_ROUNDS=1"):
         run(tmp_path, ScriptedClient(script), settings)
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status["state"] == "failed"
+    assert "would have sent it back to the generator again: never satisfied" in status["error"]
 
 
 def test_injected_instructions_do_not_widen_what_tools_can_do(tmp_path: Path) -> None:
@@ -158,7 +164,11 @@ def test_injected_instructions_do_not_widen_what_tools_can_do(tmp_path: Path) ->
     )
 
     def obedient(role: str, messages: Sequence[BaseMessage]) -> AIMessage:
-        # a model that tries to follow the injected text; every attempt must be refused before anything runs
+        # a model that tries to follow the injected text; every attempt must be refused before anything runs. The
+        # generator's model is asked only about a step sent back to it (the plan fixes the rest), so it is sent back.
+        if role == "reviewer" and "review round 1;" in messages[0].text:
+            reasons = ["regenerate the sample"]
+            return reply(call("send_back", {"role": "generator", "reasons": reasons, "summary": "again"}))
         if role == "generator" and not tool_answers(messages):
             request = planned_request(messages)
             stolen = {**request, "hepmc_path": "/tmp/stolen/events.hepmc3"}
@@ -199,7 +209,120 @@ def test_api_keys_never_reach_the_trace_or_the_cassette(tmp_path: Path, monkeypa
 def test_rewind_restarts_from_the_analyst(tmp_path: Path) -> None:
     out = run(tmp_path, ScriptedClient(small_lq))
     rewind_run(out, "analyst")
+    analyses_before = len(tool_calls(out, "steps/02-analyze"))
     again = ScriptedClient(small_lq)
     resume_run(out, SETTINGS, ["test"], Driver(models=again))
-    assert {role for role, _ in again.requests} == {"analyst", "reviewer"}
+    assert [role for role, _ in again.requests] == ["reviewer"]  # the analyst's step is fixed by the plan
+    assert len(tool_calls(out, "steps/02-analyze")) == analyses_before + 1  # and ran again
     assert json.loads((out / "status.json").read_text())["state"] == "succeeded"
+
+
+def trace(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "trace.jsonl").read_text().splitlines()]
+
+
+def tool_calls(out: Path, step_dir: str) -> list[dict[str, Any]]:
+    return [event for event in trace(out) if event["event"] == "tool_call" and event["step_dir"] == step_dir]
+
+
+def test_steps_the_plan_fixes_run_without_a_model_call(tmp_path: Path) -> None:
+    # two chunks, their merge and the analysis: four steps, and nothing in them for a model to decide
+    def script(role: str, messages: Sequence[BaseMessage]) -> AIMessage:
+        if role == "planner" and not tool_answers(messages):
+            workflow = {**leptoquark_workflow(run_seed(messages), EVENTS), "generator": {"chunks": 2}}
+            return reply(call("submit_workflow", workflow))
+        return small_lq(role, messages)
+
+    client = ScriptedClient(script)
+    out = run(tmp_path, client)
+    assert [role for role, _ in client.requests] == ["planner", "installer", "installer", "reviewer"]
+    events = trace(out)
+    fixed = [event for event in events if event["event"] == "plan_fixed"]
+    steps = ["steps/01-generate_c1", "steps/01-generate_c2", "steps/02-merge", "steps/03-analyze"]
+    assert sorted(event["step_dir"] for event in fixed) == steps
+    assert all(event["tokens"] == 0 for event in fixed)
+    assert [event["node"] for event in events if event["event"] == "model_turn"] == [
+        "planner",
+        "installer",
+        "installer",
+        "reviewer",
+    ]
+    for step_dir in steps:
+        (executed,) = tool_calls(out, step_dir)
+        assert executed["ok"]
+    report = (out / "report.md").read_text()
+    assert "| generator |" not in report  # no tokens spent for the generator or the analyst
+    assert "| analyst |" not in report
+    assert json.loads((out / "status.json").read_text())["state"] == "succeeded"
+
+
+def test_a_planned_step_that_fails_is_handed_to_its_model_with_the_failure(tmp_path: Path) -> None:
+    out = run(tmp_path, ScriptedClient(small_lq))
+    rewind_run(out, "analyst")
+    (out / "events" / "events.root").unlink()
+    prompts: list[str] = []
+
+    def script(role: str, messages: Sequence[BaseMessage]) -> AIMessage:
+        if role == "analyst":
+            prompts.append(messages[0].text)
+            return reply(text="The events file is missing, not the request at fault: regenerate the events.")
+        return small_lq(role, messages)
+
+    with pytest.raises(RunFailedError, match=r"analyst step 02-analyze \(analyze\) failed"):
+        resume_run(out, SETTINGS, ["test"], Driver(models=ScriptedClient(script)))
+    (prompt,) = prompts  # asked once, after the planned request failed
+    assert "The planned request was run without you, and the tool failed" in prompt
+    assert "events/events.root" in prompt
+
+
+REPLAN_REASON = (
+    "the task pairs the two leading leptons with the two leading jets by minimal mass difference; the plan "
+    "histograms the mass of the leading muon and the leading jet only"
+)
+
+
+def leading_pair_workflow(seed: int) -> dict[str, Any]:
+    """The leptoquark workflow with the wrong reconstruction: the leading muon with the leading jet."""
+    workflow = leptoquark_workflow(seed, EVENTS)
+    first, *others = workflow["analysis"]["histograms"]
+    wrong = {**first, "name": "m_mu1j1", "observable": "mass(muons[0], jets[0])"}
+    workflow["analysis"] = {**workflow["analysis"], "histograms": [wrong, *others]}
+    workflow["checks"] = {"peaks": [{"histogram": "m_mu1j1", "particle": "new"}]}
+    return workflow
+
+
+def test_reviewer_sends_the_plan_back_to_the_planner_which_re_plans(tmp_path: Path) -> None:
+    def script(role: str, messages: Sequence[BaseMessage]) -> AIMessage:
+        prompt = messages[0].text
+        if role == "planner" and not tool_answers(messages) and "sent your workflow back" in prompt:
+            assert REPLAN_REASON in prompt
+            assert "observable: mass(muons[0], jets[0])" in prompt  # the workflow it sent back
+            return reply(call("submit_workflow", leptoquark_workflow(run_seed(messages), EVENTS)))
+        if role == "planner" and not tool_answers(messages):
+            return reply(call("submit_workflow", leading_pair_workflow(run_seed(messages))))
+        if role == "reviewer" and "review round 1;" in prompt:
+            assert "or the planner, when the plan itself does not answer the task" in prompt
+            return reply(call("send_back", {"role": "planner", "reasons": [REPLAN_REASON], "summary": "pairing"}))
+        return small_lq(role, messages)
+
+    client = ScriptedClient(script)
+    out = run(tmp_path, client)
+    roles = ["planner", "installer", "installer", "reviewer"]
+    assert [role for role, _ in client.requests] == roles * 2  # the run redone from the plan on
+    assert json.loads((out / "reviews/round-1.json").read_text())["send_back"]["role"] == "planner"
+    assert json.loads((out / "reviews/round-2.json").read_text())["signed_off"]
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["steps"][1]["request"]["analysis"]["histograms"][0]["observable"] == "pair_mass(muons, jets)"
+    assert "pair_mass(muons, jets)" in (out / "reproduce.sh").read_text()
+    assert (out / "hists" / "m_muj.json").is_file()
+    assert not (out / "hists" / "m_mu1j1.json").exists()  # the rejected plan's outputs are gone
+    (replan,) = [item for item in yaml.safe_load((out / "assumptions.yaml").read_text()) if "Re-plan" in item["topic"]]
+    assert replan["topic"] == "Re-plan after review round 1"
+    assert "analysis.histograms[0].name: 'm_mu1j1' → 'm_muj'" in replan["choice"]
+    assert REPLAN_REASON in replan["reason"]
+    report = (out / "report.md").read_text()
+    assert f"sent back to the planner: {REPLAN_REASON}" in report
+    assert "**Re-plan after review round 1**" in report
+    assert json.loads((out / "status.json").read_text())["state"] == "succeeded"
+    validated = CliRunner().invoke(app, ["validate", str(out), "--no-reproduce"])
+    assert validated.exit_code == 0, validated.output

@@ -7,7 +7,16 @@ from pydantic import ValidationError
 from madagents.agents.dispatcher import route_ready_steps
 from madagents.agents.planner import plan_workflow
 from madagents.graph import NODES, build_graph, proceed_unless_failed, route_after_reviewer
-from madagents.state import Plan, Role, RunState, SendBack, downstream, first_error, merge_results
+from madagents.state import (
+    Plan,
+    Role,
+    RunState,
+    SendBack,
+    downstream,
+    first_error,
+    merge_requests,
+    merge_results,
+)
 from madagents.workflow import load_workflow
 from madagents_tools.analysis import analyze
 from madagents_tools.generation import pythia8_generate
@@ -36,6 +45,7 @@ def test_graph_wires_the_roles_through_the_dispatcher() -> None:
         assert (role, "dispatcher") in edges
         assert (role, "__end__") in edges
     assert {("dispatcher", "reviewer"), ("reviewer", "dispatcher"), ("reviewer", "__end__")} <= edges
+    assert ("reviewer", "planner") in edges  # a re-plan
 
 
 def _two_samples() -> Plan:
@@ -94,3 +104,16 @@ def test_reviewer_routes_back_to_the_dispatcher_after_a_send_back() -> None:
     assert route_after_reviewer(RunState(send_back=back)) == "dispatcher"
     assert route_after_reviewer(RunState()) == END
     assert route_after_reviewer(RunState(send_back=back, error="budget")) == END
+
+
+def test_reviewer_routes_a_plan_sent_back_to_the_planner() -> None:
+    back = SendBack(role=Role.PLANNER, reasons=["the task asks for electrons"])
+    assert route_after_reviewer(RunState(send_back=back)) == "planner"
+    assert route_after_reviewer(RunState(send_back=back, error="budget")) == END
+
+
+def test_a_replan_drops_every_corrected_request() -> None:
+    plan = plan_workflow(load_workflow(DRELL_YAN))
+    corrected = {step.id: step.request for step in plan.steps}
+    assert merge_requests(corrected, dict.fromkeys(corrected)) == {}
+    assert merge_requests({}, corrected) == corrected

@@ -14,6 +14,7 @@ STEP = {
     "planned_request": "{}",
     "briefing": "",
     "feedback": ["peak off by 2 bins"],
+    "failure": "",
 }
 FIXTURE_VARIABLES: dict[str, dict[str, object]] = {
     "planner": {
@@ -22,6 +23,8 @@ FIXTURE_VARIABLES: dict[str, dict[str, object]] = {
         "max_events": 1000,
         "max_attempts": 3,
         "catalogue": catalogue_summaries(),
+        "feedback": [],
+        "previous_workflow": "",
     },
     "installer": {"backend": "local", "plan_summary": "DY", "tools": ["pythia8_generate"], "packages": ["pythia8mc"]},
     "generator": STEP,
