@@ -75,7 +75,20 @@ def review_with_model(ctx: RunContext, state: RunState, plan: Plan, verdict: Ver
         ),
         AgentTool("flag_concern", "Flag a problem for the report without ending the review.", Concern, flag),
     ]
-    prompt = load_prompt(
+    prompt = _prompt(ctx, state, plan, verdict, round_number)
+    outcome = run_agent(ctx, Role.REVIEWER, start_messages(prompt, "Review the run."), tools, state.spend)
+    if decided:
+        review = decided[-1]
+    else:
+        review = Review(
+            round=round_number, signed_off=False, summary=f"no decision: {outcome.final_text[:300]}", concerns=concerns
+        )
+    ctx.rundir.write_model(f"reviews/round-{round_number}.json", review)
+    return review, outcome.spend
+
+
+def _prompt(ctx: RunContext, state: RunState, plan: Plan, verdict: Verdict, round_number: int) -> str:
+    return load_prompt(
         "reviewer",
         task=state.task.text if state.task else None,
         plan_summary=plan.summary,
@@ -89,12 +102,3 @@ def review_with_model(ctx: RunContext, state: RunState, plan: Plan, verdict: Ver
         round=round_number,
         max_rounds=ctx.settings.llm.max_review_rounds,
     )
-    outcome = run_agent(ctx, Role.REVIEWER, start_messages(prompt, "Review the run."), tools, state.spend)
-    if decided:
-        review = decided[-1]
-    else:
-        review = Review(
-            round=round_number, signed_off=False, summary=f"no decision: {outcome.final_text[:300]}", concerns=concerns
-        )
-    ctx.rundir.write_model(f"reviews/round-{round_number}.json", review)
-    return review, outcome.spend
