@@ -21,6 +21,7 @@ from madagents.source_run import load_source, process_signature
 from madagents.state import Plan
 from madagents.workflow import Workflow, load_workflow
 from madagents_tools.generation import pythia8_generate
+from madagents_tools.io.event_io import PARTICLE_TREE
 
 __all__ = ["prepare_reanalysis", "run_reanalysis"]
 
@@ -50,6 +51,8 @@ def prepare_reanalysis(run_dir: Path, workflow: Workflow) -> Reanalysis:
         )
         raise UserInputError(msg)
     _check_jets(source_plan, wanted, run_dir)
+    if workflow.detector is None:
+        _check_collections(workflow, run_dir / source.events_path, run_dir)
     return Reanalysis(name=f"{workflow.name}-reanalysis", workflow=workflow, source=source)
 
 
@@ -80,5 +83,21 @@ def _check_jets(source: Plan, wanted: Plan, run_dir: Path) -> None:
         msg = (
             f"the analysis needs jets {needed[0].model_dump()}, "
             f"but {run_dir}'s events hold jets {stored[0].model_dump()}"
+        )
+        raise UserInputError(msg)
+
+
+def _check_collections(workflow: Workflow, events: Path, run_dir: Path) -> None:
+    """The particle-level events hold every collection the analysis selects (runs older than one lack it)."""
+    import uproot  # noqa: PLC0415 - heavy, only needed here
+
+    wanted = workflow.analysis.collections() - {"jet"}  # jets: _check_jets, from the plan
+    with uproot.open(events) as file:
+        stored = set(file[PARTICLE_TREE].keys()) if PARTICLE_TREE in file else set()
+    missing = sorted(name for name in wanted if f"{name}_pt" not in stored)
+    if missing:
+        msg = (
+            f"the analysis selects {', '.join(missing)} objects, but {run_dir}'s events hold none (madagents stored "
+            "them only from a later version on); generate the run again with this version to analyse them"
         )
         raise UserInputError(msg)
