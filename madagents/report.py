@@ -43,6 +43,7 @@ def write_report(
         not_done=state.not_done,
         reviews=reviews,
         spend=spend,
+        plan_fixed=list(dict.fromkeys(f"`{call.step_dir}`" for call in state.tool_calls if call.plan_fixed)),
         tool_files=TOOL_FILES,
     )
     ctx.rundir.write_text("report.md", text)

@@ -251,6 +251,7 @@ def test_steps_the_plan_fixes_run_without_a_model_call(tmp_path: Path) -> None:
         (executed,) = tool_calls(out, step_dir)
         assert executed["ok"]
     report = (out / "report.md").read_text()
+    assert "without a model call (the plan fixed every field of their requests): `steps/01-generate_c" in report
     assert "| generator |" not in report  # no tokens spent for the generator or the analyst
     assert "| analyst |" not in report
     assert json.loads((out / "status.json").read_text())["state"] == "succeeded"
