@@ -125,6 +125,12 @@ class GeneratorSettings(_Strict):
         "seeds derive from the run seed, so a result depends on the number of chunks, never on the workers.",
         examples=[4],
     )
+    hepmc: bool = Field(
+        default=False,
+        description="Also write the events as HepMC3 ASCII (events/events.hepmc3: beams, final state, c and b "
+        "quarks; ~50 kB per event) for other programs. Delphes gets it without asking; otherwise the analysis "
+        "reads the ROOT file alone, and no HepMC3 file is written.",
+    )
 
     @model_validator(mode="after")
     def _mg5_process_with_mg5(self) -> GeneratorSettings:

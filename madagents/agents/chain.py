@@ -88,7 +88,7 @@ def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds:
             update={
                 "n_events": size,
                 "seed": seed,
-                "hepmc_path": f"events/chunks/c{index + 1}.hepmc3",
+                "hepmc_path": f"events/chunks/c{index + 1}.hepmc3" if request.hepmc_path else None,
                 "root_path": f"events/chunks/c{index + 1}.root",
             }
         )
@@ -97,7 +97,7 @@ def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds:
     merge = merge_samples.Request(
         chunk_results=[f"steps/{step_id}/result.json" for step_id in chunk_ids],
         root_path=request.root_path,
-        hepmc_path=_hepmc_of(request),
+        hepmc_path=request.hepmc_path,
     )
     step_id = chain.add("merge", Role.GENERATOR, f"Merge the {len(chunk_ids)} chunks into one sample", merge, chunk_ids)
     chain.produced(step_id, request.root_path)

@@ -39,7 +39,7 @@ def estimate_generation(ctx: RunContext, state: RunState, step: PlanStep) -> Est
     pilot = request.model_copy(
         update={
             "n_events": pilot_events,
-            "hepmc_path": f"{pilot_dir}/events.hepmc3",
+            "hepmc_path": f"{pilot_dir}/events.hepmc3" if request.hepmc_path else None,  # the step's own cost
             "root_path": f"{pilot_dir}/events.root",
         }
     )

@@ -32,6 +32,7 @@ from madagents_tools.io import source_events
 
 __all__ = ["plan_reanalysis", "plan_surrogate", "plan_workflow", "planner", "process_label", "pythia_settings"]
 
+HEPMC_PATH = "events/events.hepmc3"
 SANDBOX_PACKAGES = ["pythia8mc", "pyhepmc", "uproot", "awkward", "numpy", "vector", "hist", "uhi", "mplhep"]
 
 
@@ -51,6 +52,7 @@ def plan_workflow(workflow: AnyRun) -> Plan:
         seed=pythia_seeds[0],
         jets=workflow.analysis.jets if uses_jets else None,
         resonances=workflow.process.resonances(),
+        hepmc_path=HEPMC_PATH if _needs_hepmc(workflow) else None,
     )
     chain = Chain()
     mg5 = workflow.generator.mg5
@@ -85,6 +87,11 @@ def plan_workflow(workflow: AnyRun) -> Plan:
         assumptions=assumptions(workflow),
         required_packages=[*SANDBOX_PACKAGES, *(["fastjet"] if uses_jets else [])],
     )
+
+
+def _needs_hepmc(workflow: Workflow) -> bool:
+    """HepMC3 text costs a writer process and ~50 kB per event: only Delphes reads it, or a user who asks for it."""
+    return workflow.generator.hepmc or (workflow.detector is not None and workflow.detector.backend == "delphes")
 
 
 def _reference(workflow: Workflow) -> ReferenceExpectation | None:

@@ -200,12 +200,12 @@ def test_peak_edited_in_the_report_or_the_result(copy: Path) -> None:
 
 
 def test_every_file_is_compared_with_provenance(copy: Path) -> None:
-    with (copy / "events/events.hepmc3").open("a") as stream:
-        stream.write("\n")
+    with (copy / "events/events.root").open("ab") as stream:
+        stream.write(b"\n")
     (copy / "hists/pt_e.json").unlink()
     (copy / "hists/extra.json").write_text("{}")
     _, output = _validate(copy)
-    for problem in ("events/events.hepmc3 was changed", "hists/pt_e.json is missing", "hists/extra.json is not listed"):
+    for problem in ("events/events.root was changed", "hists/pt_e.json is missing", "hists/extra.json is not listed"):
         assert problem in output
 
 
@@ -220,13 +220,13 @@ def test_a_result_path_to_dev_zero_fails_within_seconds(copy: Path) -> None:
 
 
 def test_an_event_file_replaced_by_a_link_to_dev_zero_is_refused(copy: Path) -> None:
-    (copy / "events/events.hepmc3").unlink()
-    (copy / "events/events.hepmc3").symlink_to("/dev/zero")
+    (copy / "events/events.root").unlink()
+    (copy / "events/events.root").symlink_to("/dev/zero")
     start = time.monotonic()
     code, output = _validate(copy)
     assert code == 1
-    assert "events/events.hepmc3 is a symbolic link" in output
-    assert "symbolic link (events/events.hepmc3); refused" in output
+    assert "events/events.root is a symbolic link" in output
+    assert "symbolic link (events/events.root); refused" in output
     assert time.monotonic() - start < 30
 
 

@@ -51,11 +51,19 @@ def test_run_succeeds_with_every_artifact(run_dir: Path) -> None:
         "report.md",
         "reproduce.sh",
         "events/events.root",
-        "events/events.hepmc3",
         "hists/m_mumu.json",
         "hists/m_mumu.png",
     ]:
         assert (run_dir / name).is_file(), name
+
+
+def test_no_hepmc3_file_is_written_or_claimed_when_no_step_reads_it(run_dir: Path) -> None:
+    # Delphes is the only reader of HepMC3 and the workflow does not ask for it: ~50 kB per event saved
+    assert not list((run_dir / "events").glob("*.hepmc3*"))
+    listed = [artifact["path"] for artifact in json.loads((run_dir / "provenance.json").read_text())["artifacts"]]
+    assert "events/events.root" in listed
+    assert not [path for path in listed if "hepmc" in path]
+    assert "hepmc" not in (run_dir / "report.md").read_text().lower()
 
 
 def test_peak_sits_at_the_z_mass_within_one_bin(run_dir: Path) -> None:

@@ -108,7 +108,7 @@ def test_killed_run_resumes_without_redoing_finished_nodes(
     with uproot.open(reference / "events/events.root") as a, uproot.open(out / "events/events.root") as b:
         for branch in ["muon_pt", "muon_eta", "mhat"]:
             assert a["events"][branch].array().tolist() == b["events"][branch].array().tolist()
-    assert (reference / "events/events.hepmc3").read_bytes() == (out / "events/events.hepmc3").read_bytes()
+    assert (reference / "events/events.root").read_bytes() == (out / "events/events.root").read_bytes()
 
 
 def _same_histogram(reference: Path, run: Path) -> None:

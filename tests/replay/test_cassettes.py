@@ -45,7 +45,7 @@ def test_leptoquark_reproduction_delivers_what_the_task_asks(tmp_path: Path) -> 
     )
     assert result.exit_code == 0, result.output
     run = tmp_path / "replay" / "run"
-    assert (run / "events" / "events.hepmc3").is_file()
+    assert (run / "events" / "events.root").is_file()
     assert (run / "hists" / "m_muj.png").is_file()
     assert (run / "reproduce.sh").is_file()
     assert (run / "workflow.yaml").is_file()  # the model's plan, re-runnable without a model

@@ -250,3 +250,13 @@ def test_runs_as_a_module(here: Path) -> None:
     result = Result.model_validate_json(Path("result.json").read_text())
     assert result.ok
     assert result.n_events == 2 * N_EVENTS
+
+
+def test_without_hepmc3_only_the_root_trees_are_merged_and_listed(here: Path) -> None:
+    for chunk in ("c1", "c2"):  # chunks planned without Delphes write none: the merge must not look for them
+        (here / f"events/chunks/{chunk}.hepmc3").unlink()
+    result = merge_samples.run(Request(chunk_results=CHUNKS, hepmc_path=None))
+    assert result.ok, result.error
+    assert [(f.path, f.kind, f.n_events) for f in result.files] == [("events/events.root", "root", 2 * N_EVENTS)]
+    assert not list((here / "events").glob("*.hepmc3"))
+    assert _tree(here / "events/events.root").event_number.tolist() == list(range(2 * N_EVENTS))

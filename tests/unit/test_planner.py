@@ -99,6 +99,25 @@ def test_chunks_get_their_own_seeds_and_a_merge_step_the_analysis_reads() -> Non
     assert merge.root_path == plan.step_request(analyze.Request).events_path
 
 
+def test_hepmc3_is_planned_only_for_delphes_or_when_asked(write_workflow: WorkflowWriter) -> None:
+    def hepmc_paths(**changes: object) -> list[str | None]:
+        plan = plan_workflow(load_workflow(write_workflow(**changes), events=1000, seed=5))
+        merges = [request.hepmc_path for _, request in plan.steps_of(merge_samples.Request)]
+        return [request.hepmc_path for _, request in plan.steps_of(pythia8_generate.Request)] + merges
+
+    # the analysis reads the ROOT file: no writer process, no ~50 kB per event, in one chunk or several
+    assert hepmc_paths() == [None]
+    assert hepmc_paths(detector={"card": "atlas"}) == [None]  # the parametric detector reads the ROOT file too
+    assert hepmc_paths(generator={"chunks": 2}) == [None, None, None]
+    # Delphes reads HepMC3; a user may ask for it
+    delphes = plan_workflow(load_workflow(write_workflow(detector={"backend": "delphes", "card": "atlas"}), seed=5))
+    assert delphes.step_request(pythia8_generate.Request).hepmc_path == "events/events.hepmc3"
+    assert delphes.step_request(detector.Request).hepmc_path == "events/events.hepmc3"
+    assert hepmc_paths(generator={"hepmc": True}) == ["events/events.hepmc3"]
+    chunked = hepmc_paths(generator={"hepmc": True, "chunks": 2})
+    assert chunked == ["events/chunks/c1.hepmc3", "events/chunks/c2.hepmc3", "events/events.hepmc3"]
+
+
 def test_mg5_generator_plans_mg5_then_the_lhe_shower(write_workflow: WorkflowWriter) -> None:
     generator = {"name": "mg5", "mg5": {"processes": ["p p > mu+ mu-"], "run_card": {"mmll": 60}}}
     plan = plan_workflow(load_workflow(write_workflow(generator=generator), seed=3))

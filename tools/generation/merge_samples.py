@@ -1,15 +1,16 @@
 """Merge the chunks of a Pythia8 sample, generated with different seeds, into one sample with one cross section.
 
-The ROOT TTrees "events" and the HepMC3 ASCII files are concatenated in chunk order, with the events renumbered
-0..N-1; the result is a ``pythia8_generate.Result``, since the merged sample is a Pythia8 sample like any other.
-Each chunk is checked first: a failed or missing chunk, a truncated HepMC3 file (no end-of-listing footer) or a
-file changed since its chunk wrote it (SHA-256) gives ``ok=False`` naming the chunk, and nothing is written.
-The HepMC3 events keep their own ``GenCrossSection`` attribute, the running estimate of their chunk; the
-result carries the combined σ.
+The ROOT TTrees "events" and, when the chunks wrote them, the HepMC3 ASCII files are concatenated in chunk order,
+with the events renumbered 0..N-1; the result is a ``pythia8_generate.Result``, since the merged sample is a
+Pythia8 sample like any other. Each chunk is checked first: a failed or missing chunk, a truncated HepMC3 file
+(no end-of-listing footer) or a file changed since its chunk wrote it (SHA-256) gives ``ok=False`` naming the
+chunk, and nothing is written. The HepMC3 events keep their own ``GenCrossSection`` attribute, the running
+estimate of their chunk; the result carries the combined σ.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -61,7 +62,10 @@ class Request(ToolRequest):
         examples=[["steps/01-generate_c1/result.json", "steps/01-generate_c2/result.json"]],
     )
     root_path: OutputFile = Field(default="events/events.root", description="Merged ROOT file (TTree 'events').")
-    hepmc_path: OutputFile = Field(default="events/events.hepmc3", description="Merged HepMC3 ASCII file.")
+    hepmc_path: OutputFile | None = Field(
+        default="events/events.hepmc3",
+        description="Merged HepMC3 ASCII file, from the chunks' own; null when the chunks wrote none (no Delphes).",
+    )
 
 
 class _MergeError(Exception):
@@ -69,17 +73,24 @@ class _MergeError(Exception):
 
 
 @dataclass(frozen=True)
-class _Chunk:
-    """A chunk's result and the layout of its HepMC3 file."""
+class _Hepmc:
+    """A chunk's HepMC3 file and its layout."""
 
-    name: str
-    result: Result
-    hepmc: FileRecord
-    root: FileRecord
+    record: FileRecord
     header_end: int
     """Offset of the first event line: what comes before is the header."""
     footer_at: int
     """Offset of the footer line."""
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """A chunk's result, ROOT file and, when HepMC3 files are merged, its HepMC3 file."""
+
+    name: str
+    result: Result
+    root: FileRecord
+    hepmc: _Hepmc | None
 
 
 def combine_cross_sections(chunks: Sequence[tuple[int, float, float]]) -> tuple[float, float]:
@@ -110,7 +121,7 @@ def combine_cross_sections(chunks: Sequence[tuple[int, float, float]]) -> tuple[
 def run(request: Request) -> Result:
     versions = package_versions("uproot", "awkward", "numpy")
     try:
-        chunks = [_read_chunk(path) for path in request.chunk_results]
+        chunks = [_read_chunk(path, with_hepmc=request.hepmc_path is not None) for path in request.chunk_results]
         return _merge(request, chunks, versions)
     except _MergeError as exc:
         return Result(ok=False, error=str(exc), versions=versions)
@@ -119,8 +130,9 @@ def run(request: Request) -> Result:
 def _merge(request: Request, chunks: list[_Chunk], versions: dict[str, str]) -> Result:
     results = [chunk.result for chunk in chunks]
     n_events = sum(result.n_events for result in results)
-    with atomic_path(request.hepmc_path) as hepmc_tmp, atomic_path(request.root_path) as root_tmp:
-        hepmc_sha256 = _merge_hepmc(chunks, hepmc_tmp)
+    hepmc_file = atomic_path(request.hepmc_path) if request.hepmc_path else contextlib.nullcontext(None)
+    with hepmc_file as hepmc_tmp, atomic_path(request.root_path) as root_tmp:
+        hepmc_sha256 = _merge_hepmc(chunks, hepmc_tmp) if hepmc_tmp else None
         root_sha256 = _merge_root(chunks, root_tmp)
     sigma: float | None = None
     sigma_err: float | None = None
@@ -142,7 +154,11 @@ def _merge(request: Request, chunks: list[_Chunk], versions: dict[str, str]) -> 
         seed=None,
         versions=versions | results[0].versions,  # the generator's versions made the events
         files=[
-            FileRecord(path=request.hepmc_path, sha256=hepmc_sha256, kind="hepmc3", n_events=n_events),
+            *(
+                [FileRecord(path=request.hepmc_path, sha256=hepmc_sha256, kind="hepmc3", n_events=n_events)]
+                if request.hepmc_path and hepmc_sha256
+                else []
+            ),
             FileRecord(path=request.root_path, sha256=root_sha256, kind="root", n_events=n_events),
         ],
     )
@@ -159,7 +175,7 @@ def _disagreements(chunks: list[_Chunk]) -> list[str]:
     return warnings
 
 
-def _read_chunk(path: str) -> _Chunk:
+def _read_chunk(path: str, *, with_hepmc: bool) -> _Chunk:
     file = Path(path)
     if not file.is_file():
         msg = f"chunk result {path} not found: its generation step has not run (or wrote elsewhere)"
@@ -173,12 +189,14 @@ def _read_chunk(path: str) -> _Chunk:
         msg = f"chunk {path} failed: {result.error}"
         raise _MergeError(msg)
     records = {record.kind: record for record in result.files}
-    for kind in ("hepmc3", "root"):
+    for kind in ("hepmc3", "root") if with_hepmc else ("root",):
         if kind not in records or not Path(records[kind].path).is_file():
             msg = f"chunk {path} lists no {kind} file, or its file is missing"
             raise _MergeError(msg)
+    if not with_hepmc:
+        return _Chunk(path, result, records["root"], None)
     header_end, footer_at = _hepmc_layout(Path(records["hepmc3"].path), path)
-    return _Chunk(path, result, records["hepmc3"], records["root"], header_end, footer_at)
+    return _Chunk(path, result, records["root"], _Hepmc(records["hepmc3"], header_end, footer_at))
 
 
 def _hepmc_layout(hepmc: Path, name: str) -> tuple[int, int]:
@@ -200,6 +218,7 @@ def _hepmc_layout(hepmc: Path, name: str) -> tuple[int, int]:
 
 def _merge_hepmc(chunks: list[_Chunk], target: Path) -> str:
     """Write the first chunk's header, every chunk's events numbered on, and one footer; return the SHA-256."""
+    files = [(chunk.name, chunk.hepmc) for chunk in chunks if chunk.hepmc is not None]
     digest = hashlib.sha256()
     with target.open("wb") as out:
 
@@ -207,24 +226,25 @@ def _merge_hepmc(chunks: list[_Chunk], target: Path) -> str:
             out.write(data)
             digest.update(data)
 
-        with Path(chunks[0].hepmc.path).open("rb") as stream:
-            write(stream.read(chunks[0].header_end))
-            stream.seek(chunks[0].footer_at)
+        first = files[0][1]
+        with Path(first.record.path).open("rb") as stream:
+            write(stream.read(first.header_end))
+            stream.seek(first.footer_at)
             footer = stream.read()
         done = 0
-        for chunk in chunks:
-            done += _copy_events(chunk, done, write)
+        for name, hepmc in files:
+            done += _copy_events(name, hepmc, done, write)
         write(footer)
     return digest.hexdigest()
 
 
-def _copy_events(chunk: _Chunk, first: int, write: _Writer) -> int:
+def _copy_events(name: str, chunk: _Hepmc, first: int, write: _Writer) -> int:
     """Pass the chunk's events to ``write``, numbered from ``first``; check the file's hash and event count."""
     digest = hashlib.sha256()
     carry = b""
     count = 0
     offset = 0
-    with Path(chunk.hepmc.path).open("rb") as stream:
+    with Path(chunk.record.path).open("rb") as stream:
         while block := stream.read(BLOCK_BYTES):
             digest.update(block)
             events = carry + block[max(0, chunk.header_end - offset) : max(0, chunk.footer_at - offset)]
@@ -232,12 +252,12 @@ def _copy_events(chunk: _Chunk, first: int, write: _Writer) -> int:
             cut = events.rfind(b"\n") + 1  # whole lines only: an event line may straddle two blocks
             count += _renumber(events[:cut], first + count, write)
             carry = events[cut:]
-    if digest.hexdigest() != chunk.hepmc.sha256:
-        msg = f"the HepMC3 file {chunk.hepmc.path} of chunk {chunk.name} changed since the chunk wrote it (SHA-256)"
+    if digest.hexdigest() != chunk.record.sha256:
+        msg = f"the HepMC3 file {chunk.record.path} of chunk {name} changed since the chunk wrote it (SHA-256)"
         raise _MergeError(msg)
-    if carry or count != chunk.hepmc.n_events:
-        msg = f"the HepMC3 file {chunk.hepmc.path} of chunk {chunk.name} holds {count} events, its result says "
-        msg += f"{chunk.hepmc.n_events}"
+    if carry or count != chunk.record.n_events:
+        msg = f"the HepMC3 file {chunk.record.path} of chunk {name} holds {count} events, its result says "
+        msg += f"{chunk.record.n_events}"
         raise _MergeError(msg)
     return count
 

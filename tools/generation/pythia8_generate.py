@@ -1,7 +1,8 @@
 """Generate events with Pythia8: hard process, parton shower, hadronisation; or shower the events of an LHE file.
 
-Writes the events twice: as HepMC3 (beams plus final state, for other tools and detector simulation) and as a
-ROOT TTree of final-state objects (muons, electrons, optionally anti-kT jets, missing pT) for the analysis.
+Writes a ROOT TTree of final-state objects (muons, electrons, photons, optionally anti-kT jets, missing pT) for
+the analysis and, when ``hepmc_path`` is set (Delphes reads it, or the user asked), the events as HepMC3 too
+(beams plus final state, written by a second process).
 """
 
 from __future__ import annotations
