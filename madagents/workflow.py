@@ -126,10 +126,7 @@ class GeneratorSettings(_Strict):
         examples=[4],
     )
     hepmc: bool = Field(
-        default=False,
-        description="Also write the events as HepMC3 ASCII (events/events.hepmc3: beams, final state, c and b "
-        "quarks; ~50 kB per event) for other programs. Delphes gets it without asking; otherwise the analysis "
-        "reads the ROOT file alone, and no HepMC3 file is written.",
+        default=False, description="Also write events/events.hepmc3 (~50 kB/event; Delphes gets it anyway)."
     )
 
     @model_validator(mode="after")
