@@ -4,6 +4,10 @@
 listed file is there unchanged, no other file was added, and ``reproduce.sh`` is exactly the script the plan and
 provenance.json's tool host render to — so a line slipped into ``reproduce.sh`` is found before the script could run,
 and a number edited in ``report.md`` or a result file is found even when it is self-consistent.
+
+A run made before provenance.json recorded the tool host cannot have its script rendered again: its files are still
+checked, and the gate is inconclusive rather than failed (nothing says the directory was changed), so the reviewer
+executes a script it renders from plan.json instead of the run's own.
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ LISTED_PROBLEMS = 5
 
 
 def check_integrity(run_dir: Path, plan: Plan) -> GateResult:
-    """Every file against provenance.json's sha256, and reproduce.sh against the plan's own script."""
+    """Every file against provenance.json's sha256, and reproduce.sh against the plan's own script.
+
+    Inconclusive (and passed) when the files match but reproduce.sh cannot be checked: the run's script must then
+    not be executed.
+    """
     try:
         provenance = read_model(run_dir, "provenance.json", Provenance)
     except UnsafePathError as exc:
@@ -37,8 +45,14 @@ def check_integrity(run_dir: Path, plan: Plan) -> GateResult:
         more = f"; and {len(problems) - LISTED_PROBLEMS} more" if len(problems) > LISTED_PROBLEMS else ""
         message = f"the run directory was changed after the run: {shown}{more}"
         return GateResult(gate=GATE, passed=False, message=message)
-    message = f"{len(provenance.artifacts)} files match provenance.json's sha256; reproduce.sh is the plan's script"
-    return GateResult(gate=GATE, passed=True, message=message)
+    matched = f"{len(provenance.artifacts)} files match provenance.json's sha256"
+    if provenance.tool_host is None:
+        message = (
+            f"{matched}; {SCRIPT_NAME} cannot be checked: provenance.json does not record what ran the tools (the run "
+            "was made by a madagents that did not record it), so the run's own script is not executed"
+        )
+        return GateResult(gate=GATE, passed=True, message=message, inconclusive=True)
+    return GateResult(gate=GATE, passed=True, message=f"{matched}; {SCRIPT_NAME} is the plan's script")
 
 
 def _run_id(run_dir: Path, provenance: Provenance) -> str:
@@ -95,7 +109,7 @@ def _script_problems(run_dir: Path, plan: Plan, run_id: str, provenance: Provena
     except UnsafePathError as exc:
         return [f"{SCRIPT_NAME}: {exc}"]
     if provenance.tool_host is None:  # written before madagents recorded it: the script cannot be rendered again
-        return [f"provenance.json does not record what ran the tools, so {SCRIPT_NAME} cannot be checked"]
+        return []
     if script != render_reproduce_script(plan, run_id, provenance.tool_host):
         return [f"{SCRIPT_NAME} is not the script plan.json and provenance.json render to; it will not be executed"]
     return []

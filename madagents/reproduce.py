@@ -40,8 +40,10 @@ __all__ = [
     "VERIFY_DIR",
     "render_reproduce_script",
     "render_template",
+    "run_tool_host",
     "verify_reproduction",
     "write_reproduce_script",
+    "write_verify_script",
 ]
 
 SCRIPT_NAME = "reproduce.sh"
@@ -74,17 +76,23 @@ _LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": 
 """Line separators json.dumps leaves as they are, which some shells and editors break lines on."""
 
 
+def run_tool_host(ctx: RunContext) -> ToolHost:
+    """What runs this context's tools, with the wall-clock limit of one call: what reproduce.sh is rendered from."""
+    return ctx.sandbox.tool_host().model_copy(update={"timeout_s": ctx.settings.tool_timeout_s})
+
+
 def write_reproduce_script(rundir: RunDir, plan: Plan, host: ToolHost) -> Path:
     path = rundir.write_text(SCRIPT_NAME, render_reproduce_script(plan, rundir.run_id, host))
     os.chmod(path, 0o755)
     return path
 
 
-def render_reproduce_script(plan: Plan, run_id: str, host: ToolHost) -> str:
+def render_reproduce_script(plan: Plan, run_id: str, host: ToolHost, *, run_dir_from_script: str = "") -> str:
     """The text of reproduce.sh for ``plan``, run where ``host`` says: every value that reaches the shell is quoted.
 
     Everything it depends on is in plan.json, run.json (the id) and provenance.json (the host), so the integrity
-    check renders it again from those.
+    check renders it again from those. ``run_dir_from_script``: the run directory relative to a script written
+    elsewhere than its top (where it finds the run's copies of source events).
     """
     steps = [
         {
@@ -123,7 +131,21 @@ def render_reproduce_script(plan: Plan, run_id: str, host: ToolHost) -> str:
         models_mount=MODELS_MOUNT,
         models_env=MODELS_ENV,
         sources=sources,
+        limit=str(math.ceil(host.timeout_s)) if host.timeout_s else "",  # bash counts whole seconds
+        run_dir_from_script=run_dir_from_script,
     )
+
+
+def write_verify_script(ctx: RunContext, plan: Plan) -> str:
+    """reproduce.sh rendered again from plan.json for this sandbox, in verify/: what the reviewer executes instead
+    of a run's own script that it cannot check (one made before provenance.json recorded the tool host).
+
+    Returns its path in the run directory.
+    """
+    relative = f"{VERIFY_DIR}/{SCRIPT_NAME}"
+    text = render_reproduce_script(plan, ctx.rundir.run_id, run_tool_host(ctx), run_dir_from_script="..")
+    ctx.rundir.write_text(relative, text)
+    return relative
 
 
 def _writable(step: PlanStep) -> list[str]:
@@ -138,8 +160,10 @@ PREFIX_STABLE_TOOLS = {"pythia8_generate", "analyze"}
 """Tools whose first N events with the same seed are the events of a shorter run (Pythia8 draws in order)."""
 
 
-def verify_reproduction(ctx: RunContext, plan: Plan, results: dict[str, StepResult]) -> GateResult:
-    """Execute reproduce.sh in a clean directory and compare its histograms and σ with the run's.
+def verify_reproduction(
+    ctx: RunContext, plan: Plan, results: dict[str, StepResult], *, script: str = SCRIPT_NAME
+) -> GateResult:
+    """Execute ``script`` (the run's reproduce.sh) in a clean directory and compare its histograms and σ with the run's.
 
     For large runs of prefix-stable plans only the first ``settings.verify_events`` events are regenerated; the
     run's own events are then analysed up to the same count, so both sides hold exactly the same events.
@@ -149,7 +173,7 @@ def verify_reproduction(ctx: RunContext, plan: Plan, results: dict[str, StepResu
         n_check = min(n_check, ctx.settings.verify_events)
     events = ["env", f"EVENTS={n_check}"] if n_check < plan.expectations.n_events else ["env"]
     executed = ctx.sandbox.run(
-        [*events, f"PYTHON={ctx.sandbox.python}", "bash", SCRIPT_NAME, REPRODUCED],
+        [*events, f"PYTHON={ctx.sandbox.python}", "bash", script, REPRODUCED],
         timeout_s=ctx.settings.tool_timeout_s,
         log_path=f"{VERIFY_DIR}/reproduce.log",
         writable=[REPRODUCED],

@@ -14,7 +14,7 @@ from madagents.agents.install_agent import check_with_model
 from madagents.agents.steps import require_plan
 from madagents.context import RunContext
 from madagents.images import image_for, image_kind
-from madagents.reproduce import write_reproduce_script
+from madagents.reproduce import run_tool_host, write_reproduce_script
 from madagents.sandbox import SandboxUnavailableError
 from madagents.sandbox.docker import build_command
 from madagents.settings import Settings
@@ -67,7 +67,7 @@ def installer(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     except SandboxUnavailableError as exc:
         return {"error": f"the {ctx.sandbox.name} sandbox cannot run tools: {exc}"}
     ctx.reporter.note(found)
-    host = ctx.sandbox.tool_host()
+    host = run_tool_host(ctx)
     write_reproduce_script(ctx.rundir, plan, host)  # now that what runs the tools is known
     update: dict[str, Any] = {"sandbox": ctx.sandbox.describe(), "tool_host": host}
     if ctx.models is not None:

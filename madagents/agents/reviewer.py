@@ -16,7 +16,7 @@ from madagents.context import RunContext
 from madagents.integrity import check_integrity
 from madagents.llm.budget import Spend
 from madagents.report import write_provenance, write_report
-from madagents.reproduce import verify_reproduction
+from madagents.reproduce import verify_reproduction, write_verify_script
 from madagents.safe_files import read_model
 from madagents.state import GateResult, Plan, Review, Role, RunState, StepResult, Verdict, downstream, result_type
 from madagents.validation import run_gates
@@ -99,7 +99,11 @@ def review_run_dir(ctx: RunContext, *, reproduce: bool) -> Verdict:
         return Verdict(signed_off=False, gates=[GateResult(gate="run directory", passed=False, message=message)])
     integrity = check_integrity(root, plan)
     gates = [integrity, *run_gates(root, plan, results), gate_report(root, plan, results)]
-    if reproduce and integrity.passed:
+    if reproduce and integrity.passed and integrity.inconclusive:  # the run's own script cannot be checked
+        reproduced = verify_reproduction(ctx, plan, results, script=write_verify_script(ctx, plan))
+        why = f"run instead of the run's own, which cannot be checked): {reproduced.message}"
+        gates.append(reproduced.model_copy(update={"message": f"{reproduced.gate} rendered from plan.json ({why}"}))
+    elif reproduce and integrity.passed:
         gates.append(verify_reproduction(ctx, plan, results))
     elif reproduce:
         message = "not executed: the run directory failed the integrity check, so the script may not be the run's"

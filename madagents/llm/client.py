@@ -117,6 +117,14 @@ class ModelAccessError(Exception):
     """The model endpoint could not be reached or refused the request; the message names the setting to check."""
 
 
+class EmptyStreamError(Exception):
+    """The endpoint answered a streamed request with a stream that ended before its first chunk."""
+
+
+NO_CHUNKS = "No generation chunks were returned"
+"""langchain-core's ValueError for such a stream (an OpenAI-compatible server that failed after its HTTP 200)."""
+
+
 class OpenAIClient:
     """``ChatOpenAI`` per role; no client is created before the first call."""
 
@@ -158,7 +166,7 @@ class OpenAIClient:
         retrying = self._retrying()
         try:
             reply = retrying(self._complete, role, messages, tools, on_token)
-        except (openai.APIError, httpx2.TimeoutException) as exc:
+        except (openai.APIError, httpx2.TimeoutException, EmptyStreamError) as exc:
             attempts = retrying.statistics.get("attempt_number", 1)
             msg = (
                 f"the model endpoint {self.settings.base_url or 'of the OpenAI API'} failed for the {role} "
@@ -192,12 +200,17 @@ class OpenAIClient:
             reply = runnable.invoke(list(messages))
             return reply if isinstance(reply, AIMessage) else AIMessage(content=str(reply.content))
         merged: AIMessageChunk | None = None
-        for chunk in runnable.stream(list(messages)):
-            if chunk.text:
-                on_token(chunk.text)
-            merged = chunk if merged is None else merged + chunk
+        try:
+            for chunk in runnable.stream(list(messages)):
+                if chunk.text:
+                    on_token(chunk.text)
+                merged = chunk if merged is None else merged + chunk
+        except ValueError as exc:
+            if merged is not None or str(exc) != NO_CHUNKS:
+                raise
         if merged is None:
-            return AIMessage(content="")
+            msg = "the answer's stream ended before its first chunk (the server failed after accepting the request)"
+            raise EmptyStreamError(msg)
         return AIMessage(
             content=merged.content,
             tool_calls=merged.tool_calls,

@@ -47,6 +47,12 @@ class ToolHost(BaseModel):
     docker_cli: str | None = Field(default=None, description="The docker command of the run's machine, if it had one.")
     limits: DockerLimits | None = Field(default=None, description="The containers' resource limits (docker).")
     models_dir: str | None = Field(default=None, description="The user's UFO models, mounted read-only (docker).")
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="The wall-clock limit of one tool call, which reproduce.sh applies to each step (None: a run made "
+        "before madagents recorded it; its script has no limit).",
+    )
 
 
 def tool_locations() -> dict[str, str]:

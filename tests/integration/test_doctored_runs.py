@@ -118,6 +118,38 @@ def test_a_line_added_to_reproduce_sh_is_refused_and_not_run(copy: Path, tmp_pat
     assert not marker.exists()
 
 
+def test_a_run_made_before_the_tool_host_was_recorded_is_checked_as_far_as_it_can_be(
+    copy: Path, tmp_path: Path
+) -> None:
+    """Without provenance.json's tool_host the run's reproduce.sh cannot be rendered again to compare: the files are
+    still checked, the gate says what it could not check, and the reproduction runs a script rendered from plan.json
+    (a line slipped into the run's own script stays unexecuted)."""
+    marker = tmp_path / "marker"
+    with (copy / "reproduce.sh").open("a") as script:
+        script.write(f"touch {marker}\n")
+    _reseal(copy)
+    _edit_json(copy, "provenance.json", lambda provenance: provenance.pop("tool_host"))
+    verdict = _review(copy)
+    (integrity,) = [gate for gate in verdict.gates if gate.gate == "integrity"]
+    assert (integrity.passed, integrity.inconclusive) == (True, True)
+    assert "files match provenance.json's sha256; reproduce.sh cannot be checked" in integrity.message
+    assert "changed" not in integrity.message
+    (reproduced,) = [gate for gate in verdict.gates if gate.gate == "reproduce.sh"]
+    assert reproduced.passed, reproduced.message
+    assert reproduced.message.startswith("reproduce.sh rendered from plan.json (run instead of the run's own")
+    assert "identical histograms from all 400 events" in reproduced.message
+    assert not marker.exists()
+    assert verdict.signed_off
+    code, output = _validate(copy)
+    assert code == 0
+    assert "? integrity:" in output
+    with (copy / "report.md").open("a") as report:  # a changed file is still found
+        report.write("\n")
+    code, output = _validate(copy)
+    assert code == 1
+    assert "the run directory was changed after the run: report.md was changed" in output
+
+
 def test_tripled_sigma_in_the_report_fails_validate(copy: Path) -> None:
     sigma, error, shown = _sigma_text(copy)
     _replace(copy, "report.md", f"| {shown} |", f"| {3 * sigma:.5g} ± {error:.2g} pb |")

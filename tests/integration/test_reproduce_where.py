@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from madagents.cli import app
 from madagents.reproduce import render_reproduce_script
 from madagents.rundir import Provenance, RunInfo
+from madagents.settings import Settings
 from madagents.state import Plan
 
 pytestmark = pytest.mark.slow
@@ -76,6 +78,27 @@ def test_a_docker_run_reproduces_in_its_image(docker_run: Path, tmp_path: Path) 
     assert f"the steps run in image {host.image_id} under the docker sandbox's policy" in completed.stdout
     assert (copy / "OUT/hists/m_mumu.json").read_bytes() == (docker_run / "hists/m_mumu.json").read_bytes()
     assert (copy / "OUT/steps/01-generate/request.json").stat().st_uid == (copy / "reproduce.sh").stat().st_uid
+
+
+@pytest.mark.docker
+def test_a_step_over_the_time_limit_is_killed_with_its_container(docker_run: Path, tmp_path: Path) -> None:
+    """As the docker sandbox kills a tool's container after settings.tool_timeout_s (TIMEOUT overrides the run's)."""
+    host = Provenance.model_validate_json((docker_run / "provenance.json").read_text()).tool_host
+    assert host is not None
+    assert host.timeout_s == Settings().tool_timeout_s
+    start = time.monotonic()
+    copy, completed = _reproduce(docker_run, tmp_path, "TIMEOUT=2")
+    assert completed.returncode == 1
+    assert time.monotonic() - start < 30  # Pythia8's 200 events alone take longer than the limit
+    assert "killed after 2 s, the run's limit for one step" in " ".join(completed.stderr.split())
+    assert "[madagents] killed: the tool ran longer than 2 s" in (copy / "OUT/steps/01-generate/log.txt").read_text()
+    left = subprocess.run(
+        ["docker", "ps", "--all", "--quiet", "--filter", "name=madagents-reproduce-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert left.stdout == ""
 
 
 @pytest.mark.docker

