@@ -140,6 +140,16 @@ def test_higgs_4l_leading_muon_pair_shows_the_on_shell_z(higgs: Path) -> None:
     assert share_above(histogram, 100) < 0.05
 
 
+def test_higgs_4l_four_lepton_mass_peaks_at_the_higgs_mass(higgs: Path) -> None:
+    # the two Z candidates (same-flavour opposite-sign pairs, the one closest to m_Z first) rebuild the Higgs:
+    # m_4ℓ peaks at m_H = 125 GeV (Γ_H = 4 MeV), with a tail below from photons the leptons radiated
+    assert "✓ pass" in gate_line(higgs, "peak m_4l")
+    position, histogram = peak(higgs, "m_4l")
+    assert position == 125, position
+    assert histogram.values().max() / histogram.values(flow=True).sum() > 0.5
+    assert share_above(histogram, 127) < 0.02
+
+
 @pytest.fixture(scope="module")
 def wz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_workflow(tmp_path_factory, "wz_3l")
