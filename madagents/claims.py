@@ -7,14 +7,16 @@ requires report.md to show the re-rendered section verbatim, so a number edited 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from madagents.run_reads import load_run_hist
+from madagents.run_reads import hist_from_json, load_run_hist
+from madagents.safe_files import read_text
 from madagents.state import Plan, StepResult, typed_results
-from madagents_tools.analysis import analyze
+from madagents_tools.analysis import analyze, plot_samples
 from madagents_tools.contract import ToolResult
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "Claims",
     "GenerationClaim",
     "HistogramClaim",
+    "SampleClaim",
+    "SamplePlotClaim",
     "build_claims",
     "histogram_claim",
     "render_claims",
@@ -66,11 +70,39 @@ class AnalysisClaim(BaseModel):
     histograms: list[HistogramClaim]
 
 
+class SampleClaim(BaseModel):
+    """One sample of a workflow with several: what it is and its numbers, from its analysis."""
+
+    name: str
+    role: str
+    label: str
+    analysis_step: str
+    sigma_pb: float | None
+    sigma_err_pb: float | None
+    n_generated: int
+    n_selected: int
+    fiducial_sigma_pb: float | None
+
+
+class SamplePlotClaim(BaseModel):
+    """A plot of the samples together, with each one's drawn in-range sum counted from its JSON file."""
+
+    name: str
+    png_path: str
+    json_path: str
+    style: str
+    normalisation: str
+    in_range: dict[str, float]
+    backgrounds: float | None
+
+
 class Claims(BaseModel):
     """Every number of a run's results section."""
 
     generations: list[GenerationClaim]
     analyses: list[AnalysisClaim]
+    samples: list[SampleClaim] = Field(default_factory=list)
+    sample_plots: list[SamplePlotClaim] = Field(default_factory=list)
 
 
 def build_claims(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> Claims:
@@ -101,7 +133,52 @@ def build_claims(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> C
         )
         for step, analysis in typed_results(plan, results, analyze.Result)
     ]
-    return Claims(generations=generations, analyses=analyses)
+    samples, plots = _sample_claims(run_dir, plan, results)
+    return Claims(generations=generations, analyses=analyses, samples=samples, sample_plots=plots)
+
+
+def _sample_claims(
+    run_dir: Path, plan: Plan, results: dict[str, StepResult]
+) -> tuple[list[SampleClaim], list[SamplePlotClaim]]:
+    samples, plots = [], []
+    for step, request in plan.steps_of(plot_samples.Request):
+        for sample in request.samples:
+            analysis_step = Path(sample.analysis_result_path).parent.name
+            analysis = results.get(analysis_step)
+            if not isinstance(analysis, analyze.Result):
+                continue
+            samples.append(
+                SampleClaim(
+                    **sample.model_dump(include={"name", "role", "label"}),
+                    analysis_step=analysis_step,
+                    sigma_pb=analysis.sigma_pb,
+                    sigma_err_pb=analysis.sigma_err_pb,
+                    n_generated=analysis.n_generated,
+                    n_selected=analysis.n_selected,
+                    fiducial_sigma_pb=analysis.fiducial_sigma_pb,
+                )
+            )
+        result = results.get(step.id)
+        records = result.plots if isinstance(result, plot_samples.Result) else []
+        plots += [_sample_plot_claim(run_dir, record) for record in records]
+    return samples, plots
+
+
+def _sample_plot_claim(run_dir: Path, record: plot_samples.SamplePlotRecord) -> SamplePlotClaim:
+    """In-range sums counted from the plot's JSON file (not from the record)."""
+    try:
+        content = json.loads(read_text(run_dir, record.json_path))
+        drawn = {name: hist_from_json(json.dumps(item), name) for name, item in content["samples"].items()}
+        stack = content["backgrounds"]
+        backgrounds = None if stack is None else hist_from_json(json.dumps(stack), "backgrounds")
+    except (OSError, KeyError, TypeError, AttributeError) as exc:
+        msg = f"{record.json_path} cannot be read as the samples' histograms ({exc})"
+        raise ValueError(msg) from None
+    return SamplePlotClaim(
+        **record.model_dump(include={"name", "png_path", "json_path", "style", "normalisation"}),
+        in_range={name: float(item.sum().value) for name, item in drawn.items()},
+        backgrounds=None if backgrounds is None else float(backgrounds.sum().value),
+    )
 
 
 def histogram_claim(run_dir: Path, record: analyze.HistogramRecord) -> HistogramClaim:

@@ -36,10 +36,14 @@ def half_maximum_edge(values: list[float], edges: list[float]) -> float | None:
     return edges[last + 1]
 
 
-def gate_edges(run_dir: Path, plan: Plan, analysis: analyze.Result, label: str = "") -> list[GateResult]:
+def gate_edges(
+    run_dir: Path, plan: Plan, analysis: analyze.Result, label: str = "", step_id: str = ""
+) -> list[GateResult]:
     records = {record.name: record for record in analysis.histograms}
     gates = []
     for edge in plan.expectations.edges:
+        if edge.steps is not None and step_id not in edge.steps:
+            continue  # another sample's resonance
         gate = f"edge {edge.histogram}{label}"
         record = records.get(edge.histogram)
         if record is None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import difflib
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from madagents.processes import CATALOGUE, FinalState, ProcessChoice, ProcessRecipe, load_catalogue, product_key
 from madagents.pythia8_names import check_setting, particle_id
+from madagents_tools.generation import mg5_generate
 
-__all__ = ["ParticleData", "ProcessSpec", "Pythia8Process"]
+__all__ = ["Mg5Process", "ParticleData", "ProcessSpec", "Pythia8Process"]
 
 
 class _Strict(BaseModel):
@@ -191,3 +192,42 @@ class ProcessSpec(_Strict):
         labels = load_catalogue().labels
         keys = (product_key(name, labels) for name in self.final_state or [])
         return tuple(key for key in keys if isinstance(key, int))
+
+
+class Mg5Process(_Strict):
+    """The hard process as MadGraph5_aMC@NLO generates it; Pythia8 then showers its LHE events."""
+
+    model: str = Field(default="sm", description="UFO model, with an optional restriction.", examples=["sm"])
+    definitions: list[str] = Field(default_factory=list, description="MG5 multiparticle labels ('l+ = e+ mu+').")
+    processes: list[str] = Field(
+        min_length=1, description="MG5 process lines, decay chains included.", examples=[["p p > mu+ mu-"]]
+    )
+    run_card: dict[str, str | bool | int | float] = Field(
+        default_factory=dict,
+        description="run_card.dat entries besides beams, events and seed.",
+        examples=[{"mmll": 60}],
+    )
+    param_card: dict[str, float] = Field(
+        default_factory=dict, description="param_card.dat entries ('BLOCK ID': value).", examples=[{"mass 6": 172.5}]
+    )
+
+    @model_validator(mode="after")
+    def _valid_mg5_request(self) -> Mg5Process:
+        # the tool's own validation (no injected MG5 commands, reserved run-card keys) runs when the workflow loads
+        try:
+            self.request(seed=1, n_events=1, beam_energies_gev=(6500.0, 6500.0))
+        except ValidationError as exc:
+            raise ValueError("; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())) from None
+        return self
+
+    def request(self, *, seed: int, n_events: int, beam_energies_gev: tuple[float, float]) -> mg5_generate.Request:
+        ebeam1, ebeam2 = beam_energies_gev
+        return mg5_generate.Request(
+            model=self.model,
+            definitions=self.definitions,
+            processes=self.processes,
+            run_card={"ebeam1": ebeam1, "ebeam2": ebeam2, **self.run_card},
+            param_card=self.param_card,
+            seed=seed,
+            n_events=n_events,
+        )

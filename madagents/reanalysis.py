@@ -34,12 +34,23 @@ def run_reanalysis(run_dir: Path, workflow_path: Path, out: Path | None, setting
     start = time.monotonic()
     spec = prepare_reanalysis(run_dir, load_workflow(workflow_path))
     target = out or runner.default_run_dir(settings, spec.name)
+    if spec.source.other_samples:
+        console.print(
+            f"note: {run_dir} has several samples; its own sample's events ({spec.source.events_path}) are "
+            f"reanalysed, not those of {', '.join(spec.source.other_samples)}"
+        )
     state = runner.start_run(spec, target, settings, sys.argv, runner.Driver(reporter=RichReporter(console)))
     console.print(summary_table(state, target, time.monotonic() - start))
 
 
 def prepare_reanalysis(run_dir: Path, workflow: Workflow) -> Reanalysis:
     """The reanalysis of ``run_dir``'s events with ``workflow``'s analysis; ``UserInputError`` if it cannot be."""
+    if workflow.samples:
+        msg = (
+            f"reanalyze runs the analysis on one sample, the events of {run_dir}'s own process; remove samples "
+            "from the workflow (a run with samples is reanalysed on its own sample, the others are not)"
+        )
+        raise UserInputError(msg)
     source, source_plan = load_source(run_dir)
     wanted = plan_workflow(workflow)
     differences = _differences(process_signature(source_plan), process_signature(wanted))

@@ -25,6 +25,11 @@ class SourceRun(_Strict):
     generation_result_path: str = Field(description="The result of the step that gave the sample's σ.")
     generation_sha256: str
     n_events: int = Field(gt=0)
+    other_samples: list[str] = Field(
+        default_factory=list,
+        description="The source's further samples (a workflow with samples): not reanalysed, its own sample is.",
+        exclude_if=lambda value: not value,
+    )
 
 
 class Reanalysis(_Strict):

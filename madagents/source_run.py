@@ -15,7 +15,7 @@ from madagents.reanalysis_spec import SourceRun
 from madagents.rundir import Provenance, RunDir, RunStatus
 from madagents.safe_files import UnsafePathError, read_model, resolve_inside, sha256_inside
 from madagents.state import Plan
-from madagents_tools.analysis import analyze
+from madagents_tools.analysis import analyze, plot_samples
 from madagents_tools.contract import FileRecord
 from madagents_tools.detector import detector
 from madagents_tools.generation import mg5_generate, pythia8_generate
@@ -67,6 +67,12 @@ def load_source(run_dir: Path) -> tuple[SourceRun, Plan]:
         generation_result_path=request.generation_result_path,
         generation_sha256=digests[1],
         n_events=events.n_events or plan.expectations.n_events,
+        other_samples=[
+            sample.name
+            for _, plot in plan.steps_of(plot_samples.Request)
+            for sample in plot.samples
+            if sample.analysis_result_path != f"steps/{analysed[0][0].id}/result.json"
+        ],
     )
     return source, plan
 

@@ -17,7 +17,7 @@ from madagents.reanalysis_spec import AnyRun
 from madagents.reference import ReferenceExpectation
 from madagents.sandbox.host import ToolHost
 from madagents_tools import environment as environment_tool
-from madagents_tools.analysis import analyze
+from madagents_tools.analysis import analyze, plot_samples
 from madagents_tools.contract import FileRecord, ToolRequest, ToolResult
 from madagents_tools.detector import detector
 from madagents_tools.generation import merge_samples, mg5_generate, pythia8_generate
@@ -106,6 +106,7 @@ StepRequest = Annotated[
     | detector.Request
     | cfm_generator.Request
     | analyze.Request
+    | plot_samples.Request
     | classifier_test.Request
     | source_events.Request,
     Field(discriminator="tool"),
@@ -117,6 +118,7 @@ StepResult = (
     | detector.Result
     | cfm_generator.Result
     | analyze.Result
+    | plot_samples.Result
     | classifier_test.Result
     | source_events.Result
 )
@@ -130,6 +132,7 @@ _RESULT_TYPES: dict[str, type[StepResult]] = {
     "detector": detector.Result,
     "cfm_generator": cfm_generator.Result,
     "analyze": analyze.Result,
+    "plot_samples": plot_samples.Result,
     "classifier_test": classifier_test.Result,
     "source_events": source_events.Result,
 }
@@ -157,6 +160,11 @@ class PeakExpectation(BaseModel):
     particle: str
     mass_gev: float
     width_gev: float
+    steps: list[str] | None = Field(
+        default=None,
+        description="The analysis steps whose histogram must peak (a workflow's own sample); None: every one.",
+        exclude_if=lambda value: value is None,  # plans of single-sample workflows read as before
+    )
 
 
 class Expectations(BaseModel):

@@ -16,6 +16,7 @@ from madagents.claim_gates import gate_analysis_record, gate_plots
 from madagents.edge_gate import gate_edges
 from madagents.run_reads import hist_from_json
 from madagents.safe_files import resolve_inside
+from madagents.sample_gates import gate_sample_plots
 from madagents.state import GateResult, Plan, StepResult, typed_results
 from madagents_tools.analysis import analyze
 from madagents_tools.contract import FileRecord, ToolResult
@@ -83,12 +84,12 @@ def run_gates(run_dir: Path, plan: Plan, results: dict[str, StepResult]) -> list
         gates += [
             gate_cross_section(generation, analysis, label),
             _with(gate_fiducial(plan, analysis, label), gate_analysis_record(results, request, analysis, label)),
-            *gate_peaks(plan, analysis, label),
-            *gate_edges(run_dir, plan, analysis, label),
+            *gate_peaks(plan, analysis, label, step.id),
+            *gate_edges(run_dir, plan, analysis, label, step.id),
             *_reference_gates(run_dir, plan, analysis, label),
             *gate_plots(run_dir, request, analysis, label, generation),
         ]
-    return gates
+    return [*gates, *gate_sample_plots(run_dir, plan, results)]
 
 
 def _reference_gates(run_dir: Path, plan: Plan, analysis: analyze.Result, label: str) -> list[GateResult]:
@@ -277,10 +278,12 @@ def gate_fiducial(plan: Plan, analysis: analyze.Result, label: str = "") -> Gate
     return GateResult(gate=gate, passed=0 <= fiducial <= limit * (1 + 1e-9), message=message)
 
 
-def gate_peaks(plan: Plan, analysis: analyze.Result, label: str = "") -> list[GateResult]:
+def gate_peaks(plan: Plan, analysis: analyze.Result, label: str = "", step_id: str = "") -> list[GateResult]:
     records = {record.name: record for record in analysis.histograms}
     results = []
     for peak in plan.expectations.peaks:
+        if peak.steps is not None and step_id not in peak.steps:
+            continue  # another sample's resonance
         record = records.get(peak.histogram)
         if record is None or record.peak is None:
             message = f"histogram {peak.histogram} is missing or empty"

@@ -17,13 +17,13 @@ from madagents.detector_cards import delphes_card_text, load_detector_card
 from madagents.detector_level import detector_conflict
 from madagents.errors import UserInputError
 from madagents.input_errors import describe_errors
-from madagents.process_spec import ProcessSpec
+from madagents.process_spec import Mg5Process, ProcessSpec
 from madagents.pythia8_names import check_setting, particle_id, particle_name
 from madagents.reference import ReferenceCheck, check_reference
+from madagents.samples import Sample, check_samples
 from madagents.switches import switch_override
 from madagents_tools.analysis.analysis_spec import AnalysisSpec
 from madagents_tools.detector.detector_card import DetectorCard
-from madagents_tools.generation import mg5_generate
 from madagents_tools.ml import amplitude_surrogate
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Mg5Process",
     "PeakCheck",
     "ProcessSpec",
+    "Sample",
     "SurrogateWorkflow",
     "Workflow",
     "load_any_workflow",
@@ -59,45 +60,6 @@ class _Strict(BaseModel):
 class Beams(_Strict):
     particles: tuple[Literal["p", "pbar"], Literal["p", "pbar"]] = Field(default=("p", "p"), examples=[["p", "p"]])
     sqrt_s_gev: float = Field(gt=0, description="Centre-of-mass energy in GeV.", examples=[13000])
-
-
-class Mg5Process(_Strict):
-    """The hard process as MadGraph5_aMC@NLO generates it; Pythia8 then showers its LHE events."""
-
-    model: str = Field(default="sm", description="UFO model, with an optional restriction.", examples=["sm"])
-    definitions: list[str] = Field(default_factory=list, description="MG5 multiparticle labels ('l+ = e+ mu+').")
-    processes: list[str] = Field(
-        min_length=1, description="MG5 process lines, decay chains included.", examples=[["p p > mu+ mu-"]]
-    )
-    run_card: dict[str, str | bool | int | float] = Field(
-        default_factory=dict,
-        description="run_card.dat entries besides beams, events and seed.",
-        examples=[{"mmll": 60}],
-    )
-    param_card: dict[str, float] = Field(
-        default_factory=dict, description="param_card.dat entries ('BLOCK ID': value).", examples=[{"mass 6": 172.5}]
-    )
-
-    @model_validator(mode="after")
-    def _valid_mg5_request(self) -> Mg5Process:
-        # the tool's own validation (no injected MG5 commands, reserved run-card keys) runs when the workflow loads
-        try:
-            self.request(seed=1, n_events=1, beam_energies_gev=(6500.0, 6500.0))
-        except ValidationError as exc:
-            raise ValueError("; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())) from None
-        return self
-
-    def request(self, *, seed: int, n_events: int, beam_energies_gev: tuple[float, float]) -> mg5_generate.Request:
-        ebeam1, ebeam2 = beam_energies_gev
-        return mg5_generate.Request(
-            model=self.model,
-            definitions=self.definitions,
-            processes=self.processes,
-            run_card={"ebeam1": ebeam1, "ebeam2": ebeam2, **self.run_card},
-            param_card=self.param_card,
-            seed=seed,
-            n_events=n_events,
-        )
 
 
 class GeneratorSettings(_Strict):
@@ -240,6 +202,12 @@ class Workflow(_Strict):
     seed: int = Field(ge=1, lt=2**63, description="The one run seed; every other seed derives from it.", examples=[1])
     analysis: AnalysisSpec
     checks: Checks = Checks()
+    samples: list[Sample] = Field(
+        default_factory=list,
+        description="Several samples in one workflow (signal and backgrounds), each analysed alike and plotted "
+        "together (analysis.plots.style and ratio). One entry without a process is the workflow's own.",
+        exclude_if=lambda value: not value,  # a single-sample workflow dumps as before
+    )
 
     @field_validator("events")
     @classmethod
@@ -311,6 +279,37 @@ class Workflow(_Strict):
         if problem:
             raise ValueError(problem)
         return self
+
+    @model_validator(mode="after")
+    def _samples_fit(self) -> Workflow:
+        if not self.samples:
+            if self.analysis.plots.style is not None or self.analysis.plots.ratio is not None:
+                msg = "analysis.plots.style and ratio draw several samples; add samples or remove them"
+                raise ValueError(msg)
+            return self
+        check_samples(self)
+        return self
+
+    def own_sample(self) -> Sample:
+        """The entry of ``samples`` that stands for the workflow's own process (only with samples)."""
+        return next(sample for sample in self.samples if sample.process is None)
+
+    def other_samples(self) -> list[Sample]:
+        return [sample for sample in self.samples if sample.process is not None]
+
+    def sample_workflow(self, sample: Sample, seed: int) -> Workflow:
+        """The single-sample workflow that generates and analyses ``sample`` (its process, events and seed)."""
+        generator = self.generator.model_copy(
+            update={"name": "pythia8" if sample.mg5 is None else "mg5", "mg5": sample.mg5}
+        )
+        fields = {name: getattr(self, name) for name in ("name", "description", "beams", "detector")}
+        data = {**fields, "analysis": self.single_sample_analysis(), "generator": generator, "seed": seed}
+        return Workflow.model_validate({**data, "process": sample.process, "events": sample.events or self.events})
+
+    def single_sample_analysis(self) -> AnalysisSpec:
+        """The analysis each sample runs alone: the workflow's, without the options that draw samples together."""
+        plots = self.analysis.plots.model_copy(update={"style": None, "ratio": None, "ratio_reference": None})
+        return self.analysis.model_copy(update={"plots": plots})
 
 
 class SurrogateChecks(_Strict):
@@ -391,9 +390,16 @@ def workflow_from_yaml(
         data["seed"] = seed
     if events is not None and kind is Workflow:
         data["events"] = events
+        samples = data.get("samples")
+        if isinstance(samples, list):  # --events sizes every sample, not the workflow's own alone
+            data["samples"] = [{**item, "events": events} if _has_process(item) else item for item in samples]
     if chunks is not None and kind is Workflow:
         data["generator"] = {**(data.get("generator") or {}), "chunks": chunks}
     try:  # the context: a relative checks.reference.file is beside the workflow, as a paper's table is kept
         return kind.model_validate(data, context={"folder": path.parent})
     except ValidationError as exc:
         raise UserInputError(describe_errors(path, exc, kind)) from None
+
+
+def _has_process(sample: object) -> bool:
+    return isinstance(sample, dict) and sample.get("process") is not None

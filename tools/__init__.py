@@ -14,6 +14,7 @@ TOOL_MODULES = {
     "merge_samples": "madagents_tools.generation.merge_samples",
     "detector": "madagents_tools.detector.detector",
     "analyze": "madagents_tools.analysis.analyze",
+    "plot_samples": "madagents_tools.analysis.plot_samples",
     "source_events": "madagents_tools.io.source_events",
     "amplitude_surrogate": "madagents_tools.ml.amplitude_surrogate",
     "cfm_generator": "madagents_tools.ml.cfm_generator",

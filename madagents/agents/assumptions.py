@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from madagents.agents.seeds import run_seeds
+from madagents.agents.seeds import run_seeds, sample_seed
 from madagents.processes import ProcessNote
 from madagents.state import Assumption, AssumptionSource
 from madagents.workflow import Mg5Process, Workflow
@@ -115,7 +115,33 @@ def assumptions(workflow: Workflow) -> list[Assumption]:
         )
     if workflow.ml_generator is not None:
         entries.append(_classifier_reference(seeds))
-    return entries
+    return entries + _sample_notes(workflow)
+
+
+def _sample_notes(workflow: Workflow) -> list[Assumption]:
+    """With several samples: what each is, its seeds, and the process choices of each further sample."""
+    if not workflow.samples:
+        return []
+    described, notes = [], []
+    for sample in workflow.samples:
+        if sample.process is None:
+            described.append(f"{sample.name} ({sample.role}): the workflow's process, {workflow.events} events")
+            continue
+        own = workflow.sample_workflow(sample, sample_seed(workflow.seed, sample.name))
+        seeds = ", ".join(f"{purpose} {seed}" for purpose, seed in run_seeds(own).items())
+        described.append(f"{sample.name} ({sample.role}): {own.events} events, seeds {seeds}")
+        process_notes = _mg5_notes(sample.mg5) if sample.mg5 else _process_notes(own)
+        notes += [note.model_copy(update={"topic": f"{note.topic} ({sample.name})"}) for note in process_notes]
+    style = workflow.analysis.plots.style or "stack"
+    summary = Assumption(
+        topic="Samples",
+        choice="; ".join(described),
+        source=AssumptionSource.TASK,
+        reason=f"the workflow's samples, drawn together ({style}); each is generated with seeds derived from the run "
+        "seed and its name, analysed alike and scaled by its own LO σ (no K-factors)",
+        affects=["the samples' plots", "stacked backgrounds"],
+    )
+    return [summary, *notes]
 
 
 def _classifier_reference(seeds: dict[str, int]) -> Assumption:

@@ -12,7 +12,7 @@ from pathlib import Path
 from madagents.detector_cards import delphes_card_text
 from madagents.state import PlanStep, Role
 from madagents.workflow import DetectorSpec, MLGeneratorSpec, Workflow
-from madagents_tools.analysis import analyze
+from madagents_tools.analysis import analyze, plot_samples
 from madagents_tools.detector import detector
 from madagents_tools.detector.delphes import card_file_name
 from madagents_tools.generation import merge_samples, mg5_generate, pythia8_generate
@@ -25,6 +25,7 @@ __all__ = [
     "add_generation",
     "add_mg5_generation",
     "add_ml_generator",
+    "add_sample_plots",
     "chunk_sizes",
 ]
 
@@ -40,6 +41,15 @@ class Chain:
     """The step that wrote ``events_path`` (the detector, if any, else the generator)."""
     events_path: str = ""
     """ROOT file of final-state objects the next step reads."""
+    sample: str = ""
+    """Names a further sample's chain: its step ids end in ``_<sample>``, its files lie in ``*/samples/<sample>/``."""
+
+    def path(self, default: str) -> str:
+        """Where an output of this chain goes: ``default`` (``events/events.root``), moved into the sample's folder."""
+        if not self.sample:
+            return default
+        head, _, rest = default.partition("/")
+        return f"{head}/samples/{self.sample}/{rest}" if rest else f"{head}/samples/{self.sample}"
 
     def next_number(self) -> int:
         """Number of the next step id; steps that run side by side (chunks) share one."""
@@ -51,7 +61,7 @@ class Chain:
         """Append a step; ``number`` gives it the id number of steps it runs beside (default: the next one)."""
         step = PlanStep.model_validate(
             {
-                "id": f"{number or self.next_number():02d}-{name}",
+                "id": f"{number or self.next_number():02d}-{name}{f'_{self.sample}' if self.sample else ''}",
                 "role": role,
                 "description": description,
                 "request": request,
@@ -88,8 +98,8 @@ def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds:
             update={
                 "n_events": size,
                 "seed": seed,
-                "hepmc_path": f"events/chunks/c{index + 1}.hepmc3" if request.hepmc_path else None,
-                "root_path": f"events/chunks/c{index + 1}.root",
+                "hepmc_path": chain.path(f"events/chunks/c{index + 1}.hepmc3") if request.hepmc_path else None,
+                "root_path": chain.path(f"events/chunks/c{index + 1}.root"),
             }
         )
         description = f"Pythia8 events, chunk {index + 1} of {len(chunk_seeds)}"
@@ -127,6 +137,7 @@ def add_detector(chain: Chain, spec: DetectorSpec, seed: int, generate: pythia8_
         )
     else:
         request = detector.Request(seed=seed, card=spec.parametric_card(), events_path=generate.root_path)
+    request = request.model_copy(update={"output_path": chain.path(request.output_path)})
     description = f"Detector simulation ({spec.backend}, card {spec.card})"
     step_id = chain.add("detector", Role.GENERATOR, description, request, [chain.sample_step])
     chain.produced(step_id, request.output_path, with_cross_section=False)  # σ stays the generator's
@@ -139,8 +150,32 @@ def add_analysis(chain: Chain, workflow: Workflow, process_label: str) -> None:
         analysis=workflow.analysis,
         process_label=process_label,
         sqrt_s_gev=workflow.beams.sqrt_s_gev,
+        out_dir=chain.path("hists"),
     )
     chain.add("analyze", Role.ANALYST, "Selection and histograms", request, [_producer(chain)])
+
+
+def add_sample_plots(
+    chain: Chain, workflow: Workflow, analyses: dict[str, tuple[PlanStep, analyze.Request]], labels: dict[str, str]
+) -> None:
+    """One step that draws every sample's histograms together (``analyses`` and ``labels`` by sample name)."""
+    request = plot_samples.Request(
+        samples=[
+            plot_samples.SampleInput(
+                name=sample.name,
+                role=sample.role,
+                label=labels[sample.name],
+                analysis_result_path=f"steps/{analyses[sample.name][0].id}/result.json",
+            )
+            for sample in workflow.samples
+        ],
+        histograms=workflow.analysis.histograms,
+        plots=workflow.analysis.plots,
+        sqrt_s_gev=workflow.beams.sqrt_s_gev,
+    )
+    needs = [step.id for step, _ in analyses.values()]
+    description = f"The {len(workflow.samples)} samples drawn together ({request.plots.style or 'stack'})"
+    chain.add("plot_samples", Role.ANALYST, description, request, needs)
 
 
 def add_ml_generator(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from langgraph.runtime import Runtime
@@ -15,34 +15,88 @@ from madagents.agents.chain import (
     add_generation,
     add_mg5_generation,
     add_ml_generator,
+    add_sample_plots,
 )
 from madagents.agents.process_plan import peak_expectation, process_label, process_settings
 from madagents.agents.replan import discard_outputs, replan_assumption
-from madagents.agents.seeds import derive_seed, run_seeds
+from madagents.agents.seeds import derive_seed, run_seeds, sample_seed
 from madagents.agents.steps import require_plan
 from madagents.agents.task_planner import choose_workflow
 from madagents.context import RunContext
 from madagents.reanalysis_spec import AnyRun, Reanalysis
 from madagents.reference import ReferenceExpectation
 from madagents.source_run import SOURCE_DIR, stage_source
-from madagents.state import Assumption, AssumptionSource, Expectations, Plan, Role, RunState
+from madagents.state import (
+    Assumption,
+    AssumptionSource,
+    Expectations,
+    PeakExpectation,
+    Plan,
+    PlanStep,
+    Role,
+    RunState,
+)
 from madagents.workflow import SurrogateWorkflow, Workflow
+from madagents_tools.analysis import analyze
+from madagents_tools.contract import ToolRequest
 from madagents_tools.generation import pythia8_generate
 from madagents_tools.io import source_events
 
 __all__ = ["plan_reanalysis", "plan_surrogate", "plan_workflow", "planner", "process_label", "pythia_settings"]
 
 HEPMC_PATH = "events/events.hepmc3"
+RequestT = TypeVar("RequestT", bound=ToolRequest)
 SANDBOX_PACKAGES = ["pythia8mc", "pyhepmc", "uproot", "awkward", "numpy", "vector", "hist", "uhi", "mplhep"]
 
 
 def plan_workflow(workflow: AnyRun) -> Plan:
-    """The plan of a workflow: generate with Pythia8, optionally simulate the detector, then analyse; no model."""
+    """The plan of a workflow: generate with Pythia8, optionally simulate the detector, then analyse; no model.
+
+    A workflow with samples plans each further sample the same way, with its own seeds derived from the run seed,
+    and a last step that draws the samples together.
+    """
     if isinstance(workflow, SurrogateWorkflow):
         return plan_surrogate(workflow)
     if isinstance(workflow, Reanalysis):
         return plan_reanalysis(workflow)
-    seeds = run_seeds(workflow)
+    own = workflow.model_copy(update={"samples": [], "analysis": workflow.single_sample_analysis()})
+    chain, seeds = Chain(), run_seeds(workflow)
+    uses_jets = "jet" in workflow.analysis.collections()
+    _plan_sample(chain, own, seeds)
+    own_analyses = [step.id for step, _ in _steps(chain, analyze.Request)]
+    if workflow.samples:
+        seeds = add_samples(chain, workflow, seeds)
+    level = "detector level" if workflow.detector else "particle level"
+    chunks = f" in {workflow.generator.chunks} chunks" if workflow.generator.chunks > 1 else ""
+    events = f"{workflow.events} Pythia8 events{chunks}"
+    if workflow.samples:
+        events = f"{len(workflow.samples)} samples ({', '.join(_sample_events(workflow))}){chunks}"
+    settings = pythia_settings(workflow)
+    peaks = [peak_expectation(check, workflow, settings) for check in workflow.checks.peaks]
+    edges = [peak_expectation(check, workflow, settings) for check in workflow.checks.edges]
+    return Plan(
+        workflow=workflow.name,
+        summary=f"{workflow.description or workflow.name}. {events}, {level}.",
+        run_seed=workflow.seed,
+        derived_seeds=seeds,
+        steps=chain.steps,
+        expectations=Expectations(
+            n_events=workflow.events,
+            # with samples, the checks are the workflow's own process's: its analysis only
+            peaks=_own(peaks, own_analyses) if workflow.samples else peaks,
+            edges=_own(edges, own_analyses) if workflow.samples else edges,
+            # Pythia8 scales σ by the branching ratios of the decay channels left open (every catalogue final
+            # state closes the others), and MG5 decay chains include them: σ already includes them.
+            channel_branching_fraction=1.0,
+            reference=_reference(workflow),
+        ),
+        assumptions=assumptions(workflow),
+        required_packages=[*SANDBOX_PACKAGES, *(["fastjet"] if uses_jets else [])],
+    )
+
+
+def _plan_sample(chain: Chain, workflow: Workflow, seeds: dict[str, int]) -> None:
+    """Generation (Pythia8 or MG5 + Pythia8), the detector if any, the analysis and the ML steps of one sample."""
     pythia_seeds = [seed for purpose, seed in seeds.items() if purpose.startswith("pythia8")]
     uses_jets = "jet" in workflow.analysis.collections()
     settings = pythia_settings(workflow)
@@ -52,13 +106,15 @@ def plan_workflow(workflow: AnyRun) -> Plan:
         seed=pythia_seeds[0],
         jets=workflow.analysis.jets if uses_jets else None,
         resonances=workflow.process.resonances(),
-        hepmc_path=HEPMC_PATH if _needs_hepmc(workflow) else None,
+        hepmc_path=chain.path(HEPMC_PATH) if _needs_hepmc(workflow) else None,
+        root_path=chain.path("events/events.root"),
     )
-    chain = Chain()
     mg5 = workflow.generator.mg5
     if mg5 is not None:
         half = workflow.beams.sqrt_s_gev / 2
         hard_process = mg5.request(seed=seeds["mg5"], n_events=workflow.events, beam_energies_gev=(half, half))
+        paths = ("output_dir", "commands_dir", "lhe_path")
+        hard_process = hard_process.model_copy(update={key: chain.path(getattr(hard_process, key)) for key in paths})
         add_mg5_generation(chain, hard_process, generate)
     else:
         add_generation(chain, generate, pythia_seeds)
@@ -67,26 +123,39 @@ def plan_workflow(workflow: AnyRun) -> Plan:
     add_analysis(chain, workflow, process_label(workflow))
     if workflow.ml_generator is not None:
         add_ml_generator(chain, workflow.ml_generator, seeds, workflow, process_label(workflow), generate)
-    level = "detector level" if workflow.detector else "particle level"
-    chunks = f" in {workflow.generator.chunks} chunks" if workflow.generator.chunks > 1 else ""
-    return Plan(
-        workflow=workflow.name,
-        summary=f"{workflow.description or workflow.name}. {workflow.events} Pythia8 events{chunks}, {level}.",
-        run_seed=workflow.seed,
-        derived_seeds=seeds,
-        steps=chain.steps,
-        expectations=Expectations(
-            n_events=workflow.events,
-            peaks=[peak_expectation(check, workflow, settings) for check in workflow.checks.peaks],
-            edges=[peak_expectation(check, workflow, settings) for check in workflow.checks.edges],
-            # Pythia8 scales σ by the branching ratios of the decay channels left open (every catalogue final
-            # state closes the others), and MG5 decay chains include them: σ already includes them.
-            channel_branching_fraction=1.0,
-            reference=_reference(workflow),
-        ),
-        assumptions=assumptions(workflow),
-        required_packages=[*SANDBOX_PACKAGES, *(["fastjet"] if uses_jets else [])],
-    )
+
+
+def add_samples(chain: Chain, workflow: Workflow, seeds: dict[str, int]) -> dict[str, int]:
+    """Each further sample's steps (seeds derived from the run seed and its name), then the plot of them all.
+
+    Returns the run's seeds with each sample's, keyed ``<sample>:<purpose>``.
+    """
+    analyses = {workflow.own_sample().name: _steps(chain, analyze.Request)[0]}
+    labels = {workflow.own_sample().name: process_label(workflow, with_energy=False)}
+    for sample in workflow.other_samples():
+        sample_workflow = workflow.sample_workflow(sample, sample_seed(workflow.seed, sample.name))
+        sample_seeds = run_seeds(sample_workflow)
+        seeds = {**seeds, **{f"{sample.name}:{purpose}": seed for purpose, seed in sample_seeds.items()}}
+        sample_chain = Chain(sample=sample.name)
+        _plan_sample(sample_chain, sample_workflow, sample_seeds)
+        chain.steps += sample_chain.steps
+        analyses[sample.name] = _steps(sample_chain, analyze.Request)[0]
+        labels[sample.name] = process_label(sample_workflow, with_energy=False)
+    add_sample_plots(chain, workflow, analyses, labels)
+    return seeds
+
+
+def _own(checks: list[PeakExpectation], analyses: list[str]) -> list[PeakExpectation]:
+    """Checks of the workflow's own process, made on its own analysis steps only (not on the other samples)."""
+    return [check.model_copy(update={"steps": analyses}) for check in checks]
+
+
+def _steps(chain: Chain, kind: type[RequestT]) -> list[tuple[PlanStep, RequestT]]:
+    return [(step, step.request) for step in chain.steps if isinstance(step.request, kind)]
+
+
+def _sample_events(workflow: Workflow) -> list[str]:
+    return [f"{sample.name} {sample.events or workflow.events}" for sample in workflow.samples]
 
 
 def _needs_hepmc(workflow: Workflow) -> bool:
@@ -142,7 +211,7 @@ def plan_reanalysis(reanalysis: Reanalysis) -> Plan:
         choice=f"the {source.n_events} events of run {source.run_id} ({source.path}/{source.events_path})",
         source=AssumptionSource.TASK,
         reason="a reanalysis reads the events a finished run produced (sha256 checked); none are generated, so "
-        "the workflow's events and seed are not used",
+        f"the workflow's events and seed are not used{_not_reanalysed(source.other_samples)}",
         affects=["all histograms", "cross section"],
     )
     settings = pythia_settings(workflow)
@@ -161,6 +230,10 @@ def plan_reanalysis(reanalysis: Reanalysis) -> Plan:
         assumptions=[reused],
         required_packages=[*SANDBOX_PACKAGES],
     )
+
+
+def _not_reanalysed(samples: list[str]) -> str:
+    return f"; the run's further samples ({', '.join(samples)}) are not reanalysed" if samples else ""
 
 
 def pythia_settings(workflow: Workflow) -> list[str]:

@@ -27,22 +27,26 @@ def process_settings(process: ProcessSpec) -> list[str]:
     return []
 
 
-def process_label(workflow: Workflow) -> str:
-    """The reaction as the plots' legends show it."""
-    energy = f"√s = {workflow.beams.sqrt_s_gev / 1000:g} TeV"
+def process_label(workflow: Workflow, *, with_energy: bool = True) -> str:
+    """The reaction as the plots' legends show it (a plot of several samples states √s once, not per sample)."""
+    label = _reaction(workflow)
+    return f"{label}, √s = {workflow.beams.sqrt_s_gev / 1000:g} TeV" if with_energy else label
+
+
+def _reaction(workflow: Workflow) -> str:
     mg5, process = workflow.generator.mg5, workflow.process
     if mg5 is not None:
-        return f"MG5 ({mg5.model}) {'; '.join(mg5.processes)} + Pythia8, {energy}"
+        return f"MG5 ({mg5.model}) {'; '.join(mg5.processes)} + Pythia8"
     recipe = process.recipe()
     if recipe is None and process.pythia8 is not None:
-        return f"Pythia8 {', '.join(line.partition('=')[0].strip() for line in process.pythia8.switches)}, {energy}"
+        return f"Pythia8 {', '.join(line.partition('=')[0].strip() for line in process.pythia8.switches)}"
     if recipe is None:
         msg = "a workflow validates only with a catalogue process, Pythia8 switches or MG5 lines"
         raise ValueError(msg)
     state = process.choice().final_state
     products = state.latex if state.latex is not None else _products_latex(state.products)
     reaction = recipe.latex.replace("{products}", products)
-    return f"Pythia8 ${reaction}$, {energy}"
+    return f"Pythia8 ${reaction}$"
 
 
 def _products_latex(names: tuple[str, ...]) -> str:

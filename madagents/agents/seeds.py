@@ -7,7 +7,7 @@ import hashlib
 from madagents.workflow import Workflow
 from madagents_tools.generation import pythia8_generate
 
-__all__ = ["derive_seed", "run_seeds"]
+__all__ = ["derive_seed", "run_seeds", "sample_seed"]
 
 
 def derive_seed(run_seed: int, purpose: str) -> int:
@@ -31,3 +31,8 @@ def run_seeds(workflow: Workflow) -> dict[str, int]:
             # from MG5 events or behind a detector it would need the whole chain again
             purposes.append("reference")
     return {purpose: derive_seed(workflow.seed, purpose) for purpose in purposes}
+
+
+def sample_seed(run_seed: int, sample: str) -> int:
+    """The seed a further sample's own seeds derive from: its chunks, MG5 and detector seeds differ from the run's."""
+    return derive_seed(run_seed, f"sample:{sample}")

@@ -101,8 +101,10 @@ def _task_rules(workflow: Workflow, task: Task) -> str:
     problems = []
     if workflow.seed != task.seed:
         problems.append(f"seed must be the run seed {task.seed}, not {workflow.seed}")
-    if task.max_events is not None and workflow.events > task.max_events:
-        problems.append(f"events must be at most {task.max_events}, not {workflow.events}")
+    if task.max_events is not None:
+        sizes = [workflow.events, *(sample.events for sample in workflow.samples if sample.events is not None)]
+        if max(sizes) > task.max_events:
+            problems.append(f"events must be at most {task.max_events}, not {max(sizes)}")
     return "; ".join(problems)
 
 

@@ -230,11 +230,33 @@ class PlotOptions(StrictModel):
     log_y: bool | None = Field(
         default=None, description="Logarithmic y axis; unset: log when the filled bins span 3 decades or more."
     )
+    # the next three draw a workflow's several samples (workflow samples); unset, they stay out of dumps
+    style: Literal["stack", "overlay"] | None = Field(
+        default=None,
+        description="With several samples: stack (backgrounds stacked by σ, signals drawn over them as lines; "
+        "needs normalisation luminosity or cross_section) or overlay (every sample a line; with normalisation "
+        "events each is scaled to unit area, to compare shapes). Default with samples: stack.",
+        exclude_if=lambda value: value is None,
+    )
+    ratio: Literal["total_over_background", "over_reference"] | None = Field(
+        default=None,
+        description="With several samples, a ratio panel: total_over_background, (signal + background) / background "
+        "per bin; over_reference, each other sample over ratio_reference.",
+        exclude_if=lambda value: value is None,
+    )
+    ratio_reference: str | None = Field(
+        default=None,
+        description="The sample the over_reference ratio divides by (default: the first background).",
+        exclude_if=lambda value: value is None,
+    )
 
     @model_validator(mode="after")
     def _luminosity_given(self) -> PlotOptions:
         if self.normalisation == "luminosity" and self.luminosity_fb is None:
             msg = "plots.normalisation luminosity needs plots.luminosity_fb, e.g. luminosity_fb: 140"
+            raise ValueError(msg)
+        if self.ratio_reference is not None and self.ratio != "over_reference":
+            msg = "plots.ratio_reference names the sample of ratio: over_reference; set that ratio or remove it"
             raise ValueError(msg)
         return self
 

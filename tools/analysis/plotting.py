@@ -28,7 +28,15 @@ if TYPE_CHECKING:
     Floats: TypeAlias = npt.NDArray[np.float64]
     WeightHist: TypeAlias = hist.Hist[hist.storage.Weight]
 
-__all__ = ["HistogramRecord", "Normalisation", "write_histogram"]
+__all__ = [
+    "HistogramRecord",
+    "Normalisation",
+    "axis_labels",
+    "energy_label",
+    "log_y_for",
+    "set_y_range",
+    "write_histogram",
+]
 
 HEADROOM = 1.5
 """The linear y axis reaches 1.5 × the highest bar, leaving the upper part of the plot to the legend."""
@@ -77,11 +85,23 @@ class Normalisation:
         return per_weight * PB_PER_FB * (self.options.luminosity_fb or 0.0)
 
     def right_label(self) -> str:
-        energy = f"{self.sqrt_s_gev / 1000:g} TeV" if self.sqrt_s_gev else ""
-        if self.options.luminosity_fb is None:
-            return f"$\\sqrt{{s}}$ = {energy}" if energy else ""
-        luminosity = f"{self.options.luminosity_fb:g} fb$^{{-1}}$"
-        return f"{luminosity} ({energy})" if energy else luminosity
+        return energy_label(self.options, self.sqrt_s_gev)
+
+
+def energy_label(options: PlotOptions, sqrt_s_gev: float | None) -> str:
+    """The text right above a plot: √s, and the luminosity when the plot is scaled to one."""
+    energy = f"{sqrt_s_gev / 1000:g} TeV" if sqrt_s_gev else ""
+    if options.luminosity_fb is None:
+        return f"$\\sqrt{{s}}$ = {energy}" if energy else ""
+    luminosity = f"{options.luminosity_fb:g} fb$^{{-1}}$"
+    return f"{luminosity} ({energy})" if energy else luminosity
+
+
+def axis_labels(spec: HistogramSpec, options: PlotOptions) -> tuple[str, str]:
+    """The x label (with the observable's unit) and the y label the normalisation gives."""
+    unit = parse_observable(spec.observable).unit
+    width = (spec.range[1] - spec.range[0]) / spec.bins
+    return (f"{spec.label} [{unit}]" if unit else spec.label), _ylabel(options, spec.label, unit, width)
 
 
 def write_histogram(
@@ -91,8 +111,7 @@ def write_histogram(
     import hist.serialization  # noqa: PLC0415
     import uhi.io.json  # noqa: PLC0415
 
-    unit = parse_observable(spec.observable).unit
-    xlabel = f"{spec.label} [{unit}]" if unit else spec.label
+    xlabel, ylabel = axis_labels(spec, normalisation.options)
     axis = hist.axis.Regular(spec.bins, *spec.range, name=spec.name, label=xlabel)
     histogram = hist.Hist(axis, storage=hist.storage.Weight(), name=spec.name, label=spec.observable)
     histogram.fill(values, weight=weights)
@@ -117,8 +136,6 @@ def write_histogram(
         normalisation=normalisation.options.normalisation,
         scale=normalisation.scale(),
     )
-    width = (spec.range[1] - spec.range[0]) / spec.bins
-    ylabel = _ylabel(normalisation.options, spec.label, unit, width)
     return _plot(histogram, record, xlabel, ylabel, normalisation)
 
 
@@ -140,7 +157,7 @@ def _peak(histogram: WeightHist) -> float | None:
     return float(histogram.axes[0].centers[np.argmax(values)]) if np.any(values) else None
 
 
-def _log_y(options: PlotOptions, heights: Floats) -> bool:
+def log_y_for(options: PlotOptions, heights: Floats) -> bool:
     import numpy as np  # noqa: PLC0415
 
     if options.log_y is not None:
@@ -161,7 +178,7 @@ def _plot(
     per_width = normalisation.options.normalisation == "cross_section"
     factor = record.scale / (histogram.axes[0].widths if per_width else 1.0)
     values, errors = histogram.values() * factor, np.sqrt(histogram.view().variance) * factor
-    record = record.model_copy(update={"log_y": _log_y(normalisation.options, values)})
+    record = record.model_copy(update={"log_y": log_y_for(normalisation.options, values)})
     # The histogram's name and the sha256 of its JSON file tie this picture to its data: a swapped PNG fails review.
     shown = {
         "histogram": record.name,
@@ -186,7 +203,7 @@ def _plot(
         edges = histogram.axes[0].edges
         mplhep.histplot(values, edges, ax=axes, histtype="step", yerr=errors, label=record.legend)
         axes.set(xlabel=xlabel, ylabel=ylabel, xlim=record.range)
-        _y_range(axes, values, errors, log=record.log_y)
+        set_y_range(axes, values, errors, log=record.log_y)
         mplhep.label.exp_label(exp="", llabel="Simulation", rlabel=normalisation.right_label(), ax=axes)
         axes.legend(loc="upper right", fontsize="x-small")
         with atomic_path(record.png_path) as tmp:
@@ -194,7 +211,7 @@ def _plot(
     return record
 
 
-def _y_range(axes: Axes, values: Floats, errors: Floats, *, log: bool) -> None:
+def set_y_range(axes: Axes, values: Floats, errors: Floats, *, log: bool) -> None:
     import numpy as np  # noqa: PLC0415
 
     top = float(np.max(values + errors)) if len(values) else 0.0

@@ -18,6 +18,8 @@ from madagents.safe_files import read_text
 __all__ = ["GOLDEN_FILE", "read_golden", "read_run", "write_golden"]
 
 GOLDEN_FILE = "golden.json"
+SAMPLES_DIR = "samples"
+"""hists/samples/ holds a multi-sample run's further samples, each with its own σ: not the run's own histograms."""
 
 
 class Normalisation(BaseModel):
@@ -35,6 +37,11 @@ class Normalisation(BaseModel):
 def read_run(run_dir: Path) -> Sample:
     """Every histogram of ``hists/`` (in pb per x unit) and σ, σ_fid of the run's analysis step."""
     sample = _sample("run", run_dir, _run_normalisation(run_dir))
+    if (run_dir / "hists" / SAMPLES_DIR).is_dir():
+        sample.notes.append(
+            f"{run_dir} has several samples: its own sample is compared (hists/*.json, σ of its analysis); the "
+            f"further samples and their plots under hists/{SAMPLES_DIR}/ are not"
+        )
     status = _status(run_dir)
     if status != "succeeded":  # a failed gate is often the point of comparing; say so, do not refuse
         sample.notes.append(f"{run_dir} did not succeed ({status}); its histograms are compared as they are")
@@ -62,7 +69,7 @@ def write_golden(run_dir: Path, golden_dir: Path) -> None:
     staging = golden_dir.with_name(golden_dir.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "hists").mkdir(parents=True)
-    for hist_file in sorted((run_dir / "hists").rglob("*.json")):
+    for hist_file in _own_histograms(run_dir):
         target = staging / "hists" / hist_file.relative_to(run_dir / "hists")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(hist_file, target)
@@ -97,7 +104,7 @@ def _normalisation(root: Path, relative: str) -> Normalisation:
 def _sample(source: str, root: Path, normalisation: Normalisation) -> Sample:
     scale = normalisation.sigma_pb / normalisation.n_generated
     histograms = {}
-    for hist_file in sorted((root / "hists").rglob("*.json")):
+    for hist_file in _own_histograms(root):
         relative = hist_file.relative_to(root).as_posix()
         name = hist_file.relative_to(root / "hists").with_suffix("").as_posix()
         histograms[name] = _binned(root, relative, name, scale)
@@ -114,6 +121,12 @@ def _sample(source: str, root: Path, normalisation: Normalisation) -> Sample:
         sigma=CrossSection(normalisation.sigma_pb, normalisation.sigma_err_pb),
         fiducial_sigma=fiducial,
     )
+
+
+def _own_histograms(root: Path) -> list[Path]:
+    """The histogram files of the run's own sample (the ML generator's hists/generated/ included)."""
+    hists = root / "hists"
+    return [path for path in sorted(hists.rglob("*.json")) if path.relative_to(hists).parts[0] != SAMPLES_DIR]
 
 
 def _binned(root: Path, relative: str, name: str, scale: float) -> Binned:
