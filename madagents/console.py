@@ -13,7 +13,7 @@ from rich.table import Table
 from madagents.context import Reporter
 from madagents.heartbeat import Heartbeat
 from madagents.state import RunState, typed_results
-from madagents_tools.analysis import analyze
+from madagents_tools.analysis import analyze, plot_samples
 from madagents_tools.generation import merge_samples, pythia8_generate
 from madagents_tools.ml import amplitude_surrogate
 
@@ -144,6 +144,9 @@ def summary_table(state: RunState, run_dir: Path, seconds: float) -> Table:
             )
         for record in analysis.histograms:
             table.add_row(f"histogram {record.name}", f"{run_dir / record.png_path}\n{run_dir / record.json_path}")
+    for _, drawn in typed_results(state.plan, state.results, plot_samples.Result):
+        for plot in drawn.plots:
+            table.add_row(f"samples plot {plot.name}", f"{run_dir / plot.png_path}\n{run_dir / plot.json_path}")
     for step, surrogate in typed_results(state.plan, state.results, amplitude_surrogate.Result):
         if surrogate.metrics is not None:
             within = f"{surrogate.metrics.fraction_within_1pct:.1%} of held-out points within 1 %"

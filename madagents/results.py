@@ -14,7 +14,7 @@ from madagents.run_reads import load_run_hist
 from madagents.rundir import RunDir
 from madagents.safe_files import read_model
 from madagents.state import Plan
-from madagents_tools.analysis import analyze
+from madagents_tools.analysis import analyze, plot_samples
 
 __all__ = ["RunResult"]
 
@@ -82,7 +82,10 @@ class RunResult:
             n_events=first.n_generated,
             n_selected=first.n_selected,
             hists=hists,
-            plots={_name(record.json_path): root / record.png_path for record in records},
+            plots={
+                **{_name(record.json_path): root / record.png_path for record in records},
+                **{_name(plot.json_path): root / plot.png_path for plot in _sample_plots(root)},
+            },
         )
 
     def summary(self) -> str:
@@ -94,7 +97,7 @@ class RunResult:
             lines.append(f"{self.n_events} events generated, {self.n_selected} selected")
         if self.fiducial_sigma_pb is not None:
             lines.append(f"σ_fid = {self.fiducial_sigma_pb:.4g} ± {self.fiducial_sigma_err_pb or 0:.2g} pb")
-        lines += [f"histogram {name}: {self.plots[name]}" for name in self.hists]
+        lines += [f"histogram {name}: {path}" for name, path in self.plots.items()]
         if self.report.is_file():
             lines.append(f"report: {self.report}")
         return "\n".join(lines)
@@ -117,6 +120,21 @@ def _analyses(root: Path) -> list[analyze.Result]:
     except (OSError, ValueError) as exc:
         msg = f"cannot read the plan and analysis results of {root}: {exc}"
         raise UserInputError(msg) from None
+
+
+def _sample_plots(root: Path) -> list[plot_samples.SamplePlotRecord]:
+    """The plots of several samples together (``hists/samples/<name>.png``), of a finished plot step."""
+    try:
+        plan = read_model(root, "plan.json", Plan)
+        results = [
+            read_model(root, f"steps/{step.id}/result.json", plot_samples.Result)
+            for step, _ in plan.steps_of(plot_samples.Request)
+            if (root / "steps" / step.id / "result.json").is_file()
+        ]
+    except (OSError, ValueError) as exc:
+        msg = f"cannot read the samples' plots of {root}: {exc}"
+        raise UserInputError(msg) from None
+    return [plot for result in results for plot in result.plots]
 
 
 def _name(json_path: str) -> str:

@@ -250,3 +250,43 @@ def test_a_failed_sample_analysis_is_reported(three_samples: tuple[Path, Plan, d
     result = plot_samples.run(request)
     assert not result.ok
     assert result.error == "the analysis of sample ttbar failed (no events); there is nothing to plot"
+
+
+def _paths(plan: Plan) -> dict[str, list[str]]:
+    return {
+        step.id: [value for key, value in step.request.model_dump().items() if key.endswith(("_path", "_dir"))]
+        for step in plan.steps
+    }
+
+
+def test_a_samples_chunks_and_detector_files_lie_in_its_folder() -> None:
+    data = copy.deepcopy(_shipped_data())
+    data["detector"] = {"backend": "parametric", "card": "atlas"}
+    paths = _paths(plan_workflow(_load(data, chunks=2)))
+    assert paths["01-generate_c1_drell_yan"][:2] == [
+        "events/samples/drell_yan/chunks/c1.hepmc3",
+        "events/samples/drell_yan/chunks/c1.root",
+    ]
+    assert "events/samples/drell_yan/events.root" in paths["02-merge_drell_yan"]
+    assert "events/samples/drell_yan/detector.root" in paths["03-detector_drell_yan"]
+    assert "events/detector.root" in paths["03-detector"]
+    assert paths["04-analyze_drell_yan"][0] == "events/samples/drell_yan/detector.root"
+
+
+def test_an_mg5_sample_has_its_own_process_directory_and_seed() -> None:
+    data = copy.deepcopy(_shipped_data())
+    data["samples"].append(
+        {
+            "name": "dy_mg5",
+            "role": "background",
+            "process": {"produces": ["Z0"]},
+            "mg5": {"processes": ["p p > mu+ mu-"]},
+        }
+    )
+    plan = plan_workflow(_load(data))
+    paths = _paths(plan)
+    lhe = "events/samples/dy_mg5/unweighted_events.lhe"
+    assert paths["01-mg5_dy_mg5"] == ["mg5/samples/dy_mg5/process", "mg5/samples/dy_mg5", lhe]
+    assert lhe in paths["02-shower_dy_mg5"]
+    assert "dy_mg5:mg5" in plan.derived_seeds
+    assert plan.step("04-plot_samples").needs == ["02-analyze", "02-analyze_drell_yan", "03-analyze_dy_mg5"]
