@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from madagents.workflow import Workflow
     from madagents_tools.analysis.analysis_spec import PlotOptions
 
-__all__ = ["Sample", "check_samples"]
+__all__ = ["Sample", "check_samples", "sized_samples"]
 
 
 class _Strict(BaseModel):
@@ -52,6 +52,11 @@ class Sample(_Strict):
 
 def check_samples(workflow: Workflow) -> None:
     """Samples: unique names, one of them the workflow's own, each a valid workflow, and plots that fit them."""
+    if not workflow.samples:
+        if workflow.analysis.plots.style is not None or workflow.analysis.plots.ratio is not None:
+            msg = "analysis.plots.style and ratio draw several samples; add samples or remove them"
+            raise ValueError(msg)
+        return
     names = [sample.name for sample in workflow.samples]
     if len(set(names)) != len(names):
         msg = f"samples need distinct names, got {names}"
@@ -100,3 +105,13 @@ def _check_sample_plots(plots: PlotOptions, samples: list[Sample]) -> None:
     if plots.ratio == "over_reference" and plots.ratio_reference is None and "background" not in roles:
         msg = "ratio over_reference divides by the first background, and there is none; set ratio_reference"
         raise ValueError(msg)
+
+
+def sized_samples(samples: object, events: int) -> object:
+    """A workflow file's samples with ``--events`` given to each that has a process (the others are the workflow's)."""
+    if not isinstance(samples, list):
+        return samples
+    return [
+        {**item, "events": events} if isinstance(item, dict) and item.get("process") is not None else item
+        for item in samples
+    ]

@@ -20,7 +20,7 @@ from madagents.input_errors import describe_errors
 from madagents.process_spec import Mg5Process, ProcessSpec
 from madagents.pythia8_names import check_setting, particle_id, particle_name
 from madagents.reference import ReferenceCheck, check_reference
-from madagents.samples import Sample, check_samples
+from madagents.samples import Sample, check_samples, sized_samples
 from madagents.switches import switch_override
 from madagents_tools.analysis.analysis_spec import AnalysisSpec
 from madagents_tools.detector.detector_card import DetectorCard
@@ -282,11 +282,6 @@ class Workflow(_Strict):
 
     @model_validator(mode="after")
     def _samples_fit(self) -> Workflow:
-        if not self.samples:
-            if self.analysis.plots.style is not None or self.analysis.plots.ratio is not None:
-                msg = "analysis.plots.style and ratio draw several samples; add samples or remove them"
-                raise ValueError(msg)
-            return self
         check_samples(self)
         return self
 
@@ -390,16 +385,11 @@ def workflow_from_yaml(
         data["seed"] = seed
     if events is not None and kind is Workflow:
         data["events"] = events
-        samples = data.get("samples")
-        if isinstance(samples, list):  # --events sizes every sample, not the workflow's own alone
-            data["samples"] = [{**item, "events": events} if _has_process(item) else item for item in samples]
+        if "samples" in data:
+            data["samples"] = sized_samples(data["samples"], events)
     if chunks is not None and kind is Workflow:
         data["generator"] = {**(data.get("generator") or {}), "chunks": chunks}
     try:  # the context: a relative checks.reference.file is beside the workflow, as a paper's table is kept
         return kind.model_validate(data, context={"folder": path.parent})
     except ValidationError as exc:
         raise UserInputError(describe_errors(path, exc, kind)) from None
-
-
-def _has_process(sample: object) -> bool:
-    return isinstance(sample, dict) and sample.get("process") is not None
