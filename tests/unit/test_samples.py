@@ -262,11 +262,13 @@ def _paths(plan: Plan) -> dict[str, list[str]]:
 def test_a_samples_chunks_and_detector_files_lie_in_its_folder() -> None:
     data = copy.deepcopy(_shipped_data())
     data["detector"] = {"backend": "parametric", "card": "atlas"}
+    data["generator"] = {"hepmc": True}
     paths = _paths(plan_workflow(_load(data, chunks=2)))
     assert paths["01-generate_c1_drell_yan"][:2] == [
         "events/samples/drell_yan/chunks/c1.hepmc3",
         "events/samples/drell_yan/chunks/c1.root",
     ]
+    assert "events/samples/drell_yan/events.hepmc3" in paths["02-merge_drell_yan"]
     assert "events/samples/drell_yan/events.root" in paths["02-merge_drell_yan"]
     assert "events/samples/drell_yan/detector.root" in paths["03-detector_drell_yan"]
     assert "events/detector.root" in paths["03-detector"]
