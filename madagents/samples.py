@@ -95,6 +95,12 @@ def _check_sample_plots(plots: PlotOptions, samples: list[Sample]) -> None:
     if style == "stack" and "background" not in roles:
         msg = "analysis.plots.style stack stacks the backgrounds, but no sample has role background"
         raise ValueError(msg)
+    if plots.ratio == "total_over_background" and plots.normalisation == "events":
+        msg = (
+            "ratio total_over_background adds the samples by their cross sections: set analysis.plots.normalisation "
+            "to luminosity (with luminosity_fb) or cross_section, or use ratio: over_reference"
+        )
+        raise ValueError(msg)
     if plots.ratio == "total_over_background" and roles != {"signal", "background"}:
         msg = "ratio total_over_background needs a signal and a background sample; change a role or the ratio"
         raise ValueError(msg)

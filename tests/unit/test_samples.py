@@ -79,6 +79,10 @@ def test_events_override_sizes_every_sample() -> None:
         (lambda d: d["samples"][0].update(events=10), r"sample zprime has no process.*remove its mg5 and events"),
         (lambda d: d["analysis"]["plots"].update(normalisation="events"), r"stacking adds samples by their cross"),
         (lambda d: d["samples"][1].update(role="signal"), r"no sample has role background"),
+        (
+            lambda d: d["analysis"]["plots"].update(normalisation="events", style="overlay"),
+            r"ratio total_over_background adds the samples by their cross sections",
+        ),
         (lambda d: d["analysis"]["plots"].update(ratio_reference="dy"), r"ratio_reference names the sample of ratio"),
         (
             lambda d: d["analysis"]["plots"].update(ratio="over_reference", ratio_reference="dy"),
@@ -292,3 +296,16 @@ def test_an_mg5_sample_has_its_own_process_directory_and_seed() -> None:
     assert lhe in paths["02-shower_dy_mg5"]
     assert "dy_mg5:mg5" in plan.derived_seeds
     assert plan.step("04-plot_samples").needs == ["02-analyze", "02-analyze_drell_yan", "03-analyze_dy_mg5"]
+
+
+def test_the_plot_request_refuses_a_ratio_it_cannot_draw() -> None:
+    samples = [
+        plot_samples.SampleInput(name=name, role="background", label=name, analysis_result_path=f"steps/{name}.json")
+        for name in ("dy", "ttbar")
+    ]
+    with pytest.raises(ValueError, match="ratio total_over_background needs signal and background samples"):
+        plot_samples.Request(samples=samples, histograms=[SPEC], plots=PlotOptions(ratio="total_over_background"))
+    with pytest.raises(ValueError, match="ratio_reference 'zz' is not one of the samples"):
+        plot_samples.Request(
+            samples=samples, histograms=[SPEC], plots=PlotOptions(ratio="over_reference", ratio_reference="zz")
+        )

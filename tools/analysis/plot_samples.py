@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from madagents_tools.analysis.analysis_spec import HistogramSpec, PlotOptions
 from madagents_tools.analysis.plotting import axis_labels, energy_label, log_y_for, set_y_range
@@ -59,6 +59,22 @@ class Request(ToolRequest):
     plots: PlotOptions
     sqrt_s_gev: float | None = Field(default=None, gt=0, description="Centre-of-mass energy, for the label.")
     out_dir: OutputDir = Field(default="hists/samples")
+
+    @model_validator(mode="after")
+    def _ratio_has_its_samples(self) -> Request:
+        roles = {sample.role for sample in self.samples}
+        if self.plots.ratio == "total_over_background" and (
+            self.plots.normalisation == "events" or roles != {"signal", "background"}
+        ):
+            msg = "ratio total_over_background needs signal and background samples scaled by σ (not events)"
+            raise ValueError(msg)
+        if self.plots.ratio == "over_reference" and self.plots.ratio_reference is None and "background" not in roles:
+            msg = "ratio over_reference without ratio_reference divides by the first background, and there is none"
+            raise ValueError(msg)
+        if self.plots.ratio_reference not in {None, *(sample.name for sample in self.samples)}:
+            msg = f"ratio_reference {self.plots.ratio_reference!r} is not one of the samples"
+            raise ValueError(msg)
+        return self
 
 
 class SampleShown(BaseModel):
