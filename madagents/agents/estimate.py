@@ -75,12 +75,15 @@ def check_event_budget(workflow: Workflow, wall_s: float) -> None:
     on the time, so only samples that certainly do not fit are refused.
     """
     chunks = workflow.generator.chunks
-    seconds = workflow.events / (FASTEST_EVENTS_PER_S * chunks)
+    # a workflow's samples are generated one after the other (side by side only on a Dask cluster)
+    events = workflow.events + sum(sample.events or workflow.events for sample in workflow.other_samples())
+    seconds = events / (FASTEST_EVENTS_PER_S * chunks)
     if seconds <= wall_s:
         return
     fits = int(wall_s * FASTEST_EVENTS_PER_S * chunks)
+    every = " (of all samples together)" if workflow.samples else ""
     msg = (
-        f"events: {workflow.events} events need at least {_duration(seconds)} of CPU ({chunks} chunk(s) at "
+        f"events: {events} events{every} need at least {_duration(seconds)} of CPU ({chunks} chunk(s) at "
         f"{FASTEST_EVENTS_PER_S:.0f} events/s each, faster than any generation measured), more than the run's "
         f"wall-time budget of {_duration(wall_s)}; ask for at most {fits} events, or raise MADAGENTS_BUDGET__WALL_S"
     )

@@ -309,3 +309,12 @@ def test_the_plot_request_refuses_a_ratio_it_cannot_draw() -> None:
         plot_samples.Request(
             samples=samples, histograms=[SPEC], plots=PlotOptions(ratio="over_reference", ratio_reference="zz")
         )
+
+
+def test_the_event_budget_counts_every_sample() -> None:
+    from madagents.agents.estimate import FASTEST_EVENTS_PER_S, check_event_budget  # noqa: PLC0415
+
+    workflow = _load(_shipped_data(), events=1000)
+    check_event_budget(workflow, wall_s=2000 / FASTEST_EVENTS_PER_S)  # two samples of 1000 events fit
+    with pytest.raises(UserInputError, match=r"events: 2000 events \(of all samples together\) need at least"):
+        check_event_budget(workflow, wall_s=1500 / FASTEST_EVENTS_PER_S)
