@@ -127,7 +127,7 @@ EOF
 
 if [ "$WHAT" != chat ]; then
     record_and_replay smollm2_leptoquark_reproduce \
-        "SmolLM2-135M's context (8192 tokens) overflows at the planner's second turn: the endpoint answers HTTP 400 and the run must fail cleanly, naming the setting to check" \
+        "the planner's first request (its prompt, the process catalogue and the workflow schema, ~10k tokens) exceeds SmolLM2-135M's context (8192 tokens): the endpoint answers HTTP 400 and the run must fail cleanly, naming the setting to check" \
         "$PY" -m madagents reproduce tests/replay/leptoquark_task.md --seed 20261123 --max-events 300 \
         --record "$OUT/smollm2_leptoquark_reproduce.json" --out "$WORK/smollm2_leptoquark_reproduce/run"
 fi
@@ -137,7 +137,7 @@ if [ "$WHAT" != reproduce ]; then
             "$PY" -m madagents chat --record "$OUT/smollm2_student_chat.json"
     }
     record_and_replay smollm2_student_chat \
-        "SmolLM2-135M only calls list_runs and never answers: the tutor must stop at its turn limit and tell the student" \
+        "SmolLM2-135M calls list_processes, whose answer (the whole catalogue) overflows its context (8192 tokens) at the next request: each endpoint error must reach the student as one message, the session kept" \
         chat_session
 fi
 echo "done in $(( $(date +%s) - T_START )) s; cassettes in $OUT, runs and logs in $WORK"
