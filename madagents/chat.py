@@ -179,7 +179,7 @@ def _run_summary(name: str, state: RunState) -> str:
             for record in analysis.histograms
         ]
     verdict = state.verdict
-    lines.append(f"physics gates: {sum(gate.passed for gate in verdict.gates)}/{len(verdict.gates)} passed")
+    lines.append(f"physics gates: {verdict.tally()}")
     return "\n".join(lines)
 
 

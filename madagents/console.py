@@ -152,8 +152,7 @@ def summary_table(state: RunState, run_dir: Path, seconds: float) -> Table:
             within = f"{surrogate.metrics.fraction_within_1pct:.1%} of held-out points within 1 %"
             table.add_row(f"surrogate ({step.id})", within)
     if state.verdict is not None:
-        passed = sum(gate.passed for gate in state.verdict.gates)
-        table.add_row("physics gates", f"{passed}/{len(state.verdict.gates)} passed")
+        table.add_row("physics gates", state.verdict.tally())
     table.add_row("run directory", f"{run_dir} (report.md, reproduce.sh, provenance.json)")
     table.add_row("wall time", f"{seconds:.1f} s")
     return table

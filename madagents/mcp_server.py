@@ -166,9 +166,8 @@ class MadagentsTools:
         except UserInputError as exc:
             raise ToolError(str(exc)) from None
         verdict = review_run_dir(ctx, reproduce=reproduce)
-        lines = [f"{'✓' if gate.passed else '✗'} {gate.gate}: {gate.message}" for gate in verdict.gates]
-        passed = sum(gate.passed for gate in verdict.gates)
-        lines.append(f"{passed}/{len(verdict.gates)} gates passed" + ("" if verdict.signed_off else ": NOT valid"))
+        lines = [f"{gate.mark} {gate.gate}: {gate.message}" for gate in verdict.gates]
+        lines.append(f"gates: {verdict.tally()}" + ("" if verdict.signed_off else ": NOT valid"))
         return "\n".join(lines)
 
     def compare(self, run: str, reference: str, mode: Mode = "absolute") -> str:

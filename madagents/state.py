@@ -275,6 +275,10 @@ class GateResult(BaseModel):
         default=False, description="Too few events for the gate to mean anything: it neither passes nor fails."
     )
 
+    @property
+    def mark(self) -> str:
+        return "?" if self.inconclusive else ("✓" if self.passed else "✗")
+
 
 class Verdict(BaseModel):
     signed_off: bool
@@ -282,6 +286,12 @@ class Verdict(BaseModel):
 
     def failures(self) -> list[GateResult]:
         return [gate for gate in self.gates if not gate.passed]
+
+    def tally(self) -> str:
+        """ "7/9 passed, 2 inconclusive": an inconclusive gate did not fail, but it proved nothing either."""
+        unsure = sum(gate.inconclusive for gate in self.gates)
+        passed = sum(gate.passed and not gate.inconclusive for gate in self.gates)
+        return f"{passed}/{len(self.gates)} passed" + (f", {unsure} inconclusive" if unsure else "")
 
 
 class Task(BaseModel):

@@ -132,7 +132,7 @@ def test_a_run_goes_on_in_the_background_and_its_report_has_the_plot(tmp_path: P
         (plot,) = [block for block in report.content if isinstance(block, ImageContent)]
         assert plot.mime_type == "image/png"
         gates = text(await session.call_tool("validate_run", {"run": name}))
-        assert re.search(r"\n(\d+)/\1 gates passed$", gates), gates
+        assert re.search(r"\ngates: (\d+)/\1 passed$", gates), gates
 
     serve(tmp_path / "runs", talk)
     assert any("running: " in status for status in seen)  # the call returned before the run had finished

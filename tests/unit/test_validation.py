@@ -20,7 +20,7 @@ from madagents.reproduce import verify_reproduction
 from madagents.rundir import RunDir
 from madagents.sandbox import LocalSandbox
 from madagents.settings import Settings
-from madagents.state import Plan, StepResult
+from madagents.state import GateResult, Plan, StepResult, Verdict
 from madagents.validation import (
     gate_branching_fractions,
     gate_cross_section,
@@ -338,3 +338,16 @@ def test_a_peak_with_too_few_events_is_inconclusive_not_failed(run: tuple) -> No
     assert gate.inconclusive
     assert gate.passed
     assert gate.message.startswith("inconclusive, 5 events in m_mumu")
+
+
+def test_the_gate_tally_does_not_count_an_inconclusive_gate_as_passed() -> None:
+    verdict = Verdict(
+        signed_off=True,
+        gates=[
+            GateResult(gate="event count", passed=True, message="300 events"),
+            GateResult(gate="peak m_mumu", passed=True, message="inconclusive, 4 events", inconclusive=True),
+        ],
+    )
+    assert verdict.tally() == "1/2 passed, 1 inconclusive"
+    assert [gate.mark for gate in verdict.gates] == ["✓", "?"]
+    assert Verdict(signed_off=False, gates=verdict.gates[:1]).tally() == "1/1 passed"
