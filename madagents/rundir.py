@@ -245,4 +245,6 @@ _KINDS: dict[str, FileKind] = {
 def _kind(path: Path) -> FileKind:
     if path.suffix == ".json" and path.parent.name == "hists":
         return "hist-json"
+    if path.name.endswith(".values.npy") and path.parent.name == "hists":
+        return "hist-values"
     return _KINDS.get(path.suffix, "text")

@@ -43,7 +43,7 @@ def run_reproduce(
     reporter: Reporter,
 ) -> tuple[RunState, Path]:
     text = read_task(task_file)
-    task = Task(text=text, seed=seed or task_seed(text), max_events=max_events)
+    task = Task(text=text, seed=seed or task_seed(text), max_events=max_events, folder=str(task_file.parent.resolve()))
     client = make_client(settings.llm)
     recorder = RecordingClient(client) if record else None
     run_dir = out or default_run_dir(settings, "task")

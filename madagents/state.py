@@ -300,6 +300,9 @@ class Task(BaseModel):
     text: str
     seed: int = Field(ge=1, lt=2**63, description="The run seed the planner must use.")
     max_events: int | None = Field(default=None, gt=0, description="Upper bound on the events of the plan.")
+    folder: str | None = Field(
+        default=None, description="The task file's folder: a reference file the task names is read relative to it."
+    )
 
 
 class SendBack(BaseModel):

@@ -11,7 +11,6 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from madagents.detector_cards import delphes_card_text, load_detector_card
 from madagents.detector_level import detector_conflict
@@ -184,8 +183,13 @@ class Checks(_Strict):
         description="m_T histograms (mt(lepton)) whose Jacobian edge must lie at a charged resonance's mass.",
         exclude_if=lambda value: not value,  # dumps without edges read as before (the cassettes pin them)
     )
-    # absent from the schema the model sees and from dumps when unset (the recorded cassettes pin both)
-    reference: SkipJsonSchema[ReferenceCheck | None] = Field(default=None, exclude_if=lambda value: value is None)
+    # absent from dumps when unset, so workflow.yaml of a run without one reads as before
+    reference: ReferenceCheck | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Published data the run must agree with (a paper's table): the report overlays it with χ², and "
+        "the reviewer's verdict says whether the run agrees.",
+    )
 
 
 class Workflow(_Strict):

@@ -49,7 +49,9 @@ NOT_INSTALLED = "not installed"
 PROGRESS_PREFIX = "@@madagents-progress "
 """Lines on stderr starting with this carry JSON progress (``{"done": n, "total": N}``) for the host."""
 
-FileKind = Literal["hepmc3", "root", "hist-json", "png", "json", "log", "script", "text", "lhe", "banner", "card"]
+FileKind = Literal[
+    "hepmc3", "root", "hist-json", "hist-values", "png", "json", "log", "script", "text", "lhe", "banner", "card"
+]
 
 
 def inside_run_dir(path: str) -> str:

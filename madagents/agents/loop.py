@@ -76,6 +76,8 @@ class AgentTool:
     ends_turn: bool = False
     """A successful call finishes the role's visit (e.g. submitting the plan)."""
     describe_error: Callable[[ValidationError], str] = describe_validation
+    context: dict[str, Any] | None = None
+    """Validation context of the arguments (the task's folder, which relative file names are read from)."""
 
     def schema(self) -> ToolSchema:
         schema = convert_to_openai_tool(self.args_schema)
@@ -240,7 +242,7 @@ def _execute(by_name: dict[str, AgentTool], name: str, args: dict[str, Any]) -> 
     if tool is None:
         return f"Error: there is no tool {name!r}; the tools are {', '.join(sorted(by_name))}", False
     try:
-        validated = tool.args_schema.model_validate(args)
+        validated = tool.args_schema.model_validate(args, context=tool.context)
     except ValidationError as exc:
         return f"Error: invalid arguments for {name}: {tool.describe_error(exc)}", False
     try:

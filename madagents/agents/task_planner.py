@@ -64,6 +64,7 @@ def choose_workflow(ctx: RunContext, state: RunState, task: Task) -> TaskPlannin
             handler=submit,
             ends_turn=True,
             describe_error=submissions.invalid,
+            context={"folder": task.folder} if task.folder else None,
         ),
         assumption_tool(Role.PLANNER, recorded),
         not_done_tool(undone),

@@ -11,7 +11,7 @@ from madagents.compare.histogram import Binned
 from madagents.compare.models import ComparisonResult, CrossSectionComparison, HistogramComparison
 from madagents.compare.readers import load_sample
 from madagents.compare.sample import Sample
-from madagents.compare.statistics import Mode, chi2_test, compare_cross_sections, normalise
+from madagents.compare.statistics import Mode, chi2_test, compare_cross_sections, ks_test, normalise
 from madagents.compare.tolerances import Tolerances, load_tolerances
 from madagents.errors import UserInputError
 
@@ -47,7 +47,15 @@ def compare_samples(
     limits = tolerances if isinstance(tolerances, Tolerances) else load_tolerances(tolerances)
     pairs, not_in_reference = _pairs(run, reference, limits)
     compared = [normalise(*_checked(a, b, mode, reference.path), mode) for a, b in pairs]
-    histograms: list[HistogramComparison] = [chi2_test(a, b, mode, limits.for_histogram(a.name)) for a, b in compared]
+    histograms: list[HistogramComparison] = [
+        ks_test(
+            chi2_test(a, b, mode, limits.for_histogram(a.name)),
+            run.unbinned.get(a.name),
+            reference.unbinned.get(b.name),
+            limits.for_histogram(a.name),
+        )
+        for a, b in compared
+    ]
     cross_sections: list[CrossSectionComparison] = []
     for quantity, ours, theirs in (
         ("sigma", run.sigma, reference.sigma),

@@ -113,6 +113,7 @@ def _html(result: ComparisonResult, figures: list[tuple[HistogramComparison, str
     cards = "".join(
         f"<figure><a href='{png}'><img src='{png}' width='480'></a><figcaption>{'✓' if c.compatible else '✗'} "
         f"<b>{html.escape(c.name)}</b>: χ²/ndf = {c.chi2:.1f}/{c.ndf}, p = {c.p_value:.3g}"
+        f"{f'; KS D = {c.ks_statistic:.3g}, p = {c.ks_p_value:.3g}' if c.ks_statistic is not None else ''}"
         f"{' — ' + html.escape('; '.join(c.reasons)) if c.reasons else ''}</figcaption></figure>"
         for c, png in figures
     )

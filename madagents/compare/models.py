@@ -24,6 +24,10 @@ class HistogramComparison(BaseModel):
     p_value: float
     max_pull: BinPull | None = Field(description="The bin that pulls furthest.")
     bins: list[BinPull]
+    ks_statistic: float | None = Field(
+        default=None, description="Kolmogorov-Smirnov D of the two sides' unbinned values; None: not tested (notes)."
+    )
+    ks_p_value: float | None = None
     skipped: bool = Field(description="Marked skip in the tolerances: reported, never failing.")
     compatible: bool
     reasons: list[str] = Field(default_factory=list, description="Why it is incompatible.")

@@ -24,7 +24,7 @@ def result_text(result: ComparisonResult, width: int = 140) -> str:
 
 
 def result_table(result: ComparisonResult) -> Table:
-    table = Table("", "quantity", "χ²/ndf", "p-value", "largest pull", "detail", highlight=False)
+    table = Table("", "quantity", "χ²/ndf", "p-value", "KS D (p)", "largest pull", "detail", highlight=False)
     table.title = f"{result.run} vs {result.reference} ({result.reference_kind}, {result.mode})"
     for histogram in result.histograms:
         worst = histogram.max_pull
@@ -36,6 +36,7 @@ def result_table(result: ComparisonResult) -> Table:
             else f"{histogram.name} ↔ {histogram.reference_name}",
             f"{histogram.chi2:.1f}/{histogram.ndf}",
             f"{histogram.p_value:.3g}",
+            _ks(histogram),
             where,
             "; ".join([*histogram.reasons, *histogram.notes]),
         )
@@ -45,10 +46,18 @@ def result_table(result: ComparisonResult) -> Table:
             _SIGMA_LABEL[sigma.quantity],
             "",
             f"{sigma.p_value:.3g}",
+            "",
             f"{sigma.pull:+.2f}",
             f"{_pb(sigma.run_pb, sigma.run_err_pb)} vs {_pb(sigma.reference_pb, sigma.reference_err_pb)} pb",
         )
     return table
+
+
+def _ks(item: HistogramComparison) -> str:
+    """KS D with its p-value, or – where there was no KS test (the notes say why)."""
+    if item.ks_statistic is None or item.ks_p_value is None:
+        return "–"
+    return f"{item.ks_statistic:.3g} ({item.ks_p_value:.3g})"
 
 
 def _pb(value: float, error: float) -> str:
@@ -95,6 +104,8 @@ def _histogram_case(item: HistogramComparison, result: ComparisonResult) -> ET.E
     text = (
         f"{item.name} vs {item.reference_name} in {result.reference}: "
         f"χ²/ndf = {item.chi2:.2f}/{item.ndf}, p = {item.p_value:.3g}"
+        + (f"; KS D = {item.ks_statistic:.3g}, p = {item.ks_p_value:.3g}" if item.ks_statistic is not None else "")
+        + "".join(f"; {note}" for note in item.notes)
     )
     return _case(
         item.name, result, text, compatible=item.compatible, skipped=item.skipped, reason="; ".join(item.reasons)

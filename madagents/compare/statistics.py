@@ -11,6 +11,10 @@ The rules for a bin (docs/compare.md says the same for users):
 - A bin whose combined uncertainty is zero counts only if the values differ: then its pull is infinite and the
   histogram incompatible (exact references such as zero-error tables must match exactly).
 - Shape-only and normalised comparisons fix one normalisation: ndf is one less than the bins used.
+
+Where both sides kept their unbinned values (runs and goldens: ``hists/NAME.values.npy``), the two-sample
+Kolmogorov-Smirnov test of those values is reported next to χ² (every filled event's value, in or out of the axis
+range). It is a shape test and takes no weights: it is skipped, with a note, when a side's events have unequal weights.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from scipy import stats
 from madagents.compare.histogram import Binned, Floats
 from madagents.compare.models import BinPull, CrossSectionComparison, HistogramComparison
 from madagents.compare.tolerances import Tolerance
+from madagents_tools.analysis.unbinned import MAX_VALUES, Unbinned
 
-__all__ = ["Mode", "chi2_test", "compare_cross_sections", "normalise"]
+__all__ = ["Mode", "chi2_test", "compare_cross_sections", "ks_test", "normalise"]
 
 Flags = npt.NDArray[np.bool_]
 Mode = Literal["absolute", "shape", "normalised"]
@@ -80,6 +85,40 @@ def chi2_test(run: Binned, reference: Binned, mode: Mode, tolerance: Tolerance) 
         compatible=tolerance.skip or not reasons,
         reasons=reasons,
         notes=notes,
+    )
+
+
+def ks_test(
+    comparison: HistogramComparison, run: Unbinned | None, reference: Unbinned | None, tolerance: Tolerance
+) -> HistogramComparison:
+    """``comparison`` with the KS test of the two sides' unbinned values added, or a note why there is none."""
+    if run is None and reference is None:  # a published table, or runs older than the values files: nothing to say
+        return comparison
+    note = None
+    if run is None or reference is None:
+        note = f"no KS test: only the {'reference' if run is None else 'run'} kept unbinned values"
+    elif not (run.uniform_weights and reference.uniform_weights):
+        note = "no KS test: the events have unequal weights, and the two-sample KS test takes none"
+    elif len(run.values) == 0 or len(reference.values) == 0:
+        note = "no KS test: a side has no events"
+    if note is not None or run is None or reference is None:
+        return comparison.model_copy(update={"notes": [*comparison.notes, note]})
+    tested = stats.ks_2samp(run.values, reference.values)
+    statistic, p_value = float(tested.statistic), float(tested.pvalue)
+    notes = list(comparison.notes)
+    if MAX_VALUES in (len(run.values), len(reference.values)):
+        notes.append(f"KS on the first {MAX_VALUES} events of a side (all its values files keep)")
+    reasons = list(comparison.reasons)
+    if tolerance.min_ks_p_value is not None and p_value < tolerance.min_ks_p_value:
+        reasons.append(f"KS p = {p_value:.3g} < {tolerance.min_ks_p_value:g}")
+    return comparison.model_copy(
+        update={
+            "ks_statistic": statistic,
+            "ks_p_value": p_value,
+            "reasons": reasons,
+            "notes": notes,
+            "compatible": tolerance.skip or not reasons,
+        }
     )
 
 

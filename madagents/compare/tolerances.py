@@ -3,7 +3,7 @@
 ```yaml
 default: {min_p_value: 0.01}          # every histogram and σ unless named below
 histograms:
-  m_mumu: {min_p_value: 0.001, max_abs_pull: 5}
+  m_mumu: {min_p_value: 0.001, max_abs_pull: 5, min_ks_p_value: 0.001}
   pt_mu: {reference: /ATLAS_2019_I1234/d01-x01-y01}   # its name in the reference
   n_jets: {skip: true}
 sigma: {min_p_value: 0.05}
@@ -36,6 +36,13 @@ class Tolerance(BaseModel):
         default=DEFAULT_MIN_P_VALUE, ge=0, le=1, description="Incompatible below this χ² (or σ pull) p-value."
     )
     max_abs_pull: float | None = Field(default=None, gt=0, description="Also incompatible if any bin pulls further.")
+    min_ks_p_value: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Also incompatible below this KS p-value (where both sides kept unbinned values); unset: KS is "
+        "reported, never failing.",
+    )
     skip: bool = Field(default=False, description="Report it, but never fail on it.")
     reference: str | None = Field(default=None, description="The histogram's name in the reference, if different.")
 
@@ -71,6 +78,6 @@ def load_tolerances(path: Path | None) -> Tolerances:
         where = ".".join(str(part) for part in first["loc"]) or "the file"
         msg = (
             f"the tolerances file {path}: {where}: {first['msg']}; it takes default, histograms (by name), sigma "
-            "and fiducial_sigma, each with min_p_value, max_abs_pull, skip, reference"
+            "and fiducial_sigma, each with min_p_value, max_abs_pull, min_ks_p_value, skip, reference"
         )
     raise UserInputError(msg)

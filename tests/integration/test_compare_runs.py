@@ -4,6 +4,7 @@ and the JUnit XML fails only the second comparison."""
 from __future__ import annotations
 
 import contextlib
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -49,9 +50,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_two_seeds_compatible_moved_z_not(runs: dict[str, Path], tmp_path: Path) -> None:
     runner = CliRunner()
     same = runner.invoke(app, ["compare", str(runs["seed1"]), str(runs["seed2"]), "--junit", str(tmp_path / "a.xml")])
-    moved = runner.invoke(app, ["compare", str(runs["mz94"]), str(runs["seed2"]), "--junit", str(tmp_path / "b.xml")])
+    outputs = ["--junit", str(tmp_path / "b.xml"), "--json", str(tmp_path / "b.json")]
+    moved = runner.invoke(app, ["compare", str(runs["mz94"]), str(runs["seed2"]), *outputs])
     assert same.exit_code == 0, same.output
     assert moved.exit_code == 1, moved.output
     assert ET.parse(tmp_path / "a.xml").getroot().findall(".//failure") == []
     failed = [case.get("name") for case in ET.parse(tmp_path / "b.xml").getroot().findall(".//testcase[failure]")]
     assert "m_mumu" in failed
+    # Pythia8's events have equal weights, so the runs' unbinned values give KS next to χ²
+    ks = {item["name"]: item["ks_p_value"] for item in json.loads((tmp_path / "b.json").read_text())["histograms"]}
+    assert ks["m_mumu"] < 1e-6

@@ -21,6 +21,7 @@ from PIL import Image
 
 from madagents_tools.analysis import analyze
 from madagents_tools.analysis.analysis_spec import parse_observable
+from madagents_tools.analysis.unbinned import read_values
 from madagents_tools.generation import pythia8_generate
 
 MUON_MASS = 0.10566
@@ -278,7 +279,24 @@ def test_json_reads_back_into_an_equal_hist(tmp_path: Path) -> None:
     )
     expected.fill([91.2, 60.0001])
     assert load(result.histograms[0].json_path) == expected
-    assert [file.kind for file in result.files] == ["hist-json", "png"]
+    assert [file.kind for file in result.files] == ["hist-json", "png", "hist-values"]
+
+
+def test_the_unbinned_values_of_the_selected_events_are_kept(tmp_path: Path) -> None:
+    far = [(300.0, 0.0, 0.0, 1), (300.0, 0.0, math.pi, -1)]  # m = 600 GeV: out of the axis range, still kept
+    same_sign = [(45.6, 0.0, 0.0, 1), (45.6, 0.0, math.pi, 1)]
+    result = analyse(
+        tmp_path,
+        [Z_PAIR, same_sign, LOW_PAIR, far, Z_PAIR[:1]],
+        cuts=[{"opposite_charge": ["muons"]}],
+        weights=[2.0, 5.0, 1.0, 3.0, 4.0],
+    )
+    record = result.histograms[0]
+    assert record.values_path == "hists/m_mumu.values.npy"
+    kept = read_values((tmp_path / record.values_path).read_bytes())
+    assert np.allclose(kept.values, [91.2, 60.0, 600.0], rtol=1e-3)  # event order; float32
+    assert kept.weights.tolist() == [2.0, 1.0, 3.0]
+    assert not kept.uniform_weights
 
 
 def test_png_metadata_shows_legend_and_binning(tmp_path: Path) -> None:

@@ -258,3 +258,61 @@ def test_write_golden_refuses_a_directory_that_is_no_run(tmp_path: Path) -> None
         load_sample(tmp_path)
     with pytest.raises(UserInputError, match="no analysis result"):
         write_golden(tmp_path, tmp_path / "golden")
+
+
+def test_ks_where_both_sides_kept_unbinned_values(tmp_path: Path) -> None:
+    reference = write_golden_dir(tmp_path / "ref", seed=2)
+    same = compare_runs(write_golden_dir(tmp_path / "same", seed=1), reference).histograms[0]
+    shifted = compare_runs(write_golden_dir(tmp_path / "shifted", seed=3, mass=94.0), reference).histograms[0]
+    assert same.ks_statistic is not None
+    assert same.ks_p_value is not None
+    assert same.ks_p_value > 0.001
+    assert shifted.ks_p_value is not None
+    assert shifted.ks_p_value < 1e-10  # 3 GeV on a 2.5 GeV wide peak, 4000 events a side
+    args = ["compare", str(tmp_path / "shifted"), str(reference), "--junit", str(tmp_path / "j.xml")]
+    args += ["--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "html")]
+    said = _said(RUNNER.invoke(app, args))
+    assert "KS D (p)" in said
+    assert f"{shifted.ks_statistic:.3g}" in said
+    assert json.loads((tmp_path / "r.json").read_text())["histograms"][0]["ks_p_value"] < 1e-10
+    assert "KS D = " in ET.parse(tmp_path / "j.xml").getroot().findtext(".//testcase[@name='m_mumu']/system-out", "")
+    assert "KS D = " in (tmp_path / "html" / "index.html").read_text()
+
+
+def test_a_ks_threshold_in_the_tolerances_can_fail_a_histogram(tmp_path: Path) -> None:
+    one, two = write_golden_dir(tmp_path / "a", seed=1), write_golden_dir(tmp_path / "b", seed=2)
+    assert compare_runs(one, two).compatible  # KS is reported, never failing, unless asked
+    strict = tmp_path / "tolerances.yaml"
+    strict.write_text("histograms:\n  m_mumu: {min_ks_p_value: 1.0}\n")
+    histogram = compare_runs(one, two, tolerances=strict).histograms[0]
+    assert not histogram.compatible
+    assert histogram.reasons == [f"KS p = {histogram.ks_p_value:.3g} < 1"]
+
+
+def test_no_ks_for_weighted_events_or_a_side_without_values(tmp_path: Path) -> None:
+    reference = write_golden_dir(tmp_path / "ref", seed=2)
+    weights = np.random.default_rng(5).uniform(0.5, 1.5, 4000)
+    weighted = compare_runs(write_golden_dir(tmp_path / "w", seed=1, weights=weights), reference).histograms[0]
+    assert weighted.ks_statistic is None
+    assert "no KS test: the events have unequal weights, and the two-sample KS test takes none" in weighted.notes
+    bare = compare_runs(write_golden_dir(tmp_path / "bare", seed=1, values=False), reference).histograms[0]
+    assert bare.ks_statistic is None
+    assert "no KS test: only the reference kept unbinned values" in bare.notes
+
+
+def test_an_unreadable_values_file_exits_2(tmp_path: Path) -> None:
+    reference = write_golden_dir(tmp_path / "ref", seed=2)
+    run = write_golden_dir(tmp_path / "run", seed=1)
+    np.save(run / "hists" / "m_mumu.values.npy", np.arange(10.0))
+    said = RUNNER.invoke(app, ["compare", str(run), str(reference)])
+    assert said.exit_code == 2
+    assert "cannot be read as a histogram's unbinned values: not a table of value and weight" in _said(said)
+    assert "remove it to compare the binned histogram without a KS test" in _said(said)
+
+
+def test_a_blessed_golden_keeps_the_unbinned_values(tmp_path: Path) -> None:
+    source = write_golden_dir(tmp_path / "source", seed=1)
+    write_golden(source, tmp_path / "golden")
+    copied = tmp_path / "golden" / "hists" / "m_mumu.values.npy"
+    assert copied.read_bytes() == (source / "hists" / "m_mumu.values.npy").read_bytes()
+    assert compare_runs(source, tmp_path / "golden").histograms[0].ks_p_value == 1.0

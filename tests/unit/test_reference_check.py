@@ -4,7 +4,9 @@ run agrees (χ²/ndf, p)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import hist
 import hist.serialization
@@ -12,13 +14,21 @@ import numpy as np
 import pytest
 import uhi.io.json
 import yaml
+from langchain_core.messages import AIMessage, BaseMessage
 
 from madagents.agents.planner import plan_workflow
+from madagents.agents.task_planner import choose_workflow
 from madagents.compare.reference_gate import gate_reference
+from madagents.context import RunContext
 from madagents.errors import UserInputError
+from madagents.rundir import RunDir
+from madagents.sandbox import LocalSandbox
+from madagents.settings import Settings
+from madagents.state import RunState, Task
 from madagents.workflow import load_workflow
 from madagents_tools.analysis import analyze
 from tests.conftest import WorkflowWriter
+from tests.replay.scripted import ScriptedClient, call, reply, tool_answers
 
 EVENTS, SIGMA = 4000, 1500.0
 
@@ -88,3 +98,44 @@ def test_a_paper_with_other_bins_is_an_input_error(tmp_path: Path, write_workflo
     table = _table(tmp_path / "paper.yaml", seed=7, bins=30)
     with pytest.raises(UserInputError, match=r"m_mumu has 60 bins over \[60.0, 120.0\] but m_ll .* has 30"):
         load_workflow(write_workflow(checks=_checks(table)))
+
+
+def test_a_planned_task_names_its_reference_beside_the_task_file(
+    tmp_path: Path, drell_yan_data: dict[str, object]
+) -> None:
+    """Scripted planner turns: the schema the model sees has checks.reference, and the file it names as the task
+    does (relative) is read from the task's folder, wherever the command runs."""
+    task_dir = tmp_path / "paper"
+    task_dir.mkdir()
+    _table(task_dir / "mll.yaml", seed=7)
+    seen: list[str] = []
+
+    def script(role: str, messages: Sequence[BaseMessage]) -> AIMessage:
+        assert role == "planner"
+        if tool_answers(messages):
+            return reply(text="Submitted.")
+        workflow = {
+            **drell_yan_data,
+            "seed": 5,
+            "checks": {"reference": {"file": "mll.yaml", "histograms": {"m_mumu": "m_ll"}}},
+        }
+        return reply(call("submit_workflow", workflow))
+
+    class Watching(ScriptedClient):
+        def complete(
+            self, *, role: str, messages: Sequence[BaseMessage], tools: Any, on_token: Any = None
+        ) -> AIMessage:
+            seen.append(json.dumps(tools))
+            return super().complete(role=role, messages=messages, tools=tools, on_token=on_token)
+
+    ctx = RunContext(
+        Settings(), RunDir.create(tmp_path / "run"), LocalSandbox(tmp_path), ["test"], models=Watching(script)
+    )
+    task = Task(text="Reproduce the m_ll spectrum of the paper (table mll.yaml).", seed=5, folder=str(task_dir))
+    planning = choose_workflow(ctx, RunState(task=task), task)
+    assert planning.error is None
+    assert planning.workflow is not None
+    assert planning.workflow.checks.reference is not None
+    assert planning.workflow.checks.reference.file == str(task_dir / "mll.yaml")
+    assert '"reference"' in seen[0]
+    assert "HEPData table" in seen[0]  # ReferenceCheck.file's description

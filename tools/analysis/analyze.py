@@ -161,7 +161,11 @@ def _analyse(request: Request, versions: dict[str, str]) -> Result:
         files=[
             file
             for record in records
-            for file in (record_file(record.json_path, "hist-json"), record_file(record.png_path, "png"))
+            for file in (
+                record_file(record.json_path, "hist-json"),
+                record_file(record.png_path, "png"),
+                *([record_file(record.values_path, "hist-values")] if record.values_path else []),
+            )
         ],
         versions=versions,
         warnings=warnings,

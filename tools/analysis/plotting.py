@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 from pydantic import BaseModel, Field
 
 from madagents_tools.analysis.analysis_spec import HistogramSpec, PlotOptions, parse_observable
+from madagents_tools.analysis.unbinned import SUFFIX, write_values
 from madagents_tools.contract import atomic_path
 
 if TYPE_CHECKING:
@@ -51,6 +52,10 @@ class HistogramRecord(BaseModel):
     name: str
     json_path: str
     png_path: str
+    values_path: str | None = Field(
+        default=None,
+        description="The filled events' values and weights, unbinned (analysis/unbinned.py), for KS tests.",
+    )
     observable: str
     bins: int
     range: tuple[float, float]
@@ -118,6 +123,8 @@ def write_histogram(
     json_path, png_path = (out_dir / f"{spec.name}.{suffix}" for suffix in ("json", "png"))
     with atomic_path(json_path) as tmp:
         tmp.write_text(json.dumps(hist.serialization.to_uhi(histogram), default=uhi.io.json.default))
+    values_path = out_dir / f"{spec.name}{SUFFIX}"
+    write_values(values_path, values, weights)
     flow = histogram.values(flow=True)
     underflow, overflow = float(flow[0]), float(flow[-1])
     in_range = float(histogram.sum().value)
@@ -125,6 +132,7 @@ def write_histogram(
         name=spec.name,
         json_path=str(json_path),
         png_path=str(png_path),
+        values_path=str(values_path),
         observable=spec.observable,
         bins=spec.bins,
         range=spec.range,

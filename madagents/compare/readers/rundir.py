@@ -13,7 +13,8 @@ from madagents.compare.histogram import Binned, CrossSection, from_weights
 from madagents.compare.sample import Sample
 from madagents.errors import UserInputError
 from madagents.run_reads import hist_from_json
-from madagents.safe_files import read_text
+from madagents.safe_files import read_bytes, read_text
+from madagents_tools.analysis.unbinned import MAX_BYTES, SUFFIX, Unbinned, read_values
 
 __all__ = ["GOLDEN_FILE", "read_golden", "read_run", "write_golden"]
 
@@ -69,7 +70,7 @@ def write_golden(run_dir: Path, golden_dir: Path) -> None:
     staging = golden_dir.with_name(golden_dir.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "hists").mkdir(parents=True)
-    for hist_file in _own_histograms(run_dir):
+    for hist_file in [*_own_histograms(run_dir), *_own_histograms(run_dir, f"*{SUFFIX}")]:
         target = staging / "hists" / hist_file.relative_to(run_dir / "hists")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(hist_file, target)
@@ -103,11 +104,13 @@ def _normalisation(root: Path, relative: str) -> Normalisation:
 
 def _sample(source: str, root: Path, normalisation: Normalisation) -> Sample:
     scale = normalisation.sigma_pb / normalisation.n_generated
-    histograms = {}
+    histograms, unbinned = {}, {}
     for hist_file in _own_histograms(root):
         relative = hist_file.relative_to(root).as_posix()
         name = hist_file.relative_to(root / "hists").with_suffix("").as_posix()
         histograms[name] = _binned(root, relative, name, scale)
+        if (root / "hists" / f"{name}{SUFFIX}").is_file():  # runs made before the values were kept have none
+            unbinned[name] = _unbinned(root, f"hists/{name}{SUFFIX}")
     if not histograms:
         msg = f"{root} has no histograms (hists/*.json); nothing to compare"
         raise UserInputError(msg)
@@ -120,13 +123,15 @@ def _sample(source: str, root: Path, normalisation: Normalisation) -> Sample:
         histograms=histograms,
         sigma=CrossSection(normalisation.sigma_pb, normalisation.sigma_err_pb),
         fiducial_sigma=fiducial,
+        unbinned=unbinned,
     )
 
 
-def _own_histograms(root: Path) -> list[Path]:
-    """The histogram files of the run's own sample (the ML generator's hists/generated/ included)."""
+def _own_histograms(root: Path, pattern: str = "*.json") -> list[Path]:
+    """The histogram files (or their unbinned values, by ``pattern``) of the run's own sample (the ML generator's
+    hists/generated/ included)."""
     hists = root / "hists"
-    return [path for path in sorted(hists.rglob("*.json")) if path.relative_to(hists).parts[0] != SAMPLES_DIR]
+    return [path for path in sorted(hists.rglob(pattern)) if path.relative_to(hists).parts[0] != SAMPLES_DIR]
 
 
 def _binned(root: Path, relative: str, name: str, scale: float) -> Binned:
@@ -143,6 +148,17 @@ def _binned(root: Path, relative: str, name: str, scale: float) -> Binned:
     sumw2 = sumw if variances is None else np.asarray(variances, dtype=np.float64)
     edges = np.asarray(histogram.axes[0].edges, dtype=np.float64)
     return from_weights(name, edges, sumw, sumw2, scale, "pb")
+
+
+def _unbinned(root: Path, relative: str) -> Unbinned:
+    try:
+        return read_values(read_bytes(root, relative, MAX_BYTES))
+    except (OSError, ValueError) as exc:
+        msg = (
+            f"{root / relative} cannot be read as a histogram's unbinned values: {_why(exc)}; remove it to compare "
+            "the binned histogram without a KS test"
+        )
+        raise UserInputError(msg) from None
 
 
 def _why(exc: Exception) -> str:
