@@ -121,6 +121,7 @@ def test_provenance_hashes_every_artifact(run_dir: Path) -> None:
     provenance = RunDir(run_dir).read_model("provenance.json", Provenance)
     paths = {record.path for record in provenance.artifacts}
     assert {"events/events.root", "hists/m_mumu.json", "reproduce.sh", "report.md", "plan.json"} <= paths
+    assert "hists/m_mumu.values.npy" in paths  # the unbinned values, for KS in `madagents compare`
     for record in provenance.artifacts:
         assert sha256_file(run_dir / record.path) == record.sha256, record.path
     assert provenance.run_seed == SEED
@@ -135,6 +136,9 @@ def test_trace_records_every_node_and_tool_call(run_dir: Path) -> None:
     tools = [e.tool for e in events if e.event == "tool_call"]
     assert tools[:3] == ["environment", "pythia8_generate", "analyze"]
     assert all(e.seconds is not None for e in events if e.event != "node_start")
+    generation = next(e for e in events if e.tool == "pythia8_generate")
+    assert generation.cpu_seconds is not None
+    assert generation.cpu_seconds > 0.5  # Pythia8 busy on 2000 events
 
 
 def test_reproduce_script_recreates_the_histogram_in_a_fresh_directory(run_dir: Path, tmp_path: Path) -> None:
