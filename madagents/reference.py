@@ -21,7 +21,8 @@ __all__ = ["ReferenceCheck", "ReferenceExpectation", "ReferenceHistogram", "chec
 
 
 class ReferenceCheck(BaseModel):
-    """``checks.reference`` of a workflow: published data the run must agree with."""
+    """Published data (a paper's table) the run must agree with: the report overlays it with χ² and the reviewer's
+    verdict says whether the run agrees."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -184,12 +184,7 @@ class Checks(_Strict):
         exclude_if=lambda value: not value,  # dumps without edges read as before (the cassettes pin them)
     )
     # absent from dumps when unset, so workflow.yaml of a run without one reads as before
-    reference: ReferenceCheck | None = Field(
-        default=None,
-        exclude_if=lambda value: value is None,
-        description="Published data the run must agree with (a paper's table): the report overlays it with χ², and "
-        "the reviewer's verdict says whether the run agrees.",
-    )
+    reference: ReferenceCheck | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Workflow(_Strict):
