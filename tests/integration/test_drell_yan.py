@@ -179,6 +179,11 @@ def test_docker_backend_gives_the_same_histogram(
     assert state.sandbox.startswith(f"docker image {docker_image}")
     local, docker = load_hist(run_dir / "hists/m_mumu.json"), load_hist(tmp_path / "docker/hists/m_mumu.json")
     assert np.array_equal(local.values(flow=True), docker.values(flow=True))
+    values = "hists/m_mumu.values.npy"  # the unbinned values too, byte for byte
+    assert (run_dir / values).read_bytes() == (tmp_path / "docker" / values).read_bytes()
+    generation = next(e for e in RunDir(tmp_path / "docker").trace_events() if e.tool == "pythia8_generate")
+    assert generation.cpu_seconds is not None  # sampled from the container's cgroup
+    assert generation.cpu_seconds > 0.5
     provenance = RunDir(tmp_path / "docker").read_model("provenance.json", Provenance)
     assert provenance.sandbox.startswith("docker image")
     leaked = [p for p in (tmp_path / "docker").rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
