@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from madagents.early_reproduction import EarlyReproduction
 from madagents.llm.client import ModelClient
 from madagents.rundir import RunDir
 from madagents.sandbox import Sandbox
@@ -59,6 +60,8 @@ class RunContext:
     models: ModelClient | None = None
     """The model behind the roles; None runs every role deterministically (workflows)."""
     confirm: Confirm | None = None
+    early_reproduction: EarlyReproduction = field(default_factory=EarlyReproduction)
+    """The reviewer's reproduce.sh when it was started beside the generation (``madagents.early_reproduction``)."""
 
 
 class AgentContext(Protocol):

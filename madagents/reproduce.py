@@ -13,6 +13,8 @@ from pathlib import Path
 import jinja2
 
 from madagents.context import RunContext
+from madagents.early_reproduction import script_digest
+from madagents.reproduce_events import event_differences
 from madagents.run_reads import load_run_hist
 from madagents.rundir import RunDir
 from madagents.safe_files import UnsafePathError, read_model
@@ -28,8 +30,8 @@ from madagents.sandbox.docker import (
 )
 from madagents.sandbox.host import TOOL_LOCATION_VARS, DockerLimits, ToolHost
 from madagents.source_run import SOURCE_DIR
-from madagents.state import GateResult, Plan, PlanStep, StepResult, typed_results
-from madagents.toolcall import call_tool, writable_dirs
+from madagents.state import GateResult, Plan, PlanStep, StepResult
+from madagents.toolcall import writable_dirs
 from madagents_tools import TOOL_MODULES
 from madagents_tools.analysis import analyze
 from madagents_tools.contract import ToolResult
@@ -40,7 +42,9 @@ __all__ = [
     "VERIFY_DIR",
     "render_reproduce_script",
     "render_template",
+    "reproduction_command",
     "run_tool_host",
+    "start_early_reproduction",
     "verify_reproduction",
     "write_reproduce_script",
     "write_verify_script",
@@ -156,52 +160,71 @@ def _writable(step: PlanStep) -> list[str]:
         return []
 
 
-PREFIX_STABLE_TOOLS = {"pythia8_generate", "analyze"}
-"""Tools whose first N events with the same seed are the events of a shorter run (Pythia8 draws in order)."""
+PREFIX_STABLE_TOOLS = {"pythia8_generate", "merge_samples", "analyze"}
+"""Tools whose first N events with the same seed are the events of a shorter run (Pythia8 draws in order); with
+chunks, ``EVENTS=N`` regenerates the first N events of each, which the check compares chunk by chunk."""
 
 
-def verify_reproduction(
-    ctx: RunContext, plan: Plan, results: dict[str, StepResult], *, script: str = SCRIPT_NAME
-) -> GateResult:
-    """Execute ``script`` (the run's reproduce.sh) in a clean directory and compare its histograms and σ with the run's.
+def reproduction_command(ctx: RunContext, plan: Plan, script: str = SCRIPT_NAME) -> tuple[list[str], int]:
+    """The command that runs ``script`` (the run's reproduce.sh) for the check, and how many events it regenerates.
 
-    For large runs of prefix-stable plans only the first ``settings.verify_events`` events are regenerated; the
-    run's own events are then analysed up to the same count, so both sides hold exactly the same events.
+    For large runs of prefix-stable plans only the first ``settings.verify_events`` events are regenerated.
     """
     n_check = plan.expectations.n_events
     if all(step.request.tool in PREFIX_STABLE_TOOLS for step in plan.steps):
         n_check = min(n_check, ctx.settings.verify_events)
     events = ["env", f"EVENTS={n_check}"] if n_check < plan.expectations.n_events else ["env"]
-    executed = ctx.sandbox.run(
-        [*events, f"PYTHON={ctx.sandbox.python}", "bash", script, REPRODUCED],
-        timeout_s=ctx.settings.tool_timeout_s,
-        log_path=f"{VERIFY_DIR}/reproduce.log",
-        writable=[REPRODUCED],
+    return [*events, f"PYTHON={ctx.sandbox.python}", "bash", script, REPRODUCED], n_check
+
+
+def start_early_reproduction(ctx: RunContext, plan: Plan) -> None:
+    """Start the check's reproduce.sh now, beside the generation, when it regenerates at most ``verify_events``."""
+    command, n_check = reproduction_command(ctx, plan)
+    if n_check <= ctx.settings.verify_events:
+        digest = script_digest(ctx.rundir.file(SCRIPT_NAME).read_bytes())
+        ctx.early_reproduction.start(command, digest, lambda: _run_script(ctx, command))
+
+
+def _run_script(ctx: RunContext, command: list[str]) -> ExecResult:
+    return ctx.sandbox.run(
+        command, timeout_s=ctx.settings.tool_timeout_s, log_path=f"{VERIFY_DIR}/reproduce.log", writable=[REPRODUCED]
     )
+
+
+def verify_reproduction(
+    ctx: RunContext, plan: Plan, results: dict[str, StepResult], *, script: str = SCRIPT_NAME
+) -> GateResult:
+    """Execute ``script`` in a clean directory (or take the early run's result) and compare with the run.
+
+    A full reproduction must give the same histograms and σ; a prefix the same events as the run's first ones,
+    column by column (``reproduce_events``), and σ within the combined errors.
+    """
+    command, n_check = reproduction_command(ctx, plan, script)
+    digest = script_digest(ctx.rundir.file(script).read_bytes())
+    executed = ctx.early_reproduction.take(command, digest) or _run_script(ctx, command)
     if executed.exit_code != 0:
         return GateResult(gate=GATE, passed=False, message=_failure(ctx.rundir.path, plan, executed))
     prefix = n_check < plan.expectations.n_events
     if prefix:
-        pairs, error = _prefix_pairs(ctx, plan, results, n_check)
-        if error is not None:
-            return GateResult(gate=GATE, passed=False, message=error)
+        differences, compared = event_differences(ctx.rundir.path, plan, REPRODUCED, n_check)
+        same = f"the first {n_check} of {plan.expectations.n_events} events identical in every branch"
     else:
         # every histogram any step wrote (analyses, and the ML tools' plots) must come out the same
-        pairs = [
-            (record.path, f"{REPRODUCED}/{record.path}")
-            for result in results.values()
-            for record in result.files
-            if record.kind == "hist-json"
+        compared = [record.path for result in results.values() for record in result.files if record.kind == "hist-json"]
+        differences = [
+            difference for path in compared if (difference := _compare(ctx.rundir.path, path, f"{REPRODUCED}/{path}"))
         ]
-    if not pairs:
-        return GateResult(gate=GATE, passed=False, message="the run wrote no histograms to compare")
-    differences = [difference for pair in pairs if (difference := _compare(ctx.rundir.path, *pair))]
+        # and the events themselves: a changed event can leave every histogram as it was
+        differences += event_differences(ctx.rundir.path, plan, REPRODUCED, None)[0]
+        same = f"identical histograms and events from all {plan.expectations.n_events} events"
+        if plan.expectations.n_events == 0:  # e.g. a surrogate: no events, but its plots
+            same = f"{len(compared)} identical histograms"
+    if not compared:
+        return GateResult(
+            gate=GATE, passed=False, message=f"the run wrote no {'events' if prefix else 'histograms'} to compare"
+        )
     sigmas, sigma_note = _sigma_differences(ctx.rundir.path, plan, results, n_check if prefix else None)
     shutil.rmtree(ctx.rundir.file(f"{REPRODUCED}/events"), ignore_errors=True)  # large, and redundant
-    scope = f"the first {n_check} of" if prefix else "all"
-    same = f"identical histograms from {scope} {plan.expectations.n_events} events"
-    if plan.expectations.n_events == 0:  # e.g. a surrogate: no events, but its plots
-        same = f"{len(pairs)} identical histograms"
     message = "; ".join([*differences, *sigmas]) or f"{same}{sigma_note}"
     return GateResult(gate=GATE, passed=not differences and not sigmas, message=message)
 
@@ -259,27 +282,6 @@ def _within(sigma: float, error: float, found: float | None, found_error: float 
     if found is None or found_error is None:
         return False
     return abs(sigma - found) <= SIGMA_PULL_MAX * math.hypot(error, found_error)
-
-
-def _prefix_pairs(
-    ctx: RunContext, plan: Plan, results: dict[str, StepResult], n_check: int
-) -> tuple[list[tuple[str, str]], str | None]:
-    """Histograms of the run's first ``n_check`` events (analysed again) beside the reproduced ones."""
-    pairs = []
-    for step, analysis in typed_results(plan, results, analyze.Result):
-        request = step.request
-        if not isinstance(request, analyze.Request):
-            continue
-        prefix_dir = f"{VERIFY_DIR}/original/{step.id}"
-        update = {"max_events": n_check, "out_dir": f"{prefix_dir}/hists"}
-        prefix, _ = call_tool(ctx, prefix_dir, request.model_copy(update=update), analyze.Result)
-        if not prefix.ok:
-            return [], f"could not analyse the run's first {n_check} events: {prefix.error}"
-        pairs += [
-            (f"{prefix_dir}/hists/{Path(record.json_path).name}", f"{REPRODUCED}/{record.json_path}")
-            for record in analysis.histograms
-        ]
-    return pairs, None
 
 
 def _compare(run_dir: Path, reference: str, reproduced: str) -> str | None:

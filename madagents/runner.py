@@ -294,6 +294,7 @@ def _drive(
         rewind.unlink()
     with (
         contextlib.closing(context.sandbox),
+        contextlib.closing(context.early_reproduction),  # waited for before the sandbox closes
         contextlib.closing(sqlite3.connect(rundir.file(CHECKPOINTS), check_same_thread=False)) as connection,
     ):
         graph = build_graph(SqliteSaver(connection, serde=checkpoint_serializer()))

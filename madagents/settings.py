@@ -60,8 +60,8 @@ class Settings(BaseSettings):
         default=1000,
         gt=0,
         description=(
-            "The reviewer re-executes reproduce.sh for the first min(N, verify_events) events and compares "
-            "histograms with the same prefix of the run; Pythia8's random stream makes the prefix identical."
+            "The reviewer re-executes reproduce.sh for the first min(N, verify_events) events (of each chunk) and "
+            "compares them with the run's, event by event; Pythia8's random stream makes the prefix identical."
         ),
     )
     recursion_limit: int = Field(default=50, gt=0, description="Upper bound on graph steps of one run.")

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.slow
 N_EVENTS, CHUNKS = 200, 2
 
 
-def _run(out: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> Path:
+def _run(out: Path, monkeypatch: pytest.MonkeyPatch, workers: int, verify_events: int = 1000) -> Path:
     monkeypatch.setenv("MADAGENTS_DASK__WORKERS", str(workers))
+    monkeypatch.setenv("MADAGENTS_VERIFY_EVENTS", str(verify_events))
     result = CliRunner().invoke(
         app, ["run", str(DRELL_YAN), "--events", str(N_EVENTS), "--chunks", str(CHUNKS), "--out", str(out)]
     )
@@ -35,7 +36,8 @@ def _run(out: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> Path:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("chunks")
     with pytest.MonkeyPatch.context() as monkeypatch:
-        return _run(base / "two_workers", monkeypatch, 2), _run(base / "one_worker", monkeypatch, 1)
+        # the second run's reproduction check regenerates the first 60 events of each chunk only
+        return _run(base / "two_workers", monkeypatch, 2), _run(base / "one_worker", monkeypatch, 1, 60)
 
 
 def test_the_plan_has_one_seeded_step_per_chunk_and_a_merge(runs: tuple[Path, Path]) -> None:
@@ -81,3 +83,9 @@ def test_the_chunks_ran_at_the_same_time(runs: tuple[Path, Path]) -> None:
     assert len(intervals) == CHUNKS
     first, second = sorted(intervals)
     assert second[0] < first[1], intervals
+
+
+def test_the_reproduction_check_compares_every_chunk_in_full_or_its_first_events(runs: tuple[Path, Path]) -> None:
+    full, prefix = ((run / "report.md").read_text() for run in runs)
+    assert f"identical histograms and events from all {N_EVENTS} events" in full
+    assert f"the first 60 of {N_EVENTS} events identical in every branch" in prefix

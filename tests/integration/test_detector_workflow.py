@@ -72,7 +72,7 @@ def test_the_analysis_reads_delphes_like_muons_smeared_around_the_particle_level
 def test_the_reviewer_signs_off_and_reproduce_gives_identical_detector_level_histograms(run_dir: Path) -> None:
     assert RunDir(run_dir).status().state == "succeeded"
     report = (run_dir / "report.md").read_text()
-    assert "| reproduce.sh | ✓ pass | identical histograms from all 600 events |" in report
+    assert "| reproduce.sh | ✓ pass | identical histograms and events from all 600 events |" in report
     assert "| peak m_mumu | ✓ pass |" in report
 
 

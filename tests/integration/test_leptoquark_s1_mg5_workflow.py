@@ -87,4 +87,4 @@ def test_every_gate_passes_including_banner_and_reproduction(recorded_chain: Pat
     named = {"event count (01-mg5)", "event count (02-shower)", "cross section vs banner", "fiducial cross section"}
     assert named | {"peak m_muj", "reproduce.sh"} <= gates.keys()
     assert [gate for gate, result in gates.items() if result != "✓ pass"] == []
-    assert "| reproduce.sh | ✓ pass | identical histograms from all 200 events |" in report
+    assert "| reproduce.sh | ✓ pass | identical histograms and events from all 200 events |" in report

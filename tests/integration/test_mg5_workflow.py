@@ -56,7 +56,7 @@ def test_every_gate_passes_including_banner_and_reproduction(recorded_chain: Pat
     report = (recorded_chain / "report.md").read_text()
     for gate in ("cross section vs banner", "event count (01-mg5)", "event count (02-shower)", "peak m_mumu"):
         assert f"| {gate} | ✓ pass |" in report
-    assert "| reproduce.sh | ✓ pass | identical histograms from all 200 events |" in report
+    assert "| reproduce.sh | ✓ pass | identical histograms and events from all 200 events |" in report
     assert "(`tools/generation/mg5_generate.py`, step `steps/01-mg5/`)" in report  # the source a reader can open
 
 

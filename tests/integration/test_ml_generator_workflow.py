@@ -45,7 +45,7 @@ def test_the_reviewer_signs_off_both_samples_and_the_classifier_verdict(run_dir:
         "fiducial σ of generated events (03-cfm)",
     ):
         assert f"| {gate} | ✓ pass |" in report
-    assert "| reproduce.sh | ✓ pass | identical histograms from all 5000 events |" in report
+    assert "| reproduce.sh | ✓ pass | identical histograms and events from all 5000 events |" in report
 
 
 def test_the_classifier_cannot_tell_generated_from_pythia8_muon_pairs(run_dir: Path) -> None:

@@ -68,4 +68,4 @@ def test_every_gate_passes_including_banner_and_reproduction(recorded_chain: Pat
     gates = ("cross section vs banner", "event count (01-mg5)", "event count (02-shower)", "fiducial cross section")
     for gate in gates:
         assert f"| {gate} | ✓ pass |" in report
-    assert "| reproduce.sh | ✓ pass | identical histograms from all 200 events |" in report
+    assert "| reproduce.sh | ✓ pass | identical histograms and events from all 200 events |" in report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import awkward as ak
@@ -16,7 +17,7 @@ from madagents.agents.planner import plan_workflow
 from madagents.claim_gates import gate_analysis_record, gate_report
 from madagents.claims import build_claims, render_claims
 from madagents.context import RunContext
-from madagents.reproduce import verify_reproduction
+from madagents.reproduce import start_early_reproduction, verify_reproduction
 from madagents.rundir import RunDir
 from madagents.sandbox import LocalSandbox
 from madagents.settings import Settings
@@ -268,10 +269,56 @@ def test_reproduce_script_with_different_histograms(run: tuple) -> None:
 
 def test_reproduce_script_that_matches(run: tuple) -> None:
     run_dir, plan, generation, analysis = run
-    (run_dir / "reproduce.sh").write_text('mkdir -p "$1/hists" && cp hists/*.json "$1/hists/" && cp -r steps "$1/"\n')
+    (run_dir / "reproduce.sh").write_text(
+        'mkdir -p "$1/hists" && cp hists/*.json "$1/hists/" && cp -r steps events "$1/"\n'
+    )
     gate = verify_reproduction(_context(run_dir), plan, _results(plan, generation, analysis))
     assert gate.passed, gate.message
-    assert "identical histograms from all 10 events" in gate.message
+    assert "identical histograms and events from all 10 events" in gate.message
+
+
+def _regenerating(run_dir: Path, muon_pt: float) -> None:
+    """A reproduce.sh that 'regenerates' the first half of the events (muons of ``muon_pt``) with the run's σ."""
+    other = run_dir / f"regenerated-{muon_pt}"
+    _write_events(other / "events/events.root", N // 2, muon_pt=muon_pt)
+    shutil.copytree(run_dir / "steps", other / "steps")
+    (run_dir / "reproduce.sh").write_text(f'echo ran >> runs.txt && mkdir -p "$1" && cp -r {other}/* "$1"/\n')
+
+
+def _prefix_context(run_dir: Path) -> RunContext:
+    return RunContext(Settings(verify_events=N // 2), RunDir(run_dir), LocalSandbox(run_dir), ["test"])
+
+
+def test_a_prefix_check_compares_the_regenerated_events_with_the_runs_first_ones(run: tuple) -> None:
+    run_dir, plan, generation, analysis = run
+    _regenerating(run_dir, muon_pt=45.6)  # the run's own events
+    gate = verify_reproduction(_prefix_context(run_dir), plan, _results(plan, generation, analysis))
+    assert gate.passed, gate.message
+    assert f"the first {N // 2} of {N} events identical in every branch" in gate.message
+
+
+def test_a_prefix_check_names_the_first_event_that_differs(run: tuple) -> None:
+    run_dir, plan, generation, analysis = run
+    _regenerating(run_dir, muon_pt=45.7)  # the same bins of m_mumu (1 GeV), other events
+    gate = verify_reproduction(_prefix_context(run_dir), plan, _results(plan, generation, analysis))
+    assert not gate.passed
+    assert "step 01-generate: event 0 of events.root differs from the regenerated one in branch muon_pt" in (
+        gate.message
+    )
+
+
+def test_an_early_reproduction_is_used_only_for_the_script_it_ran(run: tuple) -> None:
+    run_dir, plan, generation, analysis = run
+    _regenerating(run_dir, muon_pt=45.6)
+    ctx = _prefix_context(run_dir)
+    start_early_reproduction(ctx, plan)
+    assert verify_reproduction(ctx, plan, _results(plan, generation, analysis)).passed
+    assert (run_dir / "runs.txt").read_text() == "ran\n"  # once, early: the reviewer took its result
+    start_early_reproduction(ctx, plan)
+    _regenerating(run_dir, muon_pt=45.7)  # reproduce.sh changed after the early start: run again, and fail
+    assert not verify_reproduction(ctx, plan, _results(plan, generation, analysis)).passed
+    assert (run_dir / "runs.txt").read_text() == "ran\n" * 3
+    ctx.early_reproduction.close()
 
 
 def test_event_count_differs_from_what_the_result_claims(run: tuple) -> None:
