@@ -1,8 +1,9 @@
-"""The model-driven installer: inspects the sandbox with the environment tool and reports whether the plan can run.
+"""The model-driven installer: reports, from an inspection of the sandbox, whether the plan can run there.
 
-The model chooses what to look up (the plan's packages, the programs its steps call, optional extras) and says how
-to get what is missing; code keeps it honest: the plan's own packages must have been looked up, and the sandbox
-cannot be called ready while one of them is missing.
+The plan fixes what must be looked up (its packages and the programs its steps call), so that inspection runs
+without a model call (``plan_fixed`` in trace.jsonl). The model decides the rest: what else to look up (optional
+extras), what the versions imply for the physics, and how to get what is missing; code keeps it honest: the
+sandbox cannot be called ready while one of the plan's packages is missing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import BaseModel, Field
 from madagents.agents.loop import AgentTool, ToolInputError, assumption_tool, run_agent, start_messages
 from madagents.context import RunContext
 from madagents.prompts import load_prompt
+from madagents.rundir import TraceEvent
 from madagents.state import Assumption, Plan, Role, RunState, ToolCall
 from madagents.toolcall import call_tool
 from madagents_tools import environment
@@ -44,19 +46,14 @@ class _Findings:
     calls: list[ToolCall] = field(default_factory=list)
     reports: list[EnvironmentReport] = field(default_factory=list)
 
-    def inspect(self, request: environment.Request) -> str:
+    def inspect(self, request: environment.Request, *, plan_fixed: bool = False) -> str:
         step_dir = f"{self.step_dir}/check-{len(self.calls) + 1}"
         result, call = call_tool(self.ctx, step_dir, request, environment.Result)
-        self.calls.append(call)
+        self.calls.append(call.model_copy(update={"plan_fixed": plan_fixed}))
         self.inspections.append(result)
         return result.model_dump_json(include={"ok", "error", "versions", "missing", "programs"})
 
     def report(self, report: EnvironmentReport) -> str:
-        looked_up = {name for result in self.inspections for name in result.versions}
-        unchecked = [name for name in self.plan.required_packages if name not in looked_up]
-        if unchecked:
-            msg = f"look up {', '.join(unchecked)} first (inspect_sandbox): the plan needs them"
-            raise ToolInputError(msg)
         missing = _missing(self.plan, self.inspections)
         if report.ready and missing:
             msg = f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing: the sandbox is not ready"
@@ -69,14 +66,31 @@ class _Findings:
 
 
 def check_with_model(
-    ctx: RunContext, state: RunState, plan: Plan, step_dir: str, fix: Callable[[list[str]], str]
+    ctx: RunContext,
+    state: RunState,
+    plan: Plan,
+    step_dir: str,
+    programs: list[str],
+    fix: Callable[[list[str]], str],
 ) -> dict[str, Any]:
-    """Let the installer's model inspect the sandbox; returns the installer's state update.
+    """Inspect the sandbox for the plan's packages and ``programs``, and let the installer's model report on it.
 
-    ``fix`` says how to get missing packages in the sandbox in use; in a container it replaces the model's pip
-    advice, which cannot change an image.
+    Returns the installer's state update. ``fix`` says how to get missing packages in the sandbox in use; in a
+    container it replaces the model's pip advice, which cannot change an image.
     """
     findings = _Findings(ctx, plan, step_dir)
+    ctx.rundir.trace(
+        TraceEvent(
+            event="plan_fixed",
+            node=Role.INSTALLER,
+            step_dir=f"{step_dir}/check-1",
+            tool="environment",
+            tokens=0,
+            content="the plan fixes the packages and programs to look up: inspected without a model call",
+        )
+    )
+    planned = environment.Request(packages=plan.required_packages, programs=programs)
+    inspected = findings.inspect(planned, plan_fixed=True)
     recorded: list[Assumption] = []
     tools = [
         AgentTool(
@@ -96,6 +110,8 @@ def check_with_model(
         plan_summary=plan.summary,
         tools=sorted({step.request.tool for step in plan.steps}),
         packages=plan.required_packages,
+        programs=programs,
+        inspected=inspected,
     )
     outcome = run_agent(
         ctx, Role.INSTALLER, start_messages(prompt, "Check the sandbox for this plan."), tools, state.spend

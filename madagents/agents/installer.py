@@ -25,6 +25,8 @@ from madagents_tools import environment
 __all__ = ["how_to_get", "installer", "plan_image", "plan_needs"]
 
 ENVIRONMENT_STEP = "steps/00-environment"
+PROGRAMS = {"mg5_generate": "mg5_aMC", "delphes": "DelphesHepMC3"}
+"""The program each need of a plan (its tools, Delphes) runs, looked up on the sandbox's PATH."""
 
 
 def plan_needs(plan: Plan) -> list[str]:
@@ -71,8 +73,9 @@ def installer(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     write_reproduce_script(ctx.rundir, plan, host)  # now that what runs the tools is known
     update: dict[str, Any] = {"sandbox": ctx.sandbox.describe(), "tool_host": host}
     if ctx.models is not None:
+        programs = [program for need, program in PROGRAMS.items() if need in plan_needs(plan)]
         return update | check_with_model(
-            ctx, state, plan, ENVIRONMENT_STEP, lambda missing: how_to_get(ctx, kind, missing)
+            ctx, state, plan, ENVIRONMENT_STEP, programs, lambda missing: how_to_get(ctx, kind, missing)
         )
     request = environment.Request(packages=plan.required_packages)
     result, call = call_tool(ctx, ENVIRONMENT_STEP, request, environment.Result)

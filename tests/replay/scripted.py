@@ -94,25 +94,19 @@ def run_seed(messages: Sequence[BaseMessage]) -> int:
 
 
 def installer(messages: Sequence[BaseMessage]) -> AIMessage:
-    """Look up the plan's packages and programs, then report what was found."""
-    answers = tool_answers(messages)
-    if not answers:
-        found = re.search(r"need the packages: ([^\n]+)\.", messages[0].text)
-        assert found, "the installer prompt names no packages"
-        packages = found.group(1).split(", ")
-        return reply(
-            call("inspect_sandbox", {"packages": packages, "programs": ["mg5_aMC"]}), text="Checking the sandbox."
-        )
-    if len(answers) == 1:
-        inspected = json.loads(answers[0])
-        if inspected["missing"]:
-            fixes = [f"pip install {name}" for name in inspected["missing"]]
-            report = {"ready": False, "summary": "packages are missing", "how_to_fix": fixes}
-        else:
-            summary = f"every package is there (Pythia8 {inspected['versions'].get('pythia8mc', 'not needed')})"
-            report = {"ready": True, "summary": summary}
-        return reply(call("report_environment", report, 1))
-    return reply(text="Reported.")
+    """Report what the inspection the prompt shows found (the plan's packages, looked up without the model)."""
+    if tool_answers(messages):
+        return reply(text="Reported.")
+    found = re.search(r"```json\n(.*?)\n```", messages[0].text, re.DOTALL)
+    assert found, "the installer prompt shows no inspection"
+    inspected = json.loads(found.group(1))
+    if inspected["missing"]:
+        fixes = [f"pip install {name}" for name in inspected["missing"]]
+        report = {"ready": False, "summary": "packages are missing", "how_to_fix": fixes}
+    else:
+        summary = f"every package is there (Pythia8 {inspected['versions'].get('pythia8mc', 'not needed')})"
+        report = {"ready": True, "summary": summary}
+    return reply(call("report_environment", report))
 
 
 def step_agent(role: str, messages: Sequence[BaseMessage]) -> AIMessage | None:

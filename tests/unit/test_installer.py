@@ -1,5 +1,6 @@
-"""The model-driven installer with scripted model turns: it must look the plan's packages up, and may not call a
-sandbox ready while one of them is missing. And the environment tool it calls finds programs as the tools do."""
+"""The model-driven installer with scripted model turns: the plan's packages and programs are looked up without a
+model call, and the model may not call a sandbox ready while one of them is missing. And the environment tool finds
+programs as the tools do."""
 
 from __future__ import annotations
 
@@ -27,45 +28,51 @@ STEP_DIR = "steps/00-environment"
 READY = {"ready": True, "summary": "all there"}
 
 
-def check(tmp_path: Path, script: Any, plan: Plan | None = None) -> dict[str, Any]:
+def check(tmp_path: Path, script: Any, plan: Plan | None = None, programs: list[str] | None = None) -> dict[str, Any]:
     plan = plan or plan_workflow(load_workflow(DRELL_YAN))
     rundir = RunDir.create(tmp_path / "run")
     ctx = RunContext(Settings(), rundir, LocalSandbox(rundir.path), ["test"], models=ScriptedClient(script))
-    return check_with_model(ctx, RunState(plan=plan), plan, STEP_DIR, lambda missing: f"build it ({missing})")
+    return check_with_model(ctx, RunState(plan=plan), plan, STEP_DIR, programs or [], _fix)
 
 
-def test_the_installer_inspects_the_sandbox_and_reports_it_ready(tmp_path: Path) -> None:
-    update = check(tmp_path, lambda _, messages: installer(messages))
+def _fix(missing: list[str]) -> str:
+    return f"build it ({missing})"
+
+
+def test_the_installer_inspects_the_sandbox_without_the_model_which_reports_it_ready(tmp_path: Path) -> None:
+    prompts: list[str] = []
+
+    def script(_: str, messages: Sequence[BaseMessage]) -> AIMessage:
+        prompts.append(messages[0].text)
+        return installer(messages)
+
+    update = check(tmp_path, script, programs=["mg5_aMC"])
     assert "error" not in update
     environment = update["environment"]
     assert environment.ok
     assert environment.versions["pythia8mc"].startswith("8.")
-    assert "mg5_aMC" in environment.programs  # the script also looked the program up
+    assert "mg5_aMC" in environment.programs  # the programs the plan's steps call are looked up too
     report = json.loads((tmp_path / "run" / STEP_DIR / "report.json").read_text())
     assert report["ready"]
     assert report["summary"].startswith("every package is there (Pythia8 8.")
     assert (tmp_path / "run" / STEP_DIR / "check-1" / "result.json").is_file()
+    (prompt,) = prompts  # one model call: the report; the inspection was fixed by the plan
+    assert '"pythia8mc":"8.' in prompt
+    trace = (tmp_path / "run" / "trace.jsonl").read_text()
+    assert '"event":"plan_fixed","node":"installer","tokens":0' in trace
 
 
-def test_the_installer_must_look_up_the_plans_packages_before_reporting(tmp_path: Path) -> None:
-    plan = plan_workflow(load_workflow(DRELL_YAN))
-
-    def hasty(_: str, messages: Sequence[BaseMessage]) -> AIMessage:
+def test_the_model_may_look_up_more_before_reporting(tmp_path: Path) -> None:
+    def curious(_: str, messages: Sequence[BaseMessage]) -> AIMessage:
         answers = tool_answers(messages)
-        if len(answers) == 0:
-            return reply(call("inspect_sandbox", {"packages": ["pythia8mc"]}))
-        if len(answers) == 1:
-            return reply(call("report_environment", READY, 1))
-        if len(answers) == 2:
-            rest = ", ".join(name for name in plan.required_packages if name != "pythia8mc")
-            assert answers[1] == f"Error: look up {rest} first (inspect_sandbox): the plan needs them"
-            return reply(call("inspect_sandbox", {"packages": plan.required_packages[1:]}, 2))
-        return reply(call("report_environment", READY, 3))
+        if not answers:
+            return reply(call("inspect_sandbox", {"packages": [], "optional_packages": ["lhapdf"]}))
+        return reply(call("report_environment", READY, 1))
 
-    update = check(tmp_path, hasty, plan)
+    update = check(tmp_path, curious)
     assert "error" not in update, update.get("error")
     assert len(update["tool_calls"]) == 2
-    assert set(plan.required_packages) <= set(update["environment"].versions)
+    assert "lhapdf" in update["environment"].versions
 
 
 def test_a_missing_package_cannot_be_reported_ready(tmp_path: Path) -> None:
@@ -75,11 +82,9 @@ def test_a_missing_package_cannot_be_reported_ready(tmp_path: Path) -> None:
     def optimist(_: str, messages: Sequence[BaseMessage]) -> AIMessage:
         answers = tool_answers(messages)
         if not answers:
-            return reply(call("inspect_sandbox", {"packages": plan.required_packages}))
-        if len(answers) == 1:
-            return reply(call("report_environment", READY, 1))
+            return reply(call("report_environment", READY))
         assert "no-such-package is missing: the sandbox is not ready" in answers[-1]
-        return installer(messages[:4])  # the scripted installer reports it missing, with the fix
+        return installer(messages[:2])  # the scripted installer reports it missing, with the fix
 
     update = check(tmp_path, optimist, plan)
     assert update["error"].startswith("the installer finds that the local sandbox cannot run this plan")

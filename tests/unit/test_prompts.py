@@ -26,7 +26,14 @@ FIXTURE_VARIABLES: dict[str, dict[str, object]] = {
         "feedback": [],
         "previous_workflow": "",
     },
-    "installer": {"backend": "local", "plan_summary": "DY", "tools": ["pythia8_generate"], "packages": ["pythia8mc"]},
+    "installer": {
+        "backend": "local",
+        "plan_summary": "DY",
+        "tools": ["pythia8_generate"],
+        "packages": ["pythia8mc"],
+        "programs": [],
+        "inspected": "{}",
+    },
     "generator": STEP,
     "analyst": STEP,
     "reviewer": {
