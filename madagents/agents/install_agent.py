@@ -79,18 +79,7 @@ def check_with_model(
     container it replaces the model's pip advice, which cannot change an image.
     """
     findings = _Findings(ctx, plan, step_dir)
-    ctx.rundir.trace(
-        TraceEvent(
-            event="plan_fixed",
-            node=Role.INSTALLER,
-            step_dir=f"{step_dir}/check-1",
-            tool="environment",
-            tokens=0,
-            content="the plan fixes the packages and programs to look up: inspected without a model call",
-        )
-    )
-    planned = environment.Request(packages=plan.required_packages, programs=programs)
-    inspected = findings.inspect(planned, plan_fixed=True)
+    inspected = _inspect_as_planned(findings, programs)
     recorded: list[Assumption] = []
     tools = [
         AgentTool(
@@ -133,6 +122,22 @@ def check_with_model(
             f"To fix: {'; '.join(verdict.how_to_fix)}"
         )
     return update
+
+
+def _inspect_as_planned(findings: _Findings, programs: list[str]) -> str:
+    """The look-up the plan fixes (its packages, ``programs``), without a model call; returns its answer."""
+    findings.ctx.rundir.trace(
+        TraceEvent(
+            event="plan_fixed",
+            node=Role.INSTALLER,
+            step_dir=f"{findings.step_dir}/check-1",
+            tool="environment",
+            tokens=0,
+            content="the plan fixes the packages and programs to look up: inspected without a model call",
+        )
+    )
+    planned = environment.Request(packages=findings.plan.required_packages, programs=programs)
+    return findings.inspect(planned, plan_fixed=True)
 
 
 def _missing(plan: Plan, inspections: list[environment.Result]) -> list[str]:
