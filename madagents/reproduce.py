@@ -35,6 +35,7 @@ from madagents.toolcall import writable_dirs
 from madagents_tools import TOOL_MODULES
 from madagents_tools.analysis import analyze
 from madagents_tools.contract import ToolResult
+from madagents_tools.generation import pythia8_generate
 from madagents_tools.io import source_events
 
 __all__ = [
@@ -168,11 +169,15 @@ chunks, ``EVENTS=N`` regenerates the first N events of each, which the check com
 def reproduction_command(ctx: RunContext, plan: Plan, script: str = SCRIPT_NAME) -> tuple[list[str], int]:
     """The command that runs ``script`` (the run's reproduce.sh) for the check, and how many events it regenerates.
 
-    For large runs of prefix-stable plans only the first ``settings.verify_events`` events are regenerated.
+    For large runs of prefix-stable plans only the first ``settings.verify_events`` events are regenerated, and never
+    more than the smallest chunk holds: ``EVENTS=N`` sets every generation request to N events.
     """
     n_check = plan.expectations.n_events
     if all(step.request.tool in PREFIX_STABLE_TOOLS for step in plan.steps):
         n_check = min(n_check, ctx.settings.verify_events)
+    if n_check < plan.expectations.n_events:  # a prefix of each chunk, so at most the smallest chunk
+        chunks = [step.request.n_events for step in plan.steps if isinstance(step.request, pythia8_generate.Request)]
+        n_check = min(n_check, *chunks)
     events = ["env", f"EVENTS={n_check}"] if n_check < plan.expectations.n_events else ["env"]
     return [*events, f"PYTHON={ctx.sandbox.python}", "bash", script, REPRODUCED], n_check
 

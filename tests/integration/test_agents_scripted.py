@@ -241,8 +241,8 @@ def test_steps_the_plan_fixes_run_without_a_model_call(tmp_path: Path) -> None:
         return small_lq(role, messages)
 
     client = ScriptedClient(script)
-    # reproduce.sh regenerates a prefix of each 75-event chunk: one shorter than the chunks
-    out = run(tmp_path, client, SETTINGS.model_copy(update={"verify_events": 50}))
+    # verify_events (100) exceeds the 75-event chunks: the check regenerates each chunk whole, not 100 events of it
+    out = run(tmp_path, client, SETTINGS)
     assert [role for role, _ in client.requests] == ["planner", "installer", "reviewer"]
     events = trace(out)
     fixed = [event for event in events if event["event"] == "plan_fixed"]
