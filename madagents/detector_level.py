@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from madagents_tools.analysis.analysis_spec import AnalysisSpec, ObjectSelection
+from madagents_tools.io.final_state import JetDefinition
 
 __all__ = ["detector_conflict"]
 
@@ -26,7 +27,8 @@ as tools/io/event_io.py reads it)."""
 
 def detector_conflict(analysis: AnalysisSpec, backend: Backend, card: str) -> str | None:
     """Why the analysis cannot run on the detector simulation's output as asked, or None when it can."""
-    if backend == "delphes" and "jets" in analysis.model_fields_set:
+    # a changed value, not model_fields_set: a checkpoint stores the default as set, and a reloaded run would fail
+    if backend == "delphes" and analysis.jets != JetDefinition():
         return (
             "analysis.jets chooses how particle-level jets are clustered and tagged, but with detector backend "
             f"delphes the Delphes card ({card}) clusters and b-tags the jets itself (its FastJetFinder and "

@@ -325,7 +325,11 @@ class SurrogateWorkflow(_Strict):
     @field_validator("surrogate", mode="before")
     @classmethod
     def _seed_from_the_run(cls, value: Any) -> Any:
-        if isinstance(value, dict) and ("seed" in value or "out_dir" in value):
+        # defaults pass: a checkpoint stores the whole model, and a reload must validate what was dumped
+        fields = amplitude_surrogate.Request.model_fields
+        if isinstance(value, dict) and any(
+            value.get(key, fields[key].default) != fields[key].default for key in ("seed", "out_dir")
+        ):
             msg = "surrogate.seed and surrogate.out_dir are set by madagents (from the run seed); remove them"
             raise ValueError(msg)
         return value

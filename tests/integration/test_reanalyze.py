@@ -58,7 +58,9 @@ def test_reanalysis_writes_new_histograms_that_validate(source: Path, tmp_path: 
     result = runner.invoke(app, ["reanalyze", str(source), str(_workflow(tmp_path)), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "status.json").read_text())["state"] == "succeeded"
-    assert {path.name for path in (out / "hists").iterdir()} == {"m_z.json", "m_z.png", "dphi.json", "dphi.png"}
+    assert {path.name for path in (out / "hists").iterdir()} == {
+        f"{name}{suffix}" for name in ("m_z", "dphi") for suffix in (".json", ".png", ".values.npy")
+    }
     assert not (out / "events").exists()  # nothing generated
     report = (out / "report.md").read_text()
     assert "### Cut flow" in report

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from madagents.agents.planner import plan_workflow
+from madagents.agents.planner import plan_reanalysis, plan_workflow
+from madagents.reanalysis_spec import Reanalysis, SourceRun
 from madagents.reproduce import render_reproduce_script
 from madagents.sandbox.docker import cli_flags, container_policy
 from madagents.sandbox.host import DockerLimits, ToolHost
@@ -165,3 +166,24 @@ def test_a_run_made_before_the_limit_was_recorded_renders_its_script_unchanged()
     text = render_reproduce_script(plan_workflow(load_workflow(DRELL_YAN)), "run", _docker_host())
     assert "TIMEOUT" not in text
     assert '"$DOCKER" run --rm --user' in text
+
+
+@pytest.mark.parametrize("run_dir_from_script", ["", ".."])
+def test_a_reanalysis_script_is_valid_bash(tmp_path: Path, run_dir_from_script: str) -> None:
+    source = SourceRun(
+        path="/runs/dy",
+        run_id="dy",
+        events_path="events/events.root",
+        events_sha256="0" * 64,
+        generation_result_path="steps/01-generate/result.json",
+        generation_sha256="1" * 64,
+        n_events=100,
+    )
+    plan = plan_reanalysis(Reanalysis(name="dy-again", workflow=load_workflow(DRELL_YAN), source=source))
+    script = tmp_path / "reproduce.sh"
+    script.write_text(
+        render_reproduce_script(plan, "dy-again", _docker_host(), run_dir_from_script=run_dir_from_script)
+    )
+    checked = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    assert "stage_source /runs/dy events/events.root" in script.read_text()
