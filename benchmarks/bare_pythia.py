@@ -1,7 +1,8 @@
 """The baseline of benchmarks/overhead.py: Pythia8 alone, with the settings and seed a run uses, nothing written.
 
-Usage: python benchmarks/bare_pythia.py EVENTS SEED. Run as its own process, so that its time includes starting
-Python and importing Pythia8, as a run's does.
+Usage: python benchmarks/bare_pythia.py SETTINGS_FILE EVENTS. SETTINGS_FILE holds the Pythia8 lines of the run's
+generation step, seed included, one per line (overhead.py writes it from the run's plan). Run as its own process
+that imports nothing but Pythia8, so that its time is starting Python, Pythia8's initialisation and the events.
 """
 
 from __future__ import annotations
@@ -11,18 +12,12 @@ from pathlib import Path
 
 import pythia8mc
 
-from madagents.agents.planner import plan_workflow
-from madagents.workflow import load_workflow
-from madagents_tools.generation import pythia8_generate
-
-WORKFLOW = Path(__file__).resolve().parent.parent / "workflows" / "drell_yan.yaml"
+QUIET = [f"Next:{name} = 0" for name in ("numberShowEvent", "numberShowInfo", "numberShowProcess", "numberCount")]
 
 
-def generate(events: int, seed: int) -> None:
-    request = plan_workflow(load_workflow(WORKFLOW, events=events, seed=seed)).step_request(pythia8_generate.Request)
+def generate(settings: list[str], events: int) -> None:
     pythia = pythia8mc.Pythia("", False)
-    quiet = [f"Next:{name} = 0" for name in ("numberShowEvent", "numberShowInfo", "numberShowProcess", "numberCount")]
-    for line in [*request.settings, "Random:setSeed = on", f"Random:seed = {request.seed}", *quiet]:
+    for line in [*settings, *QUIET]:
         pythia.readString(line)
     pythia.init()
     accepted = 0
@@ -31,4 +26,4 @@ def generate(events: int, seed: int) -> None:
 
 
 if __name__ == "__main__":
-    generate(int(sys.argv[1]), int(sys.argv[2]))
+    generate(Path(sys.argv[1]).read_text().splitlines(), int(sys.argv[2]))

@@ -22,7 +22,10 @@ from pathlib import Path
 
 from measure import Measured, Row, load_line, measured, print_table
 
+from madagents.agents.planner import plan_workflow
 from madagents.rundir import RunDir
+from madagents.workflow import load_workflow
+from madagents_tools.generation import pythia8_generate
 
 HERE = Path(__file__).resolve().parent
 WORKFLOW = HERE.parent / "workflows" / "drell_yan.yaml"
@@ -30,8 +33,16 @@ SEED = 12345
 TARGET = "≤ 1.10"
 
 
-def bare(events: int) -> Measured:
-    return measured([sys.executable, str(HERE / "bare_pythia.py"), str(events), str(SEED)])
+def pythia_settings(events: int, scratch: Path) -> Path:
+    """The run's generation settings and seed, as bare_pythia.py reads them: planned here, not in the baseline."""
+    request = plan_workflow(load_workflow(WORKFLOW, events=events, seed=SEED)).step_request(pythia8_generate.Request)
+    path = scratch / "pythia8.cmnd"
+    path.write_text("\n".join([*request.settings, "Random:setSeed = on", f"Random:seed = {request.seed}"]))
+    return path
+
+
+def bare(settings: Path, events: int) -> Measured:
+    return measured([sys.executable, str(HERE / "bare_pythia.py"), str(settings), str(events)])
 
 
 def madagents_run(events: int, out: Path, sandbox: str) -> Measured:
@@ -49,8 +60,9 @@ def main() -> None:
     print(f"events: {args.events}, sandbox: {args.sandbox}, repeats: {args.repeat}; before: {load_line()}")
     bares, runs = [], []
     with tempfile.TemporaryDirectory() as scratch:
+        settings = pythia_settings(args.events, Path(scratch))
         for index in range(args.repeat):
-            bares.append(bare(args.events))
+            bares.append(bare(settings, args.events))
             out = Path(scratch) / f"run{index}"
             runs.append(madagents_run(args.events, out, args.sandbox))
         fastest = min(range(args.repeat), key=lambda i: runs[i].seconds)

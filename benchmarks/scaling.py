@@ -7,7 +7,8 @@ Usage (from the repository root, with madagents importable):
 (1) ``madagents run workflows/drell_yan.yaml`` (local sandbox) at 10³, 10⁴ and 10⁵ events (up to ``--max-events``):
     wall time, time per event and the peak RSS of the largest process, with the peak RSS relative to the 10⁴ run's
     (target ≤ 1.20 at 10⁵: events are streamed in batches, never held whole).
-(2) The Pythia8 tool for ``--dask-events`` split into two seeded chunks on a local Dask cluster of one worker, then
+(2) First this machine's ceiling: two bare Pythia8 processes of half the events, one after the other, then at once.
+    Then the Pythia8 tool for ``--dask-events`` split into two seeded chunks on a local Dask cluster of one worker, then
     of two: the speed-up of two workers over one (target ≥ 1.8 on 2 cores), the merge's time and whether the merged
     σ agrees with one chunk's. Starting a cluster is printed but not counted: a run starts it once for all steps.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from measure import Measured, Row, load_line, measured, print_table
+from overhead import HERE, SEED, WORKFLOW, pythia_settings
 
 from madagents.agents.chain import chunk_sizes
 from madagents.agents.planner import plan_workflow
@@ -33,8 +36,6 @@ from madagents_tools import TOOL_MODULES
 from madagents_tools.contract import ToolRequest
 from madagents_tools.generation import merge_samples, pythia8_generate
 
-WORKFLOW = Path(__file__).resolve().parent.parent / "workflows" / "drell_yan.yaml"
-SEED = 12345
 SIZES = (1_000, 10_000, 100_000)
 REFERENCE = 10_000
 """The run whose peak RSS the others are compared with."""
@@ -106,10 +107,36 @@ def chunks_on(workers: int, events: int, scratch: Path) -> tuple[float, float, f
         dask.close()
 
 
+def machine_ceiling(events: int, scratch: Path) -> tuple[float, float]:
+    """Two bare Pythia8 processes of ``events`` / 2 each, one after the other, then at once: (their wall times).
+
+    What two cores give two independent processes here: no scheduler can do better than this ratio.
+    """
+    settings = pythia_settings(events, scratch)
+    command = [sys.executable, str(HERE / "bare_pythia.py"), str(settings), str(events // 2)]
+    start = time.monotonic()
+    for _ in range(2):
+        subprocess.run(command, check=True, capture_output=True)
+    one_after_the_other = time.monotonic() - start
+    start = time.monotonic()
+    both = [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(2)]
+    if any(process.wait() != 0 for process in both):
+        msg = f"{' '.join(command)} failed"
+        raise RuntimeError(msg)
+    return one_after_the_other, time.monotonic() - start
+
+
 def dask_rows(events: int, scratch: Path) -> tuple[list[Row], str]:
+    sequential_s, parallel_s = machine_ceiling(events, scratch)
     one_s, _, cluster1_s, merged_one = chunks_on(1, events, scratch)
     two_s, merge_s, cluster2_s, merged = chunks_on(2, events, scratch)
     rows = [
+        Row("2 bare Pythia8, one after the other", Measured(sequential_s, math.nan)),
+        Row(
+            "2 bare Pythia8 at once (the machine's ceiling)",
+            Measured(parallel_s, math.nan),
+            sequential_s / parallel_s,
+        ),
         Row("2 chunks, 1 Dask worker", Measured(one_s, math.nan)),
         Row("2 chunks, 2 Dask workers (speed-up)", Measured(two_s, math.nan), one_s / two_s, "≥ 1.8"),
         Row("  + merging the chunks (ROOT only)", Measured(merge_s, math.nan)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from madagents.errors import UserInputError
 from madagents.run_reads import load_run_hist
@@ -15,8 +15,11 @@ from madagents.rundir import RunDir
 from madagents.safe_files import read_model
 from madagents.state import Plan
 from madagents_tools.analysis import analyze, plot_samples
+from madagents_tools.contract import ToolRequest, ToolResult
 
 __all__ = ["RunResult"]
+
+ResultT = TypeVar("ResultT", bound=ToolResult)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +64,12 @@ class RunResult:
         """Read a run directory (finished, failed or still running); raises :class:`UserInputError` if it is none."""
         root = Path(run_dir)
         status = RunDir.open(root).status()
-        analyses = _analyses(root)
+        analyses = _finished_results(root, analyze.Request, analyze.Result, "analysis results")
         if not analyses:
             return cls(run_dir=root, status=status.state, error=status.error)
         first = analyses[0]
+        plot_steps = _finished_results(root, plot_samples.Request, plot_samples.Result, "samples' plots")
+        sample_plots = [plot for step in plot_steps for plot in step.plots]
         records = [record for analysis in analyses for record in analysis.histograms]
         try:
             hists = {_name(record.json_path): load_run_hist(root, record.json_path) for record in records}
@@ -84,7 +89,7 @@ class RunResult:
             hists=hists,
             plots={
                 **{_name(record.json_path): root / record.png_path for record in records},
-                **{_name(plot.json_path): root / plot.png_path for plot in _sample_plots(root)},
+                **{_name(plot.json_path): root / plot.png_path for plot in sample_plots},
             },
         )
 
@@ -106,35 +111,20 @@ class RunResult:
         return "\n".join(f"- {line}" for line in self.summary().splitlines())
 
 
-def _analyses(root: Path) -> list[analyze.Result]:
-    """Results of the finished analysis steps, in plan order."""
+def _finished_results(root: Path, request: type[ToolRequest], result: type[ResultT], what: str) -> list[ResultT]:
+    """The results of the finished steps that ran tool ``request``, in plan order; none without a plan."""
     if not (root / "plan.json").is_file():
         return []
     try:
         plan = read_model(root, "plan.json", Plan)
         return [
-            read_model(root, f"steps/{step.id}/result.json", analyze.Result)
-            for step, _ in plan.steps_of(analyze.Request)
+            read_model(root, f"steps/{step.id}/result.json", result)
+            for step, _ in plan.steps_of(request)
             if (root / "steps" / step.id / "result.json").is_file()
         ]
     except (OSError, ValueError) as exc:
-        msg = f"cannot read the plan and analysis results of {root}: {exc}"
+        msg = f"cannot read the plan and {what} of {root}: {exc}"
         raise UserInputError(msg) from None
-
-
-def _sample_plots(root: Path) -> list[plot_samples.SamplePlotRecord]:
-    """The plots of several samples together (``hists/samples/<name>.png``), of a finished plot step."""
-    try:
-        plan = read_model(root, "plan.json", Plan)
-        results = [
-            read_model(root, f"steps/{step.id}/result.json", plot_samples.Result)
-            for step, _ in plan.steps_of(plot_samples.Request)
-            if (root / "steps" / step.id / "result.json").is_file()
-        ]
-    except (OSError, ValueError) as exc:
-        msg = f"cannot read the samples' plots of {root}: {exc}"
-        raise UserInputError(msg) from None
-    return [plot for result in results for plot in result.plots]
 
 
 def _name(json_path: str) -> str:

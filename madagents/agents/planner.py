@@ -164,10 +164,12 @@ def _needs_hepmc(workflow: Workflow) -> bool:
 
 
 def _reference(workflow: Workflow) -> ReferenceExpectation | None:
-    from madagents.compare.reference_gate import reference_expectation  # noqa: PLC0415 - numpy, scipy
-
     check = workflow.checks.reference
-    return None if check is None else reference_expectation(check, workflow.analysis.histograms)
+    if check is None:
+        return None
+    from madagents.compare.reference_gate import reference_expectation  # noqa: PLC0415 - scipy, 0.5 s to import
+
+    return reference_expectation(check, workflow.analysis.histograms)
 
 
 def plan_surrogate(workflow: SurrogateWorkflow) -> Plan:

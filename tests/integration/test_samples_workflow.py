@@ -18,6 +18,7 @@ import uhi.io.json
 import yaml
 from PIL import Image
 
+from madagents.results import RunResult
 from madagents.runner import start_run
 from madagents.settings import Settings
 from madagents.validation import load_hist
@@ -104,3 +105,11 @@ def test_plot_report_and_reproduce_name_every_sample(run_dir: Path) -> None:
     # the Z' peak is checked on the signal alone
     assert "| peak m_mumu (02-analyze) | ✓ pass |" in report
     assert "peak m_mumu (02-analyze_drell_yan)" not in report
+
+
+def test_the_python_api_reads_every_sample_s_histograms_and_the_stacked_plot(run_dir: Path) -> None:
+    result = RunResult.open(run_dir)
+    assert result.status == "succeeded"
+    assert result.plots["samples/m_mumu"] == run_dir / "hists/samples/m_mumu.png"
+    assert {"m_mumu", "samples/drell_yan/m_mumu", "samples/ttbar/m_mumu"} <= set(result.hists)
+    assert all(path.is_file() for path in result.plots.values())

@@ -7,6 +7,7 @@ the PNG carrying its legend and binning as text metadata so a reviewer can check
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -32,7 +33,7 @@ from madagents_tools.contract import (
     record_file,
     tool_main,
 )
-from madagents_tools.io.event_io import EventFileError, read_events
+from madagents_tools.io.event_io import EventFileError, iterate_events
 
 if TYPE_CHECKING:
     import hist
@@ -114,39 +115,31 @@ def _analyse(request: Request, versions: dict[str, str]) -> Result:
     vector.register_awkward()
     sigma, sigma_err, n_generated = _read_generation(Path(request.generation_result_path))
     analysis = request.analysis
-    events = _read_events(request)
-    n_read = len(events)
-    objects = build_objects(events, analysis)
-    values = {text: evaluate(parse_observable(text).tree, objects, events) for text in _observable_texts(analysis)}
-    weights = np.asarray(events["weight"], dtype=np.float64)
-    passed = np.ones(n_read, dtype=np.bool_)
-    cutflow = [_cutflow_row("all events", passed, weights, sigma)]
-    for cut in analysis.cuts:
-        passed &= _passes(cut, objects, values)
-        cutflow.append(_cutflow_row(cut_text(cut), passed, weights, sigma))
-    n_selected = int(np.count_nonzero(passed))
-    efficiency, efficiency_err = _efficiency(weights, passed)
+    tally = _Tally(analysis)
+    for events in _iterate_events(request):
+        tally.add(events)
+    n_read, n_selected = tally.rows[0].events, tally.rows[-1].events
+    efficiency, efficiency_err = tally.efficiency()
     warnings = _count_warnings(request, n_read, n_generated)
     legend = _legend(
         request.process_label, sigma, sigma_err, n_selected=n_selected, n_read=n_read, n_generated=n_generated
     )
     normalisation = Normalisation(
-        options=analysis.plots, sigma_pb=sigma, weight_sum=float(weights.sum()), sqrt_s_gev=request.sqrt_s_gev
+        options=analysis.plots, sigma_pb=sigma, weight_sum=tally.rows[0].weight_sum, sqrt_s_gev=request.sqrt_s_gev
     )
     records = []
     for spec in analysis.histograms:
-        filled = passed & ~np.isnan(values[spec.observable])
-        if n_selected > np.count_nonzero(filled):
-            missing = n_selected - np.count_nonzero(filled)
+        values, weights = (np.concatenate(parts) for parts in zip(*tally.filled[spec.name], strict=True))
+        if n_selected > len(values):
             warnings.append(
-                f"{spec.name}: {missing} of {n_selected} selected events lack the objects of "
+                f"{spec.name}: {n_selected - len(values)} of {n_selected} selected events lack the objects of "
                 f"{spec.observable} and are not in the histogram"
             )
-        records.append(
-            write_histogram(
-                spec, values[spec.observable][filled], weights[filled], legend, Path(request.out_dir), normalisation
-            )
-        )
+        records.append(write_histogram(spec, values, weights, legend, Path(request.out_dir), normalisation))
+    total = tally.rows[0].weight_sum
+    cutflow = [
+        row.model_copy(update={"sigma_pb": sigma * row.weight_sum / total if total > 0 else 0.0}) for row in tally.rows
+    ]
     return Result(
         ok=True,
         n_events=n_read,
@@ -172,16 +165,60 @@ def _analyse(request: Request, versions: dict[str, str]) -> Result:
     )
 
 
-def _cutflow_row(cut: str, passed: Flags, weights: Floats, sigma: float) -> CutflowRow:
-    import numpy as np  # noqa: PLC0415
+class _Tally:
+    """The analysis of a sample batch by batch: cut flow and weight sums, and the selected events' observables.
 
-    total, kept = float(weights.sum()), float(weights[passed].sum())
-    return CutflowRow(
-        cut=cut,
-        events=int(np.count_nonzero(passed)),
-        weight_sum=kept,
-        sigma_pb=sigma * kept / total if total > 0 else 0.0,
-    )
+    Only what the histograms hold is kept (a value and a weight per selected event), never the events themselves.
+    """
+
+    def __init__(self, analysis: AnalysisSpec) -> None:
+        self.analysis = analysis
+        self.rows = [CutflowRow(cut=text, events=0, weight_sum=0.0, sigma_pb=0.0) for text in _cut_texts(analysis)]
+        self.squares = {"passed": 0.0, "failed": 0.0}
+        self.failed_sum = 0.0
+        self.filled: dict[str, list[tuple[Floats, Floats]]] = {spec.name: [] for spec in analysis.histograms}
+
+    def add(self, events: Any) -> None:
+        import numpy as np  # noqa: PLC0415
+
+        analysis = self.analysis
+        objects = build_objects(events, analysis)
+        values = {text: evaluate(parse_observable(text).tree, objects, events) for text in _observable_texts(analysis)}
+        weights = np.asarray(events["weight"], dtype=np.float64)
+        passed = np.ones(len(weights), dtype=np.bool_)
+        masks = [passed.copy()]
+        for cut in analysis.cuts:
+            passed &= _passes(cut, objects, values)
+            masks.append(passed.copy())
+        self.rows = [
+            row.model_copy(
+                update={
+                    "events": row.events + int(np.count_nonzero(mask)),
+                    "weight_sum": row.weight_sum + float(weights[mask].sum()),
+                }
+            )
+            for row, mask in zip(self.rows, masks, strict=True)
+        ]
+        self.failed_sum += float(weights[~passed].sum())
+        self.squares["passed"] += float((weights[passed] ** 2).sum())
+        self.squares["failed"] += float((weights[~passed] ** 2).sum())
+        for spec in analysis.histograms:
+            filled = passed & ~np.isnan(values[spec.observable])
+            self.filled[spec.name].append((values[spec.observable][filled], weights[filled]))
+
+    def efficiency(self) -> tuple[float, float]:
+        """Weighted selection efficiency and its binomial error (ε(1-ε)/N for unit weights)."""
+        pass_sum, fail_sum = self.rows[-1].weight_sum, self.failed_sum
+        total = pass_sum + fail_sum
+        if total <= 0:
+            msg = f"the event weights sum to {total}; no selection efficiency can be formed"
+            raise _InputError(msg)
+        variance = (fail_sum**2 * self.squares["passed"] + pass_sum**2 * self.squares["failed"]) / total**4
+        return pass_sum / total, math.sqrt(variance)
+
+
+def _cut_texts(analysis: AnalysisSpec) -> list[str]:
+    return ["all events", *(cut_text(cut) for cut in analysis.cuts)]
 
 
 def _read_generation(path: Path) -> tuple[float, float, int]:
@@ -249,10 +286,12 @@ def _charged(analysis: AnalysisSpec) -> set[str]:
     return charged
 
 
-def _read_events(request: Request) -> Any:
-    """The needed branches as an awkward array of records, one per event, from particle- or detector-level files."""
+def _iterate_events(request: Request) -> Iterator[Any]:
+    """The needed branches, a batch of events at a time, from a particle- or detector-level file."""
     try:
-        return read_events(request.events_path, _needed_branches(request.analysis), max_events=request.max_events)
+        yield from iterate_events(
+            request.events_path, _needed_branches(request.analysis), max_events=request.max_events
+        )
     except EventFileError as exc:
         raise _InputError(str(exc)) from None
 
@@ -276,18 +315,6 @@ def _passes(cut: CountCut | OppositeChargeCut | RangeCut, objects: dict[str, Any
     value = values[cut.observable]
     low, high = -np.inf if cut.min is None else cut.min, np.inf if cut.max is None else cut.max
     return (value >= low) & (value < high)  # NaN (undefined) compares False
-
-
-def _efficiency(weights: Floats, passed: Flags) -> tuple[float, float]:
-    """Weighted selection efficiency and its binomial error (ε(1-ε)/N for unit weights)."""
-    pass_sum, fail_sum = float(weights[passed].sum()), float(weights[~passed].sum())
-    total = pass_sum + fail_sum
-    if total <= 0:
-        msg = f"the event weights sum to {total}; no selection efficiency can be formed"
-        raise _InputError(msg)
-    pass_squares, fail_squares = float((weights[passed] ** 2).sum()), float((weights[~passed] ** 2).sum())
-    variance = (fail_sum**2 * pass_squares + pass_sum**2 * fail_squares) / total**4
-    return pass_sum / total, math.sqrt(variance)
 
 
 def _count_warnings(request: Request, n_read: int, n_generated: int) -> list[str]:

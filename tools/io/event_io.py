@@ -14,11 +14,20 @@ lacks gets a documented default (``DELPHES_DEFAULTS``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["DELPHES_BRANCHES", "DELPHES_DEFAULTS", "DELPHES_TREE", "PARTICLE_TREE", "EventFileError", "read_events"]
+__all__ = [
+    "DELPHES_BRANCHES",
+    "DELPHES_DEFAULTS",
+    "DELPHES_TREE",
+    "PARTICLE_TREE",
+    "EventFileError",
+    "iterate_events",
+    "read_events",
+]
 
 PARTICLE_TREE = "events"
 DELPHES_TREE = "Delphes"
@@ -46,6 +55,7 @@ DELPHES_BRANCHES: dict[str, str] = {
     },
 }
 """Particle-level branch -> Delphes branch. Per-event Delphes objects (Event, MissingET) are lists of one."""
+T = TypeVar("T")
 _PER_EVENT = ("event_number", "weight", "mhat", "met_pt", "met_phi")
 
 LEPTON_MASS_GEV = {"muon": 0.1056583755, "electron": 0.00051099895}
@@ -67,11 +77,35 @@ class EventFileError(Exception):
     """The file cannot give the requested events; the message says why and what to do."""
 
 
+BATCH_EVENTS = 100_000
+"""Events per batch of ``iterate_events``: a few MB of columns for a typical analysis, however large the file."""
+
+Batch = Callable[[int, int], Any]
+"""Reads the entries [start, stop) of a tree as an awkward array of records."""
+
+
 def read_events(path: str | Path, branches: Sequence[str], *, max_events: int | None = None) -> Any:
-    """The requested particle-level ``branches`` of the first ``max_events`` events (all if None).
+    """The requested particle-level ``branches`` of the first ``max_events`` events (all if None), in one array.
 
     Raises:
-        EventFileError: the file is missing, corrupt, holds no known TTree or no events, or lacks a branch.
+        EventFileError: as ``iterate_events``.
+    """
+    import awkward as ak  # noqa: PLC0415
+
+    batches = list(iterate_events(path, branches, max_events=max_events))
+    return batches[0] if len(batches) == 1 else ak.concatenate(batches)
+
+
+def iterate_events(
+    path: str | Path, branches: Sequence[str], *, max_events: int | None = None, batch_events: int = BATCH_EVENTS
+) -> Iterator[Any]:
+    """The requested particle-level ``branches`` of the first ``max_events`` events, ``batch_events`` at a time.
+
+    Memory stays that of one batch however many events the file holds.
+
+    Raises:
+        EventFileError: the file is missing, corrupt, holds no known TTree or no events, or lacks a branch (before
+        the first batch), or a batch cannot be read (a truncated file).
     """
     import uproot  # noqa: PLC0415 - heavy, only needed here
 
@@ -80,30 +114,49 @@ def read_events(path: str | Path, branches: Sequence[str], *, max_events: int | 
         msg = f"events file {path} does not exist; run the generation step first"
         raise EventFileError(msg)
     try:
-        with uproot.open(path) as file:
-            keys = file.keys(cycle=False)
-            if PARTICLE_TREE in keys:
-                name, events = PARTICLE_TREE, _read_particle(file[PARTICLE_TREE], path, branches, max_events)
-            elif DELPHES_TREE in keys:
-                name, events = DELPHES_TREE, _read_delphes(file[DELPHES_TREE], path, branches, max_events)
-            else:
-                msg = (
-                    f"{path} has neither a TTree '{PARTICLE_TREE}' (particle level) nor '{DELPHES_TREE}' "
-                    f"(detector level); it holds {keys}"
-                )
-                raise EventFileError(msg)
+        file = uproot.open(path)
+    except Exception as exc:  # uproot reports a damaged file through many exception types
+        raise _corrupt(path, exc) from None
+    with file:
+        name, n_entries, read = _guarded(path, lambda: _tree_reader(file, path, branches))
+        n_events = n_entries if max_events is None else min(n_entries, max_events)
+        if n_events == 0:
+            msg = f"the TTree '{name}' in {path} holds no events"
+            raise EventFileError(msg)
+        for start in range(0, n_events, batch_events):
+            yield _guarded(path, functools.partial(read, start, min(start + batch_events, n_events)))
+
+
+def _guarded(path: Path, call: Callable[[], T]) -> T:
+    try:
+        return call()
     except EventFileError:
         raise
     except Exception as exc:  # uproot reports a damaged file through many exception types
-        msg = f"{path} cannot be read as ROOT ({type(exc).__name__}: {exc}); it is corrupt or truncated"
-        raise EventFileError(msg) from None
-    if len(events) == 0:
-        msg = f"the TTree '{name}' in {path} holds no events"
-        raise EventFileError(msg)
-    return events
+        raise _corrupt(path, exc) from None
 
 
-def _read_particle(tree: Any, path: Path, branches: Sequence[str], max_events: int | None) -> Any:
+def _corrupt(path: Path, exc: Exception) -> EventFileError:
+    return EventFileError(f"{path} cannot be read as ROOT ({type(exc).__name__}: {exc}); it is corrupt or truncated")
+
+
+def _tree_reader(file: Any, path: Path, branches: Sequence[str]) -> tuple[str, int, Batch]:
+    """The tree's name, its number of entries and how to read a range of them, once its branches are checked."""
+    keys = file.keys(cycle=False)
+    if PARTICLE_TREE in keys:
+        tree = file[PARTICLE_TREE]
+        return PARTICLE_TREE, tree.num_entries, _particle_reader(tree, path, branches)
+    if DELPHES_TREE in keys:
+        tree = file[DELPHES_TREE]
+        return DELPHES_TREE, tree.num_entries, _delphes_reader(tree, path, branches)
+    msg = (
+        f"{path} has neither a TTree '{PARTICLE_TREE}' (particle level) nor '{DELPHES_TREE}' "
+        f"(detector level); it holds {keys}"
+    )
+    raise EventFileError(msg)
+
+
+def _particle_reader(tree: Any, path: Path, branches: Sequence[str]) -> Batch:
     available = set(tree.keys())
     missing = [branch for branch in branches if branch not in available]
     if "jet_pt" in missing:
@@ -112,12 +165,10 @@ def _read_particle(tree: Any, path: Path, branches: Sequence[str], max_events: i
     if missing:
         msg = f"{path} lacks the branches {missing} that the analysis needs; it has {sorted(available)}"
         raise EventFileError(msg)
-    return tree.arrays(list(branches), entry_stop=max_events)
+    return lambda start, stop: tree.arrays(list(branches), entry_start=start, entry_stop=stop)
 
 
-def _read_delphes(tree: Any, path: Path, branches: Sequence[str], max_events: int | None) -> Any:
-    import awkward as ak  # noqa: PLC0415
-
+def _delphes_reader(tree: Any, path: Path, branches: Sequence[str]) -> Batch:
     # real Delphes files nest the leaves under their collection (Muon/Muon.PT); tools/detector/detector.py does not
     found = {branch.name: branch for branch in tree.itervalues(recursive=True)}
     unknown = [branch for branch in branches if branch not in DELPHES_BRANCHES]
@@ -131,21 +182,26 @@ def _read_delphes(tree: Any, path: Path, branches: Sequence[str], max_events: in
     if missing:
         msg = f"{path} lacks the Delphes branches {missing} that the analysis needs"
         raise EventFileError(msg)
-    n_entries = tree.num_entries if max_events is None else min(tree.num_entries, max_events)
-    columns = {}
-    for branch in branches:
-        source = found.get(DELPHES_BRANCHES[branch])
-        if source is not None:
-            columns[branch] = _converted(branch, source.array(entry_stop=n_entries))
-        else:
-            collection = branch.partition("_")[0]
-            shape = (
-                found[f"{_COLLECTIONS[collection]}.PT"].array(entry_stop=n_entries)
-                if collection in _COLLECTIONS
-                else None
-            )
-            columns[branch] = _default(branch, shape, n_entries)
-    return ak.zip(columns, depth_limit=1)
+
+    def read(start: int, stop: int) -> Any:
+        import awkward as ak  # noqa: PLC0415
+
+        columns = {}
+        for branch in branches:
+            source = found.get(DELPHES_BRANCHES[branch])
+            if source is not None:
+                columns[branch] = _converted(branch, source.array(entry_start=start, entry_stop=stop))
+            else:
+                collection = branch.partition("_")[0]
+                shape = (
+                    found[f"{_COLLECTIONS[collection]}.PT"].array(entry_start=start, entry_stop=stop)
+                    if collection in _COLLECTIONS
+                    else None
+                )
+                columns[branch] = _default(branch, shape, start, stop)
+        return ak.zip(columns, depth_limit=1)
+
+    return read
 
 
 def _needs(branch: str) -> list[str]:
@@ -173,15 +229,15 @@ def _converted(branch: str, values: Any) -> Any:
     return ak.values_astype(values, np.float64)
 
 
-def _default(branch: str, shape: Any, n_entries: int) -> Any:
+def _default(branch: str, shape: Any, start: int, stop: int) -> Any:
     """The value of DELPHES_DEFAULTS for a branch the file lacks; ``shape`` is its collection's PT, if any."""
     import awkward as ak  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
     if branch == "event_number":
-        return np.arange(n_entries, dtype=np.int64)
+        return np.arange(start, stop, dtype=np.int64)
     if branch in ("weight", "mhat"):
-        return np.full(n_entries, 1.0 if branch == "weight" else np.nan)
+        return np.full(stop - start, 1.0 if branch == "weight" else np.nan)
     collection, _, field = branch.partition("_")
     value = LEPTON_MASS_GEV.get(collection, 0.0) if field == "mass" else 0.0
     return ak.full_like(shape, value, dtype=np.float64)
