@@ -70,6 +70,12 @@ _MG5_NAMES = {
     "zp": 32, "wp+": 34, "wp-": -34,
 }  # fmt: skip
 """MadGraph5's SM UFO names (and the usual Z′/W′ names of BSM UFOs) where they differ from Pythia8's."""
+_COMMON_NAMES = {
+    "gamma": 22, "Z0": 23, "W+": 24, "W-": -24, "H0": 25, "g": 21, "e-": 11, "e+": -11, "mu-": 13,
+    "mu+": -13, "tau-": 15, "tau+": -15, "t": 6, "t~": -6, "b": 5, "b~": -5, "nu(e)": 12, "nu(mu)": 14,
+}  # fmt: skip
+"""Names a request uses every day, with the id the PDG table gives them (tests/unit/test_pythia8_names.py checks
+it): ``Particle.from_name`` scans the whole table, ~0.2 s a name, on each run's start."""
 
 
 @functools.cache
@@ -153,6 +159,8 @@ def particle_id(name: str | int) -> int:
         raise ValueError(msg)
     if text.lower() in _MG5_NAMES:
         return _MG5_NAMES[text.lower()]
+    if text in _COMMON_NAMES:
+        return _COMMON_NAMES[text]
     from particle import Particle, ParticleNotFound  # noqa: PLC0415 - the PDG table loads slowly
 
     # PDG names first: H0 is the SM Higgs for the PDG and the heavy 2HDM Higgs (35) for Pythia8

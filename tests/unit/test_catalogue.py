@@ -13,7 +13,7 @@ from madagents.agents.planner import plan_workflow
 from madagents.cli import app
 from madagents.errors import UserInputError
 from madagents.processes import CATALOGUE, render_settings
-from madagents.pythia8_names import check_setting, particle_id
+from madagents.pythia8_names import _COMMON_NAMES, check_setting, particle_id
 from madagents.workflow import ProcessSpec, load_workflow
 from madagents_tools.generation import pythia8_generate
 from tests.conftest import REPO, WorkflowWriter
@@ -168,3 +168,9 @@ def test_defaults_go_into_the_assumptions_with_their_reason(write_workflow: Work
 def test_an_mg5_only_entry_says_so(write_workflow: WorkflowWriter) -> None:
     with pytest.raises(UserInputError, match=r"single_top_tw has no Pythia8 matrix element: use generator"):
         load_workflow(write_workflow(process={"name": "single_top_tw"}, checks={}))
+
+
+def test_the_common_names_shortcut_gives_the_pdg_table_s_ids() -> None:
+    from particle import Particle  # noqa: PLC0415 - the slow look-up the shortcut avoids
+
+    assert {name: int(Particle.from_name(name).pdgid) for name in _COMMON_NAMES} == _COMMON_NAMES
