@@ -175,8 +175,8 @@ class _Tally:
     def __init__(self, analysis: AnalysisSpec) -> None:
         self.analysis = analysis
         self.rows = [CutflowRow(cut=text, events=0, weight_sum=0.0, sigma_pb=0.0) for text in _cut_texts(analysis)]
-        self.squares = {"passed": 0.0, "failed": 0.0}
-        self.failed_sum = 0.0
+        self.failed_sum = 0.0  # summed directly, not as the total less the passed: as the one-array analysis did
+        self.passed_squares = self.failed_squares = 0.0
         self.filled: dict[str, list[tuple[Floats, Floats]]] = {spec.name: [] for spec in analysis.histograms}
 
     def add(self, events: Any) -> None:
@@ -201,8 +201,8 @@ class _Tally:
             for row, mask in zip(self.rows, masks, strict=True)
         ]
         self.failed_sum += float(weights[~passed].sum())
-        self.squares["passed"] += float((weights[passed] ** 2).sum())
-        self.squares["failed"] += float((weights[~passed] ** 2).sum())
+        self.passed_squares += float((weights[passed] ** 2).sum())
+        self.failed_squares += float((weights[~passed] ** 2).sum())
         for spec in analysis.histograms:
             filled = passed & ~np.isnan(values[spec.observable])
             self.filled[spec.name].append((values[spec.observable][filled], weights[filled]))
@@ -214,7 +214,7 @@ class _Tally:
         if total <= 0:
             msg = f"the event weights sum to {total}; no selection efficiency can be formed"
             raise _InputError(msg)
-        variance = (fail_sum**2 * self.squares["passed"] + pass_sum**2 * self.squares["failed"]) / total**4
+        variance = (fail_sum**2 * self.passed_squares + pass_sum**2 * self.failed_squares) / total**4
         return pass_sum / total, math.sqrt(variance)
 
 

@@ -55,7 +55,6 @@ DELPHES_BRANCHES: dict[str, str] = {
     },
 }
 """Particle-level branch -> Delphes branch. Per-event Delphes objects (Event, MissingET) are lists of one."""
-T = TypeVar("T")
 _PER_EVENT = ("event_number", "weight", "mhat", "met_pt", "met_phi")
 
 LEPTON_MASS_GEV = {"muon": 0.1056583755, "electron": 0.00051099895}
@@ -125,6 +124,9 @@ def iterate_events(
             raise EventFileError(msg)
         for start in range(0, n_events, batch_events):
             yield _guarded(path, functools.partial(read, start, min(start + batch_events, n_events)))
+
+
+T = TypeVar("T")
 
 
 def _guarded(path: Path, call: Callable[[], T]) -> T:
