@@ -122,16 +122,21 @@ def _label(step_id: str, several: bool) -> str:
     return f" ({step_id})" if several else ""
 
 
+COUNT_STEP_EVENTS = 10_000
+"""Events ``count_events`` decompresses at a time."""
+
+
 def count_events(path: Path, kind: str) -> int:
     """Events in a ROOT (TTree 'events' or 'Delphes'), LHE or HepMC3 file; raises ``ValueError`` if unreadable."""
     if kind == "root":
         import uproot  # noqa: PLC0415 - heavy, only needed here
 
         try:
-            with uproot.open(path) as file:
+            with uproot.open(path, array_cache=None) as file:
                 tree = file["Delphes" if "Delphes" in file else "events"]
-                # Reading every branch decompresses every basket, so a truncated file fails here.
-                return len(tree.arrays())
+                # Reading every branch decompresses every basket, so a truncated file fails here; in steps, so
+                # that the check's memory does not grow with the sample.
+                return sum(len(batch) for batch in tree.iterate(step_size=COUNT_STEP_EVENTS))
         except Exception as exc:
             msg = f"{path.name} cannot be read as ROOT ({type(exc).__name__}: {exc}); it is corrupt or truncated"
             raise ValueError(msg) from None

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from madagents.detector_cards import load_detector_card
 from madagents_tools.analysis import analyze
 from madagents_tools.contract import PROGRESS_PREFIX, sha256_file
+from madagents_tools.detector import delphes
 from madagents_tools.detector.detector import DELPHES_MISSING, Request, Result, find_delphes, run, seeded_delphes_card
 from madagents_tools.detector.detector_card import DetectorCard
 from madagents_tools.generation import pythia8_generate
@@ -607,6 +608,17 @@ def test_delphes_runs_with_the_seeded_card(fake_delphes: Path) -> None:
     assert read_events(fake_delphes / "events/detector.root", ["event_number", "weight"]).weight.tolist() == [1.0] * 4
     with uproot.open(fake_delphes / "events/detector.root") as flat:
         assert flat["Delphes"]["Muon_size"].array().tolist() == [2] * 4, "the collections are carried over"
+
+
+def test_delphes_output_is_flattened_in_baskets(fake_delphes: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delphes, "ROOT_BASKET_EVENTS", 3)
+    result = detect(fake_delphes, backend="delphes", card=None, delphes_card="delphes_card_ATLAS.tcl")
+    assert result.ok, result.error
+    assert result.n_events == 4
+    with uproot.open(fake_delphes / "events/detector.root") as flat:
+        number = flat["Delphes"]["Event.Number"]
+        assert [number.basket_entry_start_stop(i) for i in range(number.num_baskets)] == [(0, 3), (3, 4)]
+        assert ak.flatten(number.array()).tolist() == [0, 1, 2, 3]
 
 
 def test_a_run_directory_card_wins_and_a_failure_leaves_no_output(fake_delphes: Path) -> None:

@@ -22,6 +22,7 @@ import pytest
 import uproot
 
 from madagents_tools.contract import PROGRESS_PREFIX, sha256_file
+from madagents_tools.generation import pythia8_generate
 from madagents_tools.generation.pythia8_generate import JetDefinition, Request, Result, run
 from madagents_tools.io import hepmc_writer
 from madagents_tools.io.hepmc_writer import HepmcWriter
@@ -265,6 +266,19 @@ def test_small_segments_and_a_full_backlog_write_the_same_file(
     assert again.result.ok, again.result.error
     hepmc = "events/events.hepmc3"
     assert (tmp_path / hepmc).read_bytes() == (dy.directory / hepmc).read_bytes()
+
+
+def test_baskets_of_several_batches_hold_the_same_events(
+    dy: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pythia8_generate, "ROOT_BASKET_EVENTS", 2 * BATCH)
+    again = generate(tmp_path, drell_yan(resonances=[23], hepmc_path=None))
+    assert again.result.ok, again.result.error
+    with uproot.open(tmp_path / "events/events.root") as file:
+        weight = file["events"]["weight"]
+        # two full batches, then the last 70 events: memory does not grow with one basket per batch
+        assert [weight.basket_entry_start_stop(i) for i in range(weight.num_baskets)] == [(0, 80), (80, 150)]
+    assert again.tree().tolist() == dy.tree().tolist()
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")

@@ -6,13 +6,17 @@ quoted when it fails: Delphes reports a missing card or a broken input on its ou
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from madagents_tools.detector.delphes_sources import CardSourceError, inline_sources
+from madagents_tools.io.final_state import ROOT_BASKET_EVENTS
 
 __all__ = [
     "DELPHES_EXECUTABLE",
@@ -158,52 +162,81 @@ def run_delphes(executable: Path, card: Path, output: Path, hepmc: Path, timeout
         raise DelphesError(msg)
 
 
+DELPHES_FIELDS = {
+    "Muon": ("PT", "Eta", "Phi", "Charge", "IsolationVar"),
+    "Electron": ("PT", "Eta", "Phi", "Charge", "IsolationVar"),
+    "Jet": ("PT", "Eta", "Phi", "Mass", "BTag"),
+    "MissingET": ("MET", "Phi"),
+    "Event": ("Number", "Weight"),
+}
+"""The collections and fields of Delphes' tree that the analysis reads."""
+
+
 def flatten(raw: Path, output: Path) -> int:
     """Delphes' tree rewritten with the collections the analysis reads, in the parametric detector's layout.
 
     Delphes' own file holds TObject and TRef members that uproot cannot read, so a reader that reads every branch
-    (the reviewer's event count) would fail on it; the raw file stays beside this one. Returns the event count.
+    (the reviewer's event count) would fail on it; the raw file stays beside this one. Written in baskets of
+    ``ROOT_BASKET_EVENTS``, so memory does not grow with the sample. Returns the event count.
     """
     import awkward as ak  # noqa: PLC0415
     import uproot  # noqa: PLC0415
 
     from madagents_tools.detector.parametric_detector import branch_types  # noqa: PLC0415
 
-    fields = {
-        "Muon": ("PT", "Eta", "Phi", "Charge", "IsolationVar"),
-        "Electron": ("PT", "Eta", "Phi", "Charge", "IsolationVar"),
-        "Jet": ("PT", "Eta", "Phi", "Mass", "BTag"),
-        "MissingET": ("MET", "Phi"),
-        "Event": ("Number", "Weight"),
-    }
-    try:
-        with uproot.open(raw) as file:
-            tree = file["Delphes"]
-            keys = set(tree.keys())
-
-            # Delphes splits each collection into sub-branches ("Muon/Muon.PT"); a flat writer names them "Muon.PT"
-            def branch(collection: str, name: str) -> str:
-                nested = f"{collection}/{collection}.{name}"
-                return nested if nested in keys else f"{collection}.{name}"
-
-            has_jets = branch("Jet", "PT") in keys
-            columns = {}
-            for collection, names in fields.items():
-                if collection == "Jet" and not has_jets:
-                    continue
-                read = tree.arrays([branch(collection, name) for name in names], how=dict)
-                columns[collection] = ak.zip({name: read[branch(collection, name)] for name in names})
-    except Exception as exc:
-        msg = f"{DELPHES_EXECUTABLE} wrote no readable TTree 'Delphes' ({type(exc).__name__}: {exc})"
-        raise DelphesError(msg) from None
-    events = columns["Event"]
-    columns["Event"] = ak.zip({"Number": events.Number, "Weight": events.Weight, "MHat": events.Weight * float("nan")})
-    with uproot.recreate(output) as file:
-        tree = file.mktree(
+    n_events = 0
+    with uproot.open(raw, array_cache=None) as file, uproot.recreate(output) as flat:
+        has_jets, batches = _delphes_batches(file)
+        tree = flat.mktree(
             "Delphes",
             branch_types(has_jets),
             field_name=lambda outer, inner: f"{outer}.{inner}",
             counter_name=lambda name: f"{name}_size",
         )
-        tree.extend(columns)
-    return len(events)
+        for columns in batches:
+            events = columns["Event"]
+            # Delphes keeps no partonic mass: NaN says so to an analysis that asks for it
+            mhat = events.Weight * math.nan
+            columns["Event"] = ak.zip({"Number": events.Number, "Weight": events.Weight, "MHat": mhat})
+            tree.extend(columns)
+            n_events += len(events)
+    return n_events
+
+
+def _delphes_batches(file: Any) -> tuple[bool, Iterator[dict[str, Any]]]:
+    """Whether Delphes' tree has jets, and its collections in batches; a read failure becomes a ``DelphesError``."""
+    import awkward as ak  # noqa: PLC0415
+
+    def unreadable(exc: Exception) -> DelphesError:
+        return DelphesError(f"{DELPHES_EXECUTABLE} wrote no readable TTree 'Delphes' ({type(exc).__name__}: {exc})")
+
+    try:
+        tree = file["Delphes"]
+        keys = set(tree.keys())
+    except Exception as exc:
+        raise unreadable(exc) from None
+
+    # Delphes splits each collection into sub-branches ("Muon/Muon.PT"); a flat writer names them "Muon.PT"
+    def branch(collection: str, name: str) -> str:
+        nested = f"{collection}/{collection}.{name}"
+        return nested if nested in keys else f"{collection}.{name}"
+
+    has_jets = branch("Jet", "PT") in keys
+    read = {collection: names for collection, names in DELPHES_FIELDS.items() if collection != "Jet" or has_jets}
+    expressions = [branch(collection, name) for collection, names in read.items() for name in names]
+
+    def batches() -> Iterator[dict[str, Any]]:
+        arrays = tree.iterate(expressions, step_size=ROOT_BASKET_EVENTS, how=dict)
+        while True:
+            try:
+                batch = next(arrays)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise unreadable(exc) from None
+            yield {
+                collection: ak.zip({name: batch[branch(collection, name)] for name in names})
+                for collection, names in read.items()
+            }
+
+    return has_jets, batches()

@@ -201,7 +201,7 @@ def _open_root(path: Path) -> Any:
         msg = f"events file {path} does not exist; run the generation step first"
         raise _DetectorError(msg)
     try:
-        return uproot.open(path)
+        return uproot.open(path, array_cache=None)  # read once, in batches: no cache of what was read
     except Exception as exc:  # uproot reports a damaged file through many exception types
         msg = f"{path} cannot be read as ROOT ({type(exc).__name__}: {exc}); it is corrupt or truncated"
         raise _DetectorError(msg) from None

@@ -31,7 +31,7 @@ from madagents_tools.contract import (
     tool_main,
 )
 from madagents_tools.generation.pythia8_generate import Result
-from madagents_tools.io.final_state import BRANCHES
+from madagents_tools.io.final_state import BRANCHES, ROOT_BASKET_EVENTS
 
 __all__ = ["Request", "Result", "combine_cross_sections", "main", "run"]
 
@@ -45,8 +45,6 @@ TAIL_BYTES = 4096
 """Bytes read to find the footer."""
 BLOCK_BYTES = 1 << 24
 """HepMC3 files are copied in blocks of this size."""
-ROOT_STEP = 100_000
-"""Events per step when the ROOT trees are copied."""
 TREE = "events"
 
 _Writer: TypeAlias = Callable[[bytes], None]
@@ -291,8 +289,8 @@ def _merge_root(chunks: list[_Chunk], target: Path) -> str:
                 msg = f"chunk {chunk.name} has the branches {found}, chunk {chunks[0].name} {names}"
                 raise _MergeError(msg)
             start = done
-            with uproot.open(chunk.root.path) as file:
-                for arrays in file[TREE].iterate(step_size=ROOT_STEP):
+            with uproot.open(chunk.root.path, array_cache=None) as file:
+                for arrays in file[TREE].iterate(step_size=ROOT_BASKET_EVENTS):
                     columns = {name: _column(arrays, name) for name in names}
                     columns["event_number"] = np.arange(done, done + len(arrays), dtype=np.int64)
                     tree.extend(columns)

@@ -33,7 +33,13 @@ from madagents_tools.contract import (
 from madagents_tools.generation.decays import DecayChannel, DecayTable
 from madagents_tools.generation.mg5_output import CrossSection as LheCrossSection
 from madagents_tools.generation.mg5_output import count_lhe_events, init_cross_section, read_lhe_head
-from madagents_tools.io.final_state import BRANCHES, JetDefinition, final_state_columns, flatten_batch
+from madagents_tools.io.final_state import (
+    BRANCHES,
+    ROOT_BASKET_EVENTS,
+    JetDefinition,
+    final_state_columns,
+    flatten_batch,
+)
 from madagents_tools.io.hepmc_writer import CrossSection, HepmcWriter, HepmcWriterError
 
 __all__ = ["DecayChannel", "DecayTable", "GeneratedProcess", "JetDefinition", "Request", "Result", "main", "run"]
@@ -268,6 +274,7 @@ def _generate(
     writer = HepmcWriter(hepmc_tmp) if hepmc_tmp else contextlib.nullcontext(None)
     with writer as hepmc, uproot.recreate(root_tmp) as root_file:
         tree = root_file.mktree("events", branches)
+        basket: list[dict[str, Any]] = []
         done = 0
         while done < request.n_events:
             size = min(request.batch_size, request.n_events - done)
@@ -280,11 +287,14 @@ def _generate(
             if hepmc is not None:
                 hepmc.write(batch, done, _cross_section(pythia.infoPython(), lhe))
             marks.append(time.perf_counter())
-            tree.extend(final_state_columns(batch, request.lepton_pt_min_gev, request.jets, done))
+            basket.append(final_state_columns(batch, request.lepton_pt_min_gev, request.jets, done))
+            done += size
+            if len(basket) * request.batch_size >= ROOT_BASKET_EVENTS or done == request.n_events:
+                tree.extend(_joined(basket))
+                basket.clear()
             marks.append(time.perf_counter())
             for name, (begin, end) in zip(seconds, itertools.pairwise(marks), strict=True):
                 seconds[name] += end - begin
-            done += size
             report_progress(done, request.n_events)
         if hepmc is not None:
             hepmc.finish()
@@ -296,6 +306,19 @@ def _generate(
     )
     print(f"pythia8_generate: {request.n_events} events: {split}; {written}", flush=True)
     return hepmc.sha256 if hepmc is not None else None
+
+
+def _joined(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The columns of consecutive batches as one: numpy arrays for flat branches, awkward arrays for lists."""
+    import awkward as ak  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    if len(batches) == 1:
+        return batches[0]
+    return {
+        name: (np.concatenate if isinstance(column, np.ndarray) else ak.concatenate)([b[name] for b in batches])
+        for name, column in batches[0].items()
+    }
 
 
 def _cross_section(info: Any, lhe: LheCrossSection | None) -> CrossSection:
