@@ -1,5 +1,5 @@
 """Particle-level objects of tools/io/final_state.py on hand-built event records: jet algorithms, b/c tagging by
-cone and by ghost association, photons, hadronic taus."""
+cone and by ghost association, photons and their isolation, hadronic taus."""
 
 from __future__ import annotations
 
@@ -112,3 +112,43 @@ def test_hadronic_taus_below_10_gev_visible_pt_are_not_stored() -> None:
         (211, 1, 8.0, 0.0, 0.0),
     ]
     assert final_state_columns(batch(event), 5.0, None, 0)["tau"].to_list() == [[]]
+
+
+def reference_isolation(event: list[Particle], flavour: int, pt_min: float) -> list[tuple[float, float]]:
+    """(pT, iso) of each chosen particle, by the definition: every other visible particle within ΔR < 0.3."""
+    visible = [p for p in event if p[1] > 0 and abs(p[0]) not in (12, 14, 16)]
+    chosen = [p for p in visible if abs(p[0]) == flavour and p[2] > pt_min]
+    result = []
+    for particle in chosen:
+        cone = 0.0
+        for other in visible:
+            delta_phi = (particle[4] - other[4] + math.pi) % (2 * math.pi) - math.pi
+            if other is not particle and math.hypot(particle[3] - other[3], delta_phi) < 0.3:
+                cone += other[2]
+        result.append((particle[2], cone / particle[2]))
+    return sorted(result, reverse=True)
+
+
+def test_isolation_sums_every_other_visible_particle_in_the_cone_of_its_event_and_no_other() -> None:
+    rng = np.random.default_rng(7)
+    codes = [13, -13, 11, 22, 211, -211, 130, 14]
+    events: list[list[Particle]] = [
+        [
+            (int(rng.choice(codes)), 1, float(rng.uniform(1, 60)), float(rng.uniform(-3, 3)), float(rng.uniform(-3, 3)))
+            for _ in range(int(rng.integers(0, 60)))
+        ]
+        for _ in range(40)
+    ]
+    # neighbours just inside and just outside the cone in η, across φ = ±π, and the same place in the next event
+    events.append(
+        [(13, 1, 50.0, 1.0, 3.1), (211, 1, 3.0, 1.2999, 3.1), (211, 1, 7.0, 1.3001, 3.1), (22, 1, 2.0, 1.0, -3.1)]
+    )
+    events.append([(211, 1, 9.0, 1.0, 3.1)])
+    columns = final_state_columns(batch(*events), 5.0, None, 0)
+    for name, flavour, pt_min in (("muon", 13, 5.0), ("electron", 11, 5.0), ("photon", 22, 10.0)):
+        stored = [sorted(((o["pt"], o["iso"]) for o in objects), reverse=True) for objects in columns[name].to_list()]
+        expected = [reference_isolation(event, flavour, pt_min) for event in events]
+        assert [len(objects) for objects in stored] == [len(objects) for objects in expected], name
+        flat = [value for objects in stored for pair in objects for value in pair]
+        assert flat == pytest.approx([value for objects in expected for pair in objects for value in pair], rel=1e-12)
+    assert columns["muon"].to_list()[-2][0]["iso"] == pytest.approx(5.0 / 50.0)
