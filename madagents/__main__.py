@@ -1,3 +1,3 @@
-from madagents.cli import app
+from madagents.cli import entry
 
-app(prog_name="madagents")
+entry()

@@ -7,7 +7,10 @@ cannot be read is a failed gate, not an exception.
 from __future__ import annotations
 
 import gzip
+import importlib
 import math
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ __all__ = [
     "gate_plots",
     "gate_surrogate",
     "load_hist",
+    "load_root_reader",
     "run_gates",
 ]
 
@@ -124,6 +128,13 @@ def _label(step_id: str, several: bool) -> str:
 
 COUNT_STEP_EVENTS = 10_000
 """Events ``count_events`` decompresses at a time."""
+
+
+def load_root_reader() -> None:
+    """Import uproot in a background thread: the event count of ROOT files needs it (0.4 s to import), and the host
+    has nothing else to do while a tool generates the sample."""
+    if "uproot" not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=("uproot",), name="import-uproot", daemon=True).start()
 
 
 def count_events(path: Path, kind: str) -> int:

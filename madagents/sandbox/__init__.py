@@ -53,7 +53,7 @@ def make_sandbox(
 ) -> Sandbox:
     """The sandbox for a resolved ``backend``; raises ``ValueError`` for a name that is not a backend."""
     if backend == "local":
-        return LocalSandbox(workdir)
+        return LocalSandbox(workdir, warm_start=True)
     if backend == "docker":
         return DockerSandbox(workdir, image, limits, models_dir=models_dir)
     if backend == "dask":

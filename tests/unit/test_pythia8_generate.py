@@ -24,7 +24,8 @@ import uproot
 from madagents_tools.contract import PROGRESS_PREFIX, sha256_file
 from madagents_tools.generation import pythia8_generate
 from madagents_tools.generation.pythia8_generate import JetDefinition, Request, Result, run
-from madagents_tools.io import hepmc_writer
+from madagents_tools.io import batch_pipe
+from madagents_tools.io.final_state_writer import FinalStateWriter
 from madagents_tools.io.hepmc_writer import HepmcWriter
 from tests.conftest import DRELL_YAN_PYTHIA, REPO
 
@@ -260,8 +261,8 @@ def test_running_out_of_events_fails_and_keeps_the_previous_files(tmp_path: Path
 def test_small_segments_and_a_full_backlog_write_the_same_file(
     dy: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hepmc_writer, "CHUNK_PARTICLES", 1000)  # a batch is split into segments of ~2 events
-    monkeypatch.setattr(hepmc_writer, "MAX_IN_FLIGHT", 1)  # the generator waits for every segment
+    monkeypatch.setattr(batch_pipe, "CHUNK_PARTICLES", 1000)  # a batch is split into segments of ~2 events
+    monkeypatch.setattr(batch_pipe, "MAX_IN_FLIGHT", 1)  # the generator waits for every segment
     again = generate(tmp_path, drell_yan(resonances=[23]))
     assert again.result.ok, again.result.error
     hepmc = "events/events.hepmc3"
@@ -307,6 +308,23 @@ def test_a_crashed_writer_is_reported_and_leaves_no_file(tmp_path: Path, monkeyp
     outcome = generate(tmp_path, drell_yan(n_events=80))
     assert not outcome.result.ok
     assert f"the HepMC3 writer process died (exit code {-signal.SIGKILL})" in (outcome.result.error or "")
+    assert list((tmp_path / "events").iterdir()) == []
+    assert not multiprocessing.active_children()
+
+
+def test_a_crashed_final_state_writer_is_reported_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write = FinalStateWriter.write
+
+    def write_and_crash(self: FinalStateWriter, *args: Any) -> None:
+        write(self, *args)
+        os.kill(self._process.pid, signal.SIGKILL)
+
+    monkeypatch.setattr(FinalStateWriter, "write", write_and_crash)
+    outcome = generate(tmp_path, drell_yan(n_events=80, hepmc_path=None))
+    assert not outcome.result.ok
+    assert f"the final-state writer process died (exit code {-signal.SIGKILL})" in (outcome.result.error or "")
     assert list((tmp_path / "events").iterdir()) == []
     assert not multiprocessing.active_children()
 

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import madagents.sandbox as sandbox_package
-from madagents.sandbox import DockerLimits, LocalSandbox, make_sandbox
+from madagents.sandbox import DockerLimits, ExecResult, LocalSandbox, local, make_sandbox
 
 
 def test_runs_in_the_work_directory_and_logs_output(tmp_path: Path) -> None:
@@ -96,3 +99,91 @@ def test_cpu_time_includes_a_child_the_tool_waited_for(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.cpu_seconds is not None
     assert result.cpu_seconds >= 1.0
+
+
+PROBE = """
+import json, os, sys, time
+try:
+    import planted  # in the working directory, which is not on sys.path
+except ImportError:
+    planted = None
+print(json.dumps({
+    "warm": "madagents_tools.warm_start" in sys.orig_argv,
+    "cwd": os.getcwd(),
+    "argv": sys.argv[1:],
+    "secret": "OPENAI_API_KEY" in os.environ,
+    "planted": planted is not None,
+}), flush=True)
+time.sleep({"sleep": 60, "pause": 0.5}.get(" ".join(sys.argv[1:]), 0))
+raise SystemExit(3)
+"""
+
+
+@pytest.fixture
+def warm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSandbox]:
+    """A warm-starting sandbox whose tool ``probe_tool`` reports where and how it runs, after one long tool ran."""
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "probe_tool.py").write_text(PROBE)
+    monkeypatch.setenv("PYTHONPATH", str(modules))
+    monkeypatch.setattr(local, "SPARE_AFTER_S", 0.0)
+    (tmp_path / "run/steps").mkdir(parents=True)
+    (tmp_path / "run/steps/planted.py").write_text("raise SystemExit('the working directory was on sys.path')")
+    sandbox = LocalSandbox(tmp_path / "run", warm_start=True)
+    first = sandbox.run([sys.executable, "-m", "probe_tool", "pause"], timeout_s=30, log_path="first.txt", cwd="steps")
+    assert json.loads(first.output_tail.splitlines()[0])["warm"] is False
+    yield sandbox
+    sandbox.close()
+
+
+def _probe(result: ExecResult) -> dict[str, object]:
+    return dict(json.loads(result.output_tail.splitlines()[0]))
+
+
+def test_the_next_tool_runs_in_an_interpreter_started_beside_the_previous(
+    warm: LocalSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")  # not a variable tools see: the spare still fits
+    result = warm.run([sys.executable, "-m", "probe_tool", "a", "b"], timeout_s=30, log_path="second.txt", cwd="steps")
+    assert result.exit_code == 3
+    assert _probe(result) == {
+        "warm": True,
+        "cwd": str(warm.workdir / "steps"),
+        "argv": ["a", "b"],
+        "secret": False,
+        "planted": False,
+    }
+    assert "warm" in (warm.workdir / "second.txt").read_text()
+
+
+def test_a_changed_environment_starts_the_tool_cold(warm: LocalSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LHAPDF_DATA_PATH", "/elsewhere")  # a variable tools may see, set after the spare started
+    result = warm.run([sys.executable, "-m", "probe_tool"], timeout_s=30, log_path="second.txt")
+    assert _probe(result)["warm"] is False
+
+
+def test_a_warm_tool_is_killed_at_its_timeout_and_closing_ends_the_spare(warm: LocalSandbox) -> None:
+    result = warm.run([sys.executable, "-m", "probe_tool", "sleep"], timeout_s=2.0, log_path="second.txt")
+    assert result.timed_out
+    assert _probe(result)["warm"] is True
+    spare = warm._spare  # the one started beside the killed tool
+    assert spare is not None
+    warm.close()
+    assert spare.process.poll() is not None
+
+
+def test_the_preload_imports_the_stack_and_leaves_no_output_for_the_tool() -> None:
+    code = (
+        "import logging, sys; from madagents_tools import warm_start; warm_start.preload(); "
+        "print([name for name in ('uproot', 'mplhep', 'matplotlib.mathtext') if name in sys.modules], "
+        "logging.root.manager.disable)"
+    )
+    # stdin open and empty, as the sandbox keeps it until the tool's command: the preload runs to its end
+    with subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        out, err = process.stdout.read(), process.stderr.read()
+    assert out == "['uproot', 'mplhep', 'matplotlib.mathtext'] 0\n"  # logging is on again for the tool
+    assert err == ""

@@ -36,6 +36,7 @@ __all__ = [
     "energy_label",
     "log_y_for",
     "set_y_range",
+    "warm_up",
     "write_histogram",
 ]
 
@@ -217,6 +218,25 @@ def _plot(
         with atomic_path(record.png_path) as tmp:
             figure.savefig(tmp, format="png", bbox_inches="tight", metadata={"Description": json.dumps(shown)})
     return record
+
+
+def warm_up() -> None:
+    """Draw and save a throw-away plot: matplotlib loads its fonts and builds its mathtext parser once per process
+    (0.5 s), which a warm tool interpreter (madagents_tools.warm_start) pays before the analysis starts."""
+    import io  # noqa: PLC0415
+
+    import matplotlib.style  # noqa: PLC0415
+    import mplhep  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    with matplotlib.style.context(mplhep.style.CMS):
+        figure = Figure()
+        axes = figure.subplots()
+        mplhep.histplot([1.0], [0.0, 1.0], ax=axes, histtype="step", yerr=[0.1], label="x")
+        axes.set(xlabel="$m_{\\mu\\mu}$ [GeV]", ylabel="d$\\sigma$ / dx [pb]")
+        mplhep.label.exp_label(exp="", llabel="Simulation", rlabel="$\\sqrt{s}$ = 13 TeV", ax=axes)
+        axes.legend(loc="upper right", fontsize="x-small")
+        figure.savefig(io.BytesIO(), format="png", bbox_inches="tight")
 
 
 def set_y_range(axes: Axes, values: Floats, errors: Floats, *, log: bool) -> None:

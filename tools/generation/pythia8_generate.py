@@ -2,7 +2,7 @@
 
 Writes a ROOT TTree of final-state objects (muons, electrons, photons, optionally anti-kT jets, missing pT) for
 the analysis and, when ``hepmc_path`` is set (Delphes reads it, or the user asked), the events as HepMC3 too
-(beams plus final state, written by a second process).
+(beams plus final state); child processes write both while Pythia8 generates.
 """
 
 from __future__ import annotations
@@ -33,14 +33,10 @@ from madagents_tools.contract import (
 from madagents_tools.generation.decays import DecayChannel, DecayTable
 from madagents_tools.generation.mg5_output import CrossSection as LheCrossSection
 from madagents_tools.generation.mg5_output import count_lhe_events, init_cross_section, read_lhe_head
-from madagents_tools.io.final_state import (
-    BRANCHES,
-    ROOT_BASKET_EVENTS,
-    JetDefinition,
-    final_state_columns,
-    flatten_batch,
-)
-from madagents_tools.io.hepmc_writer import CrossSection, HepmcWriter, HepmcWriterError
+from madagents_tools.io.batch_pipe import BatchPipeError
+from madagents_tools.io.final_state import ROOT_BASKET_EVENTS, JetDefinition, flatten_batch
+from madagents_tools.io.final_state_writer import FinalStateWriter
+from madagents_tools.io.hepmc_writer import CrossSection, HepmcWriter
 
 __all__ = ["DecayChannel", "DecayTable", "GeneratedProcess", "JetDefinition", "Request", "Result", "main", "run"]
 
@@ -141,7 +137,7 @@ def run(request: Request) -> Result:
     versions = package_versions(*packages)
     try:
         return _run(request, versions)
-    except (_PythiaError, HepmcWriterError) as exc:
+    except (_PythiaError, BatchPipeError) as exc:
         return Result(ok=False, error=str(exc), versions=versions, seed=request.seed)
 
 
@@ -263,18 +259,14 @@ def _generate(
 ) -> str | None:
     """Write the ROOT file and, unless ``hepmc_tmp`` is None, the HepMC3 file; return the latter's SHA-256.
 
+    Both are written by child processes on the other core; the generator only flattens each batch and hands it over.
     LHE event weights are in pb; they are divided by the <init> unit weight (XMAXUP), so that unweighted events
     weigh 1 as those of Pythia's own processes do (and MG5's NLO events ±1).
     """
-    import uproot  # noqa: PLC0415
-
-    branches = {name: kind for name, kind in BRANCHES.items() if name != "jet" or request.jets}
-    # HepMC3 text is written by a child process on the other core; the parent only hands the batches over
-    seconds = dict.fromkeys(("Pythia", "HepMC hand-over", "objects + ROOT"), 0.0)
+    seconds = dict.fromkeys(("Pythia", "hand-over"), 0.0)
+    objects = FinalStateWriter(root_tmp, request.lepton_pt_min_gev, request.jets, ROOT_BASKET_EVENTS)
     writer = HepmcWriter(hepmc_tmp) if hepmc_tmp else contextlib.nullcontext(None)
-    with writer as hepmc, uproot.recreate(root_tmp) as root_file:
-        tree = root_file.mktree("events", branches)
-        basket: list[dict[str, Any]] = []
+    with objects, writer as hepmc:
         done = 0
         while done < request.n_events:
             size = min(request.batch_size, request.n_events - done)
@@ -284,41 +276,24 @@ def _generate(
             batch = flatten_batch(events)
             if lhe is not None and lhe.unit_weight_pb > 0:
                 batch = dataclasses.replace(batch, weight=batch.weight / lhe.unit_weight_pb)
+            objects.write(batch, done)
             if hepmc is not None:
                 hepmc.write(batch, done, _cross_section(pythia.infoPython(), lhe))
             marks.append(time.perf_counter())
-            basket.append(final_state_columns(batch, request.lepton_pt_min_gev, request.jets, done))
             done += size
-            if len(basket) * request.batch_size >= ROOT_BASKET_EVENTS or done == request.n_events:
-                tree.extend(_joined(basket))
-                basket.clear()
-            marks.append(time.perf_counter())
             for name, (begin, end) in zip(seconds, itertools.pairwise(marks), strict=True):
                 seconds[name] += end - begin
             report_progress(done, request.n_events)
-        if hepmc is not None:
-            hepmc.finish()
+        objects.finish()
+        sha256 = hepmc.finish() if hepmc is not None else None
     split = ", ".join(f"{name} {value:.2f} s" for name, value in seconds.items())
-    written = (
-        f"HepMC writer process {hepmc.writer_seconds:.2f} s, waited for by the generator {hepmc.waiting_seconds:.2f} s"
-        if hepmc is not None
-        else "no HepMC3 file"
+    children = [objects, *([hepmc] if hepmc is not None else [])]
+    written = "; ".join(
+        f"{child.what} process {child.child_seconds:.2f} s, waited for by the generator {child.waiting_seconds:.2f} s"
+        for child in children
     )
     print(f"pythia8_generate: {request.n_events} events: {split}; {written}", flush=True)
-    return hepmc.sha256 if hepmc is not None else None
-
-
-def _joined(batches: list[dict[str, Any]]) -> dict[str, Any]:
-    """The columns of consecutive batches as one: numpy arrays for flat branches, awkward arrays for lists."""
-    import awkward as ak  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
-
-    if len(batches) == 1:
-        return batches[0]
-    return {
-        name: (np.concatenate if isinstance(column, np.ndarray) else ak.concatenate)([b[name] for b in batches])
-        for name, column in batches[0].items()
-    }
+    return sha256
 
 
 def _cross_section(info: Any, lhe: LheCrossSection | None) -> CrossSection:

@@ -24,12 +24,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BRANCHES",
+    "PARTICLE_FIELDS",
     "ROOT_BASKET_EVENTS",
     "JetDefinition",
     "ParticleBatch",
     "final_state_columns",
     "flatten_batch",
     "pair_mass",
+    "particle_batch",
 ]
 
 NEUTRINOS = (12, 14, 16)
@@ -111,22 +113,29 @@ def flatten_batch(events: Any) -> ParticleBatch:
     import awkward as ak  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
-    counts = np.asarray(ak.num(events.prt, axis=1), dtype=np.int64)
-    event = np.repeat(np.arange(len(counts)), counts)
     particles = ak.flatten(events.prt, axis=1)
-    return ParticleBatch(
-        counts=counts,
-        event=event,
-        index=np.arange(len(event)) - (np.cumsum(counts) - counts)[event],
-        pid=np.asarray(particles.id),
-        status=np.asarray(particles.status),
-        daughter1=np.asarray(particles.daughter1),
-        daughter2=np.asarray(particles.daughter2),
-        **{name: np.asarray(particles.p[name]) for name in ("px", "py", "pz", "e")},
-        m=np.asarray(particles.m),
+    columns = {name: np.asarray(particles[name]) for name in ("status", "daughter1", "daughter2", "m")}
+    columns |= {name: np.asarray(particles.p[name]) for name in FOUR}
+    return particle_batch(
+        np.asarray(ak.num(events.prt, axis=1), dtype=np.int64),
+        columns | {"pid": np.asarray(particles.id)},
         weight=np.asarray(ak.fill_none(ak.firsts(events.info.weights), 1.0), dtype=np.float64),
         mhat=np.asarray(events.info.mHat, dtype=np.float64),
     )
+
+
+PARTICLE_FIELDS = ("pid", "status", "daughter1", "daughter2", "px", "py", "pz", "e", "m")
+"""The per-particle columns of a ``ParticleBatch`` besides the positions, which follow from the counts."""
+
+
+def particle_batch(counts: Ints, columns: dict[str, Any], weight: Floats, mhat: Floats) -> ParticleBatch:
+    """A batch from its particles per event and the ``PARTICLE_FIELDS`` columns."""
+    import numpy as np  # noqa: PLC0415
+
+    event = np.repeat(np.arange(len(counts)), counts)
+    index = np.arange(len(event)) - (np.cumsum(counts) - counts)[event]
+    fields = {name: columns[name] for name in PARTICLE_FIELDS}
+    return ParticleBatch(counts=counts, event=event, index=index, weight=weight, mhat=mhat, **fields)
 
 
 def final_state_columns(

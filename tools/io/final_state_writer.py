@@ -1,0 +1,84 @@
+"""The particle-level TTree, written by a child process (batch_pipe) while Pythia8 generates the next batches.
+
+Finding the final-state objects of a batch and writing them took 1.0 s of every 10 000 Drell–Yan events after
+Pythia8's own; on the other core it overlaps with generation. Baskets hold ``basket_events`` events or a few more
+(whole chunks), so memory does not grow with the sample.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from madagents_tools.io.batch_pipe import BatchPipe, Columns
+from madagents_tools.io.final_state import BRANCHES, PARTICLE_FIELDS, final_state_columns, particle_batch
+
+if TYPE_CHECKING:
+    from madagents_tools.io.final_state import JetDefinition, ParticleBatch
+
+__all__ = ["FinalStateWriter"]
+
+
+class FinalStateWriter(BatchPipe):
+    """``write`` each batch, then ``finish``; leaving the ``with`` block early kills the writer."""
+
+    def __init__(
+        self, path: str | Path, lepton_pt_min_gev: float, jets: JetDefinition | None, basket_events: int
+    ) -> None:
+        super().__init__(
+            "final-state writer", "writing the ROOT file", _RootFile, str(path), lepton_pt_min_gev, jets, basket_events
+        )
+
+    def write(self, batch: ParticleBatch, first: int) -> None:
+        """Hand over the particles of ``batch``, whose first event gets number ``first``."""
+        import numpy as np  # noqa: PLC0415
+
+        particles = {name: getattr(batch, name) for name in PARTICLE_FIELDS}
+        self.send(particles, {"ends": np.cumsum(batch.counts), "weight": batch.weight, "mhat": batch.mhat}, first)
+
+
+class _RootFile:
+    """The child's consumer: each chunk's final-state objects, written to the TTree ``events`` basket by basket."""
+
+    def __init__(self, path: str, lepton_pt_min_gev: float, jets: JetDefinition | None, basket_events: int) -> None:
+        import uproot  # noqa: PLC0415
+
+        self._lepton_pt_min_gev, self._jets, self._basket_events = lepton_pt_min_gev, jets, basket_events
+        self._file = uproot.recreate(path)
+        branches = {name: kind for name, kind in BRANCHES.items() if name != "jet" or jets}
+        self._tree = self._file.mktree("events", branches)
+        self._basket: list[Columns] = []
+        self._in_basket = 0
+
+    def consume(self, particles: Columns, events: Columns, first: int, extra: Any) -> None:  # noqa: ARG002
+        import numpy as np  # noqa: PLC0415
+
+        counts = np.diff(events["ends"], prepend=0)
+        batch = particle_batch(counts, particles, weight=events["weight"], mhat=events["mhat"])
+        self._basket.append(final_state_columns(batch, self._lepton_pt_min_gev, self._jets, first))
+        self._in_basket += len(counts)
+        if self._in_basket >= self._basket_events:
+            self._flush()
+
+    def close(self) -> None:
+        self._flush()
+        self._file.close()
+
+    def _flush(self) -> None:
+        if self._basket:
+            self._tree.extend(_joined(self._basket))
+        self._basket.clear()
+        self._in_basket = 0
+
+
+def _joined(batches: list[Columns]) -> Columns:
+    """The columns of consecutive batches as one: numpy arrays for flat branches, awkward arrays for lists."""
+    import awkward as ak  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    if len(batches) == 1:
+        return batches[0]
+    return {
+        name: (np.concatenate if isinstance(column, np.ndarray) else ak.concatenate)([b[name] for b in batches])
+        for name, column in batches[0].items()
+    }
