@@ -40,7 +40,7 @@ __all__ = [
     "gate_plots",
     "gate_surrogate",
     "load_hist",
-    "load_root_reader",
+    "load_review_libraries",
     "run_gates",
 ]
 
@@ -130,11 +130,20 @@ COUNT_STEP_EVENTS = 10_000
 """Events ``count_events`` decompresses at a time."""
 
 
-def load_root_reader() -> None:
-    """Import uproot in a background thread: the event count of ROOT files needs it (0.4 s to import), and the host
-    has nothing else to do while a tool generates the sample."""
-    if "uproot" not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=("uproot",), name="import-uproot", daemon=True).start()
+REVIEW_LIBRARIES = ("uproot", "hist")
+"""What the gates read event files and histograms with: 0.5 s of imports."""
+
+
+def load_review_libraries() -> None:
+    """Import the gates' libraries in a background thread, while a tool generates the sample and the host idles."""
+    missing = [name for name in REVIEW_LIBRARIES if name not in sys.modules]
+    if missing:
+        threading.Thread(target=_import_all, args=(missing,), name="import-review-libraries", daemon=True).start()
+
+
+def _import_all(names: list[str]) -> None:
+    for name in names:
+        importlib.import_module(name)
 
 
 def count_events(path: Path, kind: str) -> int:

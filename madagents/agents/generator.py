@@ -11,7 +11,7 @@ from madagents.agents.step_agent import run_step
 from madagents.agents.steps import current_step
 from madagents.context import RunContext
 from madagents.state import RunState
-from madagents.validation import load_root_reader
+from madagents.validation import load_review_libraries
 
 __all__ = ["generator"]
 
@@ -20,7 +20,7 @@ def generator(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Run one generation step the dispatcher sent; in chat and model-driven runs, big samples are estimated first."""
     ctx = runtime.context
     step = current_step(state)
-    load_root_reader()  # for the reviewer, while this step keeps the host idle
+    load_review_libraries()  # for the reviewer, while this step keeps the host idle
     # a workflow run from the command line has nobody to ask and no model to brief: it just runs
     estimate = estimate_generation(ctx, state, step) if ctx.models or ctx.confirm else None
     if estimate is not None and estimate.error is not None:

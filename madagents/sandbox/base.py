@@ -64,7 +64,8 @@ class ExecResult(BaseModel):
     """User plus system CPU seconds of the command, a lower bound; None where the backend could not measure it.
 
     Local and Dask (a worker runs it as the local backend does): the process's rusage from ``wait4``, which includes
-    the descendants it waited for, not those it left running (the timeout kills those). Docker: the container's
+    the descendants it waited for, not those it left running (the timeout kills those); a warm-started tool's
+    without what its interpreter spent before the hand-over. Docker: the container's
     cgroup counter as last sampled (about once a second) before the container stopped."""
     oom_killed: bool = False
     """The command exceeded the sandbox's memory limit and was killed."""

@@ -101,6 +101,8 @@ class LocalSandbox(Sandbox):
             finally:
                 timer.cancel()
                 warmer.cancel()
+                if warm:  # it may be starting the spare just now: let it finish, so that close() finds the spare
+                    warmer.join()
         preload_seconds = spare.preload_cpu_seconds if spare is not None else 0.0
         return ExecResult(
             exit_code=exit_code,

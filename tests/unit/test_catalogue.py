@@ -10,9 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from madagents.agents.planner import plan_workflow
+from madagents.agents.process_plan import PARTICLE_LATEX, pdg_latex
 from madagents.cli import app
 from madagents.errors import UserInputError
-from madagents.processes import CATALOGUE, render_settings
+from madagents.processes import CATALOGUE, load_catalogue, render_settings
 from madagents.pythia8_names import _COMMON_NAMES, check_setting, particle_id
 from madagents.workflow import ProcessSpec, load_workflow
 from madagents_tools.generation import pythia8_generate
@@ -174,3 +175,16 @@ def test_the_common_names_shortcut_gives_the_pdg_table_s_ids() -> None:
     from particle import Particle  # noqa: PLC0415 - the slow look-up the shortcut avoids
 
     assert {name: int(Particle.from_name(name).pdgid) for name in _COMMON_NAMES} == _COMMON_NAMES
+
+
+def test_catalogue_labels_need_no_pdg_table_and_agree_with_it() -> None:
+    labels = load_catalogue().labels
+    products = {
+        name
+        for recipe in CATALOGUE.values()
+        for state in recipe.final_states
+        if state.latex is None
+        for name in state.products
+    }
+    assert products - set(labels) <= set(PARTICLE_LATEX)
+    assert {name: pdg_latex(name) for name in PARTICLE_LATEX} == PARTICLE_LATEX

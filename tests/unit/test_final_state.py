@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import awkward as ak
 import numpy as np
 import pytest
+import pythia8mc
 
-from madagents_tools.io.final_state import JetDefinition, ParticleBatch, final_state_columns
+from madagents_tools.io.final_state import JetDefinition, ParticleBatch, final_state_columns, flatten_batch
 
 Particle = tuple[int, int, float, float, float] | tuple[int, int, float, float, float, int, int]
 """(pid, status, pT, eta, phi[, daughter1, daughter2]); massless unless decayed (the B and D hadrons: 5 GeV)."""
@@ -152,3 +154,41 @@ def test_isolation_sums_every_other_visible_particle_in_the_cone_of_its_event_an
         flat = [value for objects in stored for pair in objects for value in pair]
         assert flat == pytest.approx([value for objects in expected for pair in objects for value in pair], rel=1e-12)
     assert columns["muon"].to_list()[-2][0]["iso"] == pytest.approx(5.0 / 50.0)
+
+
+def _flattened_by_awkward(events: Any) -> dict[str, Any]:
+    """What flatten_batch reads from the buffers, computed with awkward's own operations."""
+    particles = ak.flatten(events.prt, axis=1)
+    columns = {name: np.asarray(particles[name]) for name in ("status", "daughter1", "daughter2", "m")}
+    columns |= {name: np.asarray(particles.p[name]) for name in ("px", "py", "pz", "e")}
+    return columns | {
+        "pid": np.asarray(particles.id),
+        "counts": np.asarray(ak.num(events.prt, axis=1)),
+        "weight": np.asarray(ak.fill_none(ak.firsts(events.info.weights), 1.0)),
+        "mhat": np.asarray(events.info.mHat),
+    }
+
+
+def _particle(pid: int, px: float) -> dict[str, Any]:
+    p = {"px": px, "py": 1.0, "pz": 2.0, "e": 10.0}
+    return {"id": pid, "status": 1, "daughter1": 0, "daughter2": 0, "p": p, "m": 0.1}
+
+
+def test_batches_are_flattened_as_awkward_reads_them() -> None:
+    pythia = pythia8mc.Pythia("", False)
+    for line in ["Beams:eCM = 13000", "WeakSingleBoson:ffbar2gmZ = on", "Next:numberCount = 0", "Random:seed = 7"]:
+        pythia.readString(line)
+    pythia.init()
+    generated = pythia.nextBatch(4, 10.0)
+    made = ak.Array(
+        [
+            {"prt": [_particle(11, 1.0)], "info": {"mHat": 90.0, "weights": [2.0]}},
+            {"prt": [_particle(13, 3.0), _particle(-13, 4.0)], "info": {"mHat": 91.0, "weights": []}},
+            {"prt": [], "info": {"mHat": 92.0, "weights": [0.5, 7.0]}},
+        ]
+    )[1:]  # a slice: its particles start inside the buffers
+    for events in (generated, made):
+        batch, expected = flatten_batch(events), _flattened_by_awkward(events)
+        for name, column in expected.items():
+            np.testing.assert_array_equal(getattr(batch, name), column, err_msg=name)
+    assert flatten_batch(made).weight.tolist() == [1.0, 0.5]

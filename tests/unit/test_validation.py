@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import awkward as ak
@@ -37,7 +39,7 @@ from madagents_tools.contract import record_file
 from madagents_tools.generation import pythia8_generate
 from madagents_tools.generation.decays import DecayChannel, DecayTable
 from madagents_tools.generation.mg5_output import slha_decay_tables
-from tests.conftest import DRELL_YAN
+from tests.conftest import DRELL_YAN, REPO
 
 N = 10
 
@@ -398,3 +400,14 @@ def test_the_gate_tally_does_not_count_an_inconclusive_gate_as_passed() -> None:
     assert verdict.tally() == "1/2 passed, 1 inconclusive"
     assert [gate.mark for gate in verdict.gates] == ["✓", "?"]
     assert Verdict(signed_off=False, gates=verdict.gates[:1]).tally() == "1/1 passed"
+
+
+def test_the_review_libraries_load_in_a_background_thread() -> None:
+    code = (
+        "import sys, threading; import madagents.runner; from madagents.validation import load_review_libraries; "
+        "before = [name in sys.modules for name in ('uproot', 'hist')]; load_review_libraries(); "
+        "[t.join() for t in threading.enumerate() if t.name == 'import-review-libraries']; "
+        "print(before, [name in sys.modules for name in ('uproot', 'hist')])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert done.stdout == "[False, False] [True, True]\n"

@@ -110,17 +110,29 @@ class ParticleBatch:
 
 
 def flatten_batch(events: Any) -> ParticleBatch:
-    import awkward as ak  # noqa: PLC0415
+    """The particles of a batch from Pythia8's ``nextBatch``, read straight from the awkward array's buffers: its
+    high-level operations took 4 ms a batch (0.4 s of 10 000 events) on the generator's critical path."""
     import numpy as np  # noqa: PLC0415
 
-    particles = ak.flatten(events.prt, axis=1)
-    columns = {name: np.asarray(particles[name]) for name in ("status", "daughter1", "daughter2", "m")}
-    columns |= {name: np.asarray(particles.p[name]) for name in FOUR}
+    layout = events.layout
+    prt, info = layout.content("prt"), layout.content("info")
+    offsets = np.asarray(prt.offsets)
+    rows = slice(int(offsets[0]), int(offsets[-1]))
+    record = prt.content
+    columns = {name: np.asarray(record.content(name).data)[rows] for name in ("status", "daughter1", "daughter2", "m")}
+    columns |= {name: np.asarray(record.content("p").content(name).data)[rows] for name in FOUR}
+    columns["pid"] = np.asarray(record.content("id").data)[rows]
+    # the first weight of each event (Pythia's nominal one), 1 for an event without weights
+    weights = info.content("weights")
+    starts, stops = np.asarray(weights.starts), np.asarray(weights.stops)
+    weight = np.ones(len(layout))
+    weighted = stops > starts
+    weight[weighted] = np.asarray(weights.content.data)[starts[weighted]]
     return particle_batch(
-        np.asarray(ak.num(events.prt, axis=1), dtype=np.int64),
-        columns | {"pid": np.asarray(particles.id)},
-        weight=np.asarray(ak.fill_none(ak.firsts(events.info.weights), 1.0), dtype=np.float64),
-        mhat=np.asarray(events.info.mHat, dtype=np.float64),
+        np.diff(offsets).astype(np.int64),
+        columns,
+        weight=weight,
+        mhat=np.asarray(info.content("mHat").data, dtype=np.float64)[: len(layout)],
     )
 
 
