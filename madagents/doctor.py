@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -126,13 +127,14 @@ def _sandbox_checks(settings: Settings, backend: str) -> list[Check]:
             sandbox = make_sandbox(
                 backend, workdir, settings.image, settings.docker, settings.dask.scheduler, settings.dask.workers
             )
-            sandbox.ensure_ready(build=False, on_line=lambda _: None)
-            sandbox.run(
-                tool_command(sandbox.python, "environment", "check"),
-                timeout_s=120,
-                log_path="log.txt",
-                writable=["check"],
-            )
+            with contextlib.closing(sandbox):
+                sandbox.ensure_ready(build=False, on_line=lambda _: None)
+                sandbox.run(
+                    tool_command(sandbox.python, "environment", "check"),
+                    timeout_s=120,
+                    log_path="log.txt",
+                    writable=["check"],
+                )
             result = environment.Result.model_validate_json((workdir / "check" / "result.json").read_text())
         except (SandboxUnavailableError, RuntimeError, OSError, ValueError) as exc:
             return [Check(name=f"{backend} sandbox", ok=False, detail=str(exc), fix="see above", required=True)]

@@ -142,7 +142,7 @@ class LocalSandbox(Sandbox):
         return spare
 
     def _start_spare(self, env: dict[str, str]) -> None:
-        with self._spare_lock:
+        with self._spare_lock, contextlib.suppress(OSError):  # no process to spare (a limit): the next starts cold
             if self._spare is None:
                 self._spare = _Spare(self.python, env, self.workdir)
 
@@ -176,7 +176,8 @@ class _Spare:
         assert self.process.stdin is not None
         self.preload_cpu_seconds = _cpu_seconds(self.process.pid)
         with contextlib.suppress(BrokenPipeError):  # it died: its exit code and output say how, as a tool's would
-            self.process.stdin.write(json.dumps({"argv": argv, "cwd": str(cwd)}) + "\n")
+            # absolute: the interpreter already runs in the run directory, and a relative one is the host's
+            self.process.stdin.write(json.dumps({"argv": argv, "cwd": str(cwd.absolute())}) + "\n")
             self.process.stdin.close()
         return self.process
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ from typer.testing import CliRunner
 from madagents.cli import app
 from madagents.errors import UserInputError
 from madagents.rundir import RunDir, RunInfo
-from tests.conftest import DRELL_YAN, WorkflowWriter
+from tests.conftest import DRELL_YAN, REPO, WorkflowWriter
 
 runner = CliRunner()
 
@@ -218,3 +220,20 @@ def test_reanalyze_of_a_run_that_did_not_finish(tmp_path: Path) -> None:
     result = runner.invoke(app, ["reanalyze", str(tmp_path), str(DRELL_YAN), "--out", str(tmp_path / "new")])
     assert result.exit_code == 2
     assert "is not a finished run: its status is failed (killed)" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "stream", "text"),
+    [
+        (["--help"], 0, "stdout", "An agentic collider-simulation assistant"),
+        (["run", "no-such-workflow.yaml"], 2, "stderr", "workflow file no-such-workflow.yaml not found"),
+        (["run"], 2, "stderr", "Missing argument"),
+    ],
+)
+def test_the_command_keeps_its_exit_code_and_output_when_it_skips_the_teardown(
+    args: list[str], code: int, stream: str, text: str
+) -> None:
+    command = [sys.executable, "-m", "madagents", *args]
+    done = subprocess.run(command, check=False, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == code
+    assert text in " ".join(getattr(done, stream).split())

@@ -129,7 +129,8 @@ def warm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSandb
     monkeypatch.setattr(local, "SPARE_AFTER_S", 0.0)
     (tmp_path / "run/steps").mkdir(parents=True)
     (tmp_path / "run/steps/planted.py").write_text("raise SystemExit('the working directory was on sys.path')")
-    sandbox = LocalSandbox(tmp_path / "run", warm_start=True)
+    monkeypatch.chdir(tmp_path)
+    sandbox = LocalSandbox(Path("run"), warm_start=True)  # relative, as `madagents.run(out="run")` gives it
     first = sandbox.run([sys.executable, "-m", "probe_tool", "pause"], timeout_s=30, log_path="first.txt", cwd="steps")
     assert json.loads(first.output_tail.splitlines()[0])["warm"] is False
     yield sandbox
@@ -148,7 +149,7 @@ def test_the_next_tool_runs_in_an_interpreter_started_beside_the_previous(
     assert result.exit_code == 3
     assert _probe(result) == {
         "warm": True,
-        "cwd": str(warm.workdir / "steps"),
+        "cwd": str((warm.workdir / "steps").absolute()),
         "argv": ["a", "b"],
         "secret": False,
         "planted": False,
