@@ -10,12 +10,14 @@ other jobs on the machine does not decide the ratio):
   * ``madagents run workflows/drell_yan.yaml``: plan, sandbox check, generation with the ROOT output, analysis,
     gates, the reviewer's reproduction check, report and provenance.
 Prints a table of time, peak RSS (largest process of the tree) and the ratio run / bare against its target
-(≤ 1.10 at 10 000 events), then each role's time from the run's trace.
+(≤ 1.10 at 10 000 events), each pair's times (a shared machine's speed drifts by ±10 % over minutes: a pair's
+two runs, back to back, see nearly the same machine), then each role's time from the run's trace.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -82,6 +84,11 @@ def main() -> None:
         ),
     ]
     print_table(f"{args.events} Drell–Yan events, the fastest of {args.repeat}; after: {load_line()}", rows)
+    pairs = [run.seconds / bare.seconds for bare, run in zip(bares, runs, strict=True)]
+    print("\n  each pair (bare, then run):")
+    for index, (bare_run, run_run, ratio) in enumerate(zip(bares, runs, pairs, strict=True), start=1):
+        print(f"    {index}: {bare_run.seconds:6.1f} s, {run_run.seconds:6.1f} s   {ratio:5.2f}×")
+    print(f"    median of the pairs' ratios: {statistics.median(pairs):.2f}×")
     print("\n  the run's roles (trace.jsonl):")
     for node, seconds in nodes.items():
         print(f"    {node:<12} {seconds:8.1f} s")

@@ -24,7 +24,7 @@ import uproot
 from madagents_tools.contract import PROGRESS_PREFIX, sha256_file
 from madagents_tools.generation import pythia8_generate
 from madagents_tools.generation.pythia8_generate import JetDefinition, Request, Result, run
-from madagents_tools.io import batch_pipe
+from madagents_tools.io import batch_pipe, final_state_writer
 from madagents_tools.io.final_state_writer import FinalStateWriter
 from madagents_tools.io.hepmc_writer import HepmcWriter
 from tests.conftest import DRELL_YAN_PYTHIA, REPO
@@ -269,10 +269,12 @@ def test_small_segments_and_a_full_backlog_write_the_same_file(
     assert (tmp_path / hepmc).read_bytes() == (dy.directory / hepmc).read_bytes()
 
 
+@pytest.mark.parametrize("process_from", [final_state_writer.PROCESS_FROM_EVENTS, 0], ids=["here", "child"])
 def test_baskets_of_several_batches_hold_the_same_events(
-    dy: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dy: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, process_from: int
 ) -> None:
     monkeypatch.setattr(pythia8_generate, "ROOT_BASKET_EVENTS", 2 * BATCH)
+    monkeypatch.setattr(final_state_writer, "PROCESS_FROM_EVENTS", process_from)
     again = generate(tmp_path, drell_yan(resonances=[23], hepmc_path=None))
     assert again.result.ok, again.result.error
     with uproot.open(tmp_path / "events/events.root") as file:
@@ -319,9 +321,11 @@ def test_a_crashed_final_state_writer_is_reported_and_leaves_no_file(
 
     def write_and_crash(self: FinalStateWriter, *args: Any) -> None:
         write(self, *args)
-        os.kill(self._process.pid, signal.SIGKILL)
+        assert self._child is not None
+        os.kill(self._child._process.pid, signal.SIGKILL)
 
     monkeypatch.setattr(FinalStateWriter, "write", write_and_crash)
+    monkeypatch.setattr(final_state_writer, "PROCESS_FROM_EVENTS", 0)  # a child even for a small sample
     outcome = generate(tmp_path, drell_yan(n_events=80, hepmc_path=None))
     assert not outcome.result.ok
     assert f"the final-state writer process died (exit code {-signal.SIGKILL})" in (outcome.result.error or "")

@@ -259,12 +259,13 @@ def _generate(
 ) -> str | None:
     """Write the ROOT file and, unless ``hepmc_tmp`` is None, the HepMC3 file; return the latter's SHA-256.
 
-    Both are written by child processes on the other core; the generator only flattens each batch and hands it over.
+    Both are written by child processes on the other core (the ROOT file of a small sample here, see
+    final_state_writer); the generator only flattens each batch and hands it over.
     LHE event weights are in pb; they are divided by the <init> unit weight (XMAXUP), so that unweighted events
     weigh 1 as those of Pythia's own processes do (and MG5's NLO events ±1).
     """
     seconds = dict.fromkeys(("Pythia", "hand-over"), 0.0)
-    objects = FinalStateWriter(root_tmp, request.lepton_pt_min_gev, request.jets, ROOT_BASKET_EVENTS)
+    objects = FinalStateWriter(root_tmp, request.lepton_pt_min_gev, request.jets, ROOT_BASKET_EVENTS, request.n_events)
     writer = HepmcWriter(hepmc_tmp) if hepmc_tmp else contextlib.nullcontext(None)
     with objects, writer as hepmc:
         done = 0
@@ -287,11 +288,7 @@ def _generate(
         objects.finish()
         sha256 = hepmc.finish() if hepmc is not None else None
     split = ", ".join(f"{name} {value:.2f} s" for name, value in seconds.items())
-    children = [objects, *([hepmc] if hepmc is not None else [])]
-    written = "; ".join(
-        f"{child.what} process {child.child_seconds:.2f} s, waited for by the generator {child.waiting_seconds:.2f} s"
-        for child in children
-    )
+    written = "; ".join([objects.summary(), *([hepmc.summary()] if hepmc is not None else [])])
     print(f"pythia8_generate: {request.n_events} events: {split}; {written}", flush=True)
     return sha256
 

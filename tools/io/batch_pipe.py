@@ -121,6 +121,10 @@ class BatchPipe:
         self._in_flight.clear()
         self._connection.close()
 
+    def summary(self) -> str:
+        """The child's time and the parent's waiting, for the tool log."""
+        return f"{self.what} process {self.child_seconds:.2f} s, waited for {self.waiting_seconds:.2f} s"
+
     def _segment(self, size: int) -> SharedMemory:
         """A free segment of at least ``size`` bytes, reused if one is big enough."""
         segment = self._free.pop() if self._free else None

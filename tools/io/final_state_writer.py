@@ -1,14 +1,18 @@
 """The particle-level TTree, written by a child process (batch_pipe) while Pythia8 generates the next batches.
 
 Finding the final-state objects of a batch and writing them took 1.0 s of every 10 000 Drell–Yan events after
-Pythia8's own; on the other core it overlaps with generation. Baskets hold ``basket_events`` events or a few more
-(whole chunks), so memory does not grow with the sample.
+Pythia8's own; on the other core it overlaps with generation. A small sample is written in the generator's own
+process: below ``PROCESS_FROM_EVENTS`` the objects cost less than starting the writer (its interpreter imports
+numpy, awkward and uproot, ~0.6 s). Baskets hold ``basket_events`` events or a few more (whole chunks), so memory
+does not grow with the sample.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 
 from madagents_tools.io.batch_pipe import BatchPipe, Columns
 from madagents_tools.io.final_state import BRANCHES, PARTICLE_FIELDS, final_state_columns, particle_batch
@@ -16,25 +20,55 @@ from madagents_tools.io.final_state import BRANCHES, PARTICLE_FIELDS, final_stat
 if TYPE_CHECKING:
     from madagents_tools.io.final_state import JetDefinition, ParticleBatch
 
-__all__ = ["FinalStateWriter"]
+__all__ = ["PROCESS_FROM_EVENTS", "FinalStateWriter"]
+
+PROCESS_FROM_EVENTS = 5000
+"""Samples of this many events or more are written by a child process (at 0.1 ms an event in the generator)."""
 
 
-class FinalStateWriter(BatchPipe):
-    """``write`` each batch, then ``finish``; leaving the ``with`` block early kills the writer."""
+class FinalStateWriter:
+    """``write`` each batch, then ``finish``; leaving the ``with`` block early stops the writer."""
 
     def __init__(
-        self, path: str | Path, lepton_pt_min_gev: float, jets: JetDefinition | None, basket_events: int
+        self, path: str | Path, lepton_pt_min_gev: float, jets: JetDefinition | None, basket_events: int, events: int
     ) -> None:
-        super().__init__(
-            "final-state writer", "writing the ROOT file", _RootFile, str(path), lepton_pt_min_gev, jets, basket_events
-        )
+        args = (str(path), lepton_pt_min_gev, jets, basket_events)
+        in_process = events < PROCESS_FROM_EVENTS
+        self._here = _RootFile(*args) if in_process else None
+        self._child = None if in_process else BatchPipe("final-state writer", "writing the ROOT file", _RootFile, *args)
+        self._seconds = 0.0
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        if self._child is not None:
+            self._child.abort()
 
     def write(self, batch: ParticleBatch, first: int) -> None:
         """Hand over the particles of ``batch``, whose first event gets number ``first``."""
         import numpy as np  # noqa: PLC0415
 
         particles = {name: getattr(batch, name) for name in PARTICLE_FIELDS}
-        self.send(particles, {"ends": np.cumsum(batch.counts), "weight": batch.weight, "mhat": batch.mhat}, first)
+        events = {"ends": np.cumsum(batch.counts), "weight": batch.weight, "mhat": batch.mhat}
+        if self._child is not None:
+            self._child.send(particles, events, first)
+            return
+        assert self._here is not None
+        start = time.perf_counter()
+        self._here.consume(particles, events, first, None)
+        self._seconds += time.perf_counter() - start
+
+    def finish(self) -> None:
+        """Write the last basket and close the file (waiting for the child to have done so)."""
+        if self._child is not None:
+            self._child.finish()
+            return
+        assert self._here is not None
+        self._here.close()
+
+    def summary(self) -> str:
+        return self._child.summary() if self._child is not None else f"final-state objects {self._seconds:.2f} s"
 
 
 class _RootFile:
