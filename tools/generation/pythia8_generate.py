@@ -2,7 +2,8 @@
 
 Writes a ROOT TTree of final-state objects (muons, electrons, photons, optionally anti-kT jets, missing pT) for
 the analysis and, when ``hepmc_path`` is set (Delphes reads it, or the user asked), the events as HepMC3 too
-(beams plus final state); child processes write both while Pythia8 generates.
+(beams plus final state); child processes write both while Pythia8 generates the next events (the ROOT file of
+a small sample is written by the generator itself).
 """
 
 from __future__ import annotations

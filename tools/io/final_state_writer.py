@@ -44,6 +44,8 @@ class FinalStateWriter:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         if self._child is not None:
             self._child.abort()
+        elif kind is not None and self._here is not None:  # the basket not yet written is dropped with the file
+            self._here.discard()
 
     def write(self, batch: ParticleBatch, first: int) -> None:
         """Hand over the particles of ``batch``, whose first event gets number ``first``."""
@@ -96,6 +98,9 @@ class _RootFile:
 
     def close(self) -> None:
         self._flush()
+        self._file.close()
+
+    def discard(self) -> None:
         self._file.close()
 
     def _flush(self) -> None:
