@@ -79,16 +79,32 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-# the reviewer takes about a second (its reproduce.sh ran beside the generation): killed as soon as it starts
+def _pause_early_reproduction(process: subprocess.Popen[bytes]) -> None:
+    """Stop the reproduce.sh that runs beside the generation: the reviewer then waits for it until it is killed."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for pid in _descendants(process.pid):
+            with contextlib.suppress(OSError):
+                if b"reproduce.sh" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.killpg(os.getpgid(pid), signal.SIGSTOP)  # its session: bash and the tools it started
+                    return
+        time.sleep(0.05)
+    pytest.fail("the early reproduction never started")
+
+
+# the reviewer takes a fraction of a second once the reproduction beside the generation is done: that one is paused,
+# so the reviewer is still waiting for it when the run is killed
 @pytest.mark.parametrize(
     ("node", "delay_s", "finished_before"),
-    [("generator", 2.0, ["planner", "installer"]), ("reviewer", 0.0, ["planner", "installer", "generator", "analyst"])],
+    [("generator", 2.0, ["planner", "installer"]), ("reviewer", 0.5, ["planner", "installer", "generator", "analyst"])],
 )
 def test_killed_run_resumes_without_redoing_finished_nodes(
     reference: Path, tmp_path: Path, node: str, delay_s: float, finished_before: list[str]
 ) -> None:
     out = tmp_path / "run"
     process = _start_madagents("run", *ARGS, "--out", str(out))
+    if node == "reviewer":
+        _pause_early_reproduction(process)
     _wait_for_node(out, node)
     time.sleep(delay_s)
     _kill_everything(process)
