@@ -10,12 +10,12 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from madagents_tools.io.batch_pipe import BatchPipe, BatchPipeError, Columns
+from madagents_tools.io.batch_pipe import BatchPipe, Columns
 
 if TYPE_CHECKING:
     from madagents_tools.io.final_state import ParticleBatch
 
-__all__ = ["CrossSection", "HepmcWriter", "HepmcWriterError"]
+__all__ = ["CrossSection", "HepmcWriter"]
 
 BEAM_ENTRIES = (1, 2)
 """The beams' positions in Pythia's event record; entry 0 stands for the event as a whole."""
@@ -28,7 +28,6 @@ PARTICLE_COLUMNS = ("px", "py", "pz", "e", "m", "pid", "status", "parents")
 
 CrossSection: TypeAlias = tuple[float, float, int, int]
 """σ and its error in pb, accepted and tried events: the running estimate after the batch."""
-HepmcWriterError = BatchPipeError
 
 
 class HepmcWriter(BatchPipe):
