@@ -1,6 +1,6 @@
 """A tool interpreter started before its tool: ``python -m madagents_tools.warm_start``.
 
-Every tool pays its imports and matplotlib's first figure before it does any work: 0.6 s for the generator, 1 s for
+Every tool pays its imports and matplotlib's first figure before it does any work: 0.3 s for the generator, 1 s for
 the analysis (uproot, awkward, hist, mplhep, the font cache and the mathtext parser). The local sandbox starts this
 interpreter while the previous step runs, on the core that step leaves idle, and hands it the next tool's command
 as one JSON line on stdin, ``{"argv": ["madagents_tools.x.y", ...], "cwd": "..."}``; it then runs that module as
@@ -31,7 +31,7 @@ PRELOAD = (
     "madagents_tools.analysis.plotting:warm_up",
 )
 """Modules the tools share, in the order the next tool is most likely to need them; ``module:function`` also calls
-``function()``. A module the installation lacks (no Pythia8 in the ML image) is skipped."""
+``function()``."""
 
 
 def main() -> int:
@@ -59,7 +59,8 @@ def preload() -> None:
                 if _command_waiting():
                     break
                 name, _, function = entry.partition(":")
-                with contextlib.suppress(ImportError):
+                # a module that is missing (no Pythia8 in the ML image) or fails is the tool's to report, if it needs it
+                with contextlib.suppress(Exception):
                     loaded = importlib.import_module(name)
                     if function:
                         getattr(loaded, function)()
