@@ -74,7 +74,8 @@ class FinalStateWriter:
 
 
 class _RootFile:
-    """The child's consumer: each chunk's final-state objects, written to the TTree ``events`` basket by basket."""
+    """The consumer (in the child, or in the generator for a small sample): each chunk's final-state objects, written
+    to the TTree ``events`` basket by basket."""
 
     def __init__(self, path: str, lepton_pt_min_gev: float, jets: JetDefinition | None, basket_events: int) -> None:
         import uproot  # noqa: PLC0415
