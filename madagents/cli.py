@@ -19,6 +19,7 @@ from rich.markup import escape
 from madagents.errors import RunFailedError, UserInputError
 
 if TYPE_CHECKING:
+    from madagents.console import RichReporter
     from madagents.settings import Settings
 
 
@@ -27,6 +28,9 @@ class Backend(StrEnum):
     docker = "docker"
     dask = "dask"
 
+
+INTERRUPTED_EXIT_CODE = 130
+"""What a shell reports for a command stopped by Ctrl-C (128 + SIGINT)."""
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="An agentic collider-simulation assistant.")
 console = Console()
@@ -69,11 +73,13 @@ def run(
             _refuse_overrides(events=events, seed=seed, out=out, chunks=chunks)
             run_dir = _find_run(workflow, settings.runs_dir)
             driver, make_models = runner.Driver(reporter=reporter), functools.partial(make_client, settings.llm)
-            state = runner.resume_run(run_dir, settings, sys.argv, driver, make_models)
+            drive = functools.partial(runner.resume_run, run_dir, settings, sys.argv, driver, make_models)
         else:
             spec = load_any_workflow(workflow, events=events, seed=seed, chunks=chunks)
             run_dir = out or runner.default_run_dir(settings, spec.name)
-            state = runner.start_run(spec, run_dir, settings, sys.argv, runner.Driver(reporter=reporter))
+            drive = functools.partial(runner.start_run, spec, run_dir, settings, sys.argv, runner.Driver(reporter))
+        with _resumable_on_interrupt(run_dir, reporter):
+            state = drive()
     console.print(summary_table(state, run_dir, time.monotonic() - start))
 
 
@@ -359,6 +365,23 @@ def _reported_errors() -> Iterator[None]:
     except (UserInputError, RunFailedError) as exc:
         _print_error(str(exc))
         raise typer.Exit(exc.exit_code) from None
+
+
+@contextlib.contextmanager
+def _resumable_on_interrupt(run_dir: Path, reporter: RichReporter) -> Iterator[None]:
+    """Ctrl-C stops a run where it is; the user is told what is kept and how to go on, with a shell's exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        reporter.close()  # a progress bar left drawn would swallow the message's line
+        if (run_dir / "run.json").is_file():
+            _print_error(
+                f"interrupted; {run_dir} keeps the roles that finished: continue it with "
+                f"`madagents run --resume {run_dir}`"
+            )
+        else:
+            _print_error("interrupted before the run started; nothing was written")
+        raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
 
 
 def _settings(sandbox: Backend | None, *, chunks: int | None = None, scheduler: str | None = None) -> Settings:

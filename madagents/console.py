@@ -64,6 +64,10 @@ class RichReporter:
     def note(self, text: str) -> None:
         self.console.print(f"  [dim]{text}[/dim]", highlight=False)
 
+    def close(self) -> None:
+        """Take down a bar still drawn (a run stopped in the middle of a tool)."""
+        self._stop_progress()
+
     def _stop_progress(self) -> None:
         self._heartbeat.reset()
         if self._progress is not None:

@@ -42,6 +42,9 @@ class EarlyReproduction:
         self._job: _Job | None = None
 
     def start(self, command: list[str], script_sha256: str, run: Callable[[], ExecResult]) -> None:
+        """Start it, unless one is waiting for the reviewer already (each of a plan's generation steps asks)."""
+        if self._job is not None:
+            return
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="early-reproduction")
         self._job = _Job(command, script_sha256, self._executor.submit(run))

@@ -8,8 +8,9 @@ from langgraph.runtime import Runtime
 
 from madagents.agents.estimate import estimate_generation
 from madagents.agents.step_agent import run_step
-from madagents.agents.steps import current_step
+from madagents.agents.steps import current_step, require_plan
 from madagents.context import RunContext
+from madagents.reproduce import start_early_reproduction
 from madagents.state import RunState
 from madagents.validation import load_review_libraries
 
@@ -21,6 +22,10 @@ def generator(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     step = current_step(state)
     load_review_libraries()  # for the reviewer, while this step keeps the host idle
+    # here rather than in the installer, so that a resumed run gets it too; nobody may still amend or decline the
+    # generation the check regenerates a prefix of
+    if ctx.models is None and ctx.confirm is None:
+        start_early_reproduction(ctx, require_plan(state))
     # a workflow run from the command line has nobody to ask and no model to brief: it just runs
     estimate = estimate_generation(ctx, state, step) if ctx.models or ctx.confirm else None
     if estimate is not None and estimate.error is not None:

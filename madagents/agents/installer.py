@@ -14,7 +14,7 @@ from madagents.agents.install_agent import check_with_model
 from madagents.agents.steps import require_plan
 from madagents.context import RunContext
 from madagents.images import image_for, image_kind
-from madagents.reproduce import run_tool_host, start_early_reproduction, write_reproduce_script
+from madagents.reproduce import run_tool_host, write_reproduce_script
 from madagents.sandbox import SandboxUnavailableError
 from madagents.sandbox.docker import build_command
 from madagents.settings import Settings
@@ -86,6 +86,4 @@ def installer(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         )
     elif not result.ok:
         update["error"] = f"cannot inspect the {ctx.sandbox.name} sandbox: {result.error} (log: {call.log_path})"
-    elif ctx.confirm is None:  # nobody may still decline the generation the check regenerates a prefix of
-        start_early_reproduction(ctx, plan)
     return update

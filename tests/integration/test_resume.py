@@ -120,11 +120,45 @@ def test_killed_run_resumes_without_redoing_finished_nodes(
         assert starts.count(done) == 1, f"{done} was redone: {starts}"
     assert starts.count(node) == 2
 
+    if node == "generator":  # the resumed run checks its reproduction beside the generation too, not after it
+        started = {e.node: e.time for e in RunDir(out).trace_events() if e.event == "node_start"}  # the last ones
+        regenerated = (out / "verify/reproduced/steps/01-generate/request.json").stat().st_mtime
+        assert started["generator"] < regenerated < started["analyst"]
+
     expected, found = load_hist(reference / "hists/m_mumu.json"), load_hist(out / "hists/m_mumu.json")
     assert np.array_equal(expected.values(flow=True), found.values(flow=True))
     with uproot.open(reference / "events/events.root") as a, uproot.open(out / "events/events.root") as b:
         for branch in ["muon_pt", "muon_eta", "mhat"]:
             assert a["events"][branch].array().tolist() == b["events"][branch].array().tolist()
+
+
+def test_ctrl_c_stops_the_run_and_says_how_to_continue_it(reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    command = [*COMMAND, "run", *ARGS, "--out", str(out)]
+    process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for_node(out, "generator")
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends the terminal's foreground process
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert f"continue it with `madagents run --resume {out}`" in " ".join(stderr.split())
+    assert "Traceback" not in stderr
+    assert json.loads((out / "status.json").read_text())["state"] == "failed"
+    assert not _working_in(out), "a tool of the interrupted run still runs"
+
+    resumed = _madagents("run", "--resume", str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    _same_histogram(reference, out)
+
+
+def _working_in(directory: Path) -> list[int]:
+    """Processes whose working directory is in ``directory`` (the run's tools, reproduce.sh)."""
+    found = []
+    for cwd in Path("/proc").glob("[0-9]*/cwd"):
+        with contextlib.suppress(OSError):
+            if cwd.resolve().is_relative_to(directory):
+                found.append(int(cwd.parent.name))
+    return found
 
 
 def _same_histogram(reference: Path, run: Path) -> None:
