@@ -1,25 +1,30 @@
 """What the architecture costs: ``madagents run`` against Pythia8 alone, wall time and peak memory, in one invocation.
 
 Usage (from the repository root, with madagents importable):
-    python benchmarks/overhead.py [--events 10000] [--repeat 1] [--sandbox local]
+    python benchmarks/overhead.py [--events 10000] [--repeat 3] [--sandbox local]
 
-Runs, as separate processes and alternately ``--repeat`` times (the fastest of each kept, so a load spike from
-other jobs on the machine does not decide the ratio):
+Runs, as separate processes, ``--repeat`` rounds of three (the fastest of each kept, so a load spike from other jobs
+on the machine does not decide the ratio; each round in another order, so a drift of the machine's speed favours
+none of them):
   * bare Pythia8 (benchmarks/bare_pythia.py): the workflow's settings and seed, ``next()`` in a loop, nothing
-    written — what the physics costs;
+    read out or written — what the physics costs, and the target's reference;
+  * the same with the events read out as the generator reads them (``nextBatch``), nothing written: the part of a
+    run's cost any Python program that looks at the events pays;
   * ``madagents run workflows/drell_yan.yaml``: plan, sandbox check, generation with the ROOT output, analysis,
     gates, the reviewer's reproduction check, report and provenance.
 Prints a table of time, peak RSS (largest process of the tree) and the ratio run / bare against its target
-(≤ 1.10 at 10 000 events), each pair's times (a shared machine's speed drifts by ±10 % over minutes: a pair's
-two runs, back to back, see nearly the same machine), then each role's time from the run's trace.
+(≤ 1.10 at 10 000 events), each round's times and ratio (a shared machine's speed drifts by ±10 % over minutes: a
+round's runs, back to back, see nearly the same machine), then each role's time from the run's trace.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from measure import Measured, Row, load_line, measured, print_table
@@ -43,8 +48,9 @@ def pythia_settings(events: int, scratch: Path) -> Path:
     return path
 
 
-def bare(settings: Path, events: int) -> Measured:
-    return measured([sys.executable, str(HERE / "bare_pythia.py"), str(settings), str(events)])
+def bare(settings: Path, events: int, *, read_out: bool = False) -> Measured:
+    command = [sys.executable, str(HERE / "bare_pythia.py"), str(settings), str(events)]
+    return measured([*command, "--read-out"] if read_out else command)
 
 
 def madagents_run(events: int, out: Path, sandbox: str) -> Measured:
@@ -53,46 +59,59 @@ def madagents_run(events: int, out: Path, sandbox: str) -> Measured:
     return measured(command)
 
 
+KINDS = ("bare", "read out", "run")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10000)
-    parser.add_argument("--repeat", type=int, default=1, help="alternate the two this many times; keep the fastest")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the three; the fastest of each is kept")
     parser.add_argument("--sandbox", choices=["local", "docker"], default="local")
     args = parser.parse_args()
-    print(f"events: {args.events}, sandbox: {args.sandbox}, repeats: {args.repeat}; before: {load_line()}")
-    bares, runs = [], []
+    print(f"events: {args.events}, sandbox: {args.sandbox}, rounds: {args.repeat}; before: {load_line()}")
+    rounds: list[dict[str, Measured]] = []
     with tempfile.TemporaryDirectory() as scratch:
         settings = pythia_settings(args.events, Path(scratch))
         for index in range(args.repeat):
-            bares.append(bare(settings, args.events))
             out = Path(scratch) / f"run{index}"
-            runs.append(madagents_run(args.events, out, args.sandbox))
-        fastest = min(range(args.repeat), key=lambda i: runs[i].seconds)
+            commands: dict[str, Callable[[], Measured]] = {
+                "bare": functools.partial(bare, settings, args.events),
+                "read out": functools.partial(bare, settings, args.events, read_out=True),
+                "run": functools.partial(madagents_run, args.events, out, args.sandbox),
+            }
+            order = KINDS[index % 3 :] + KINDS[: index % 3]
+            rounds.append({kind: commands[kind]() for kind in order})
+        fastest = min(range(args.repeat), key=lambda i: rounds[i]["run"].seconds)
         nodes = {
             e.node: e.seconds or 0.0
             for e in RunDir(Path(scratch) / f"run{fastest}").trace_events()
             if e.event == "node_end"
         }
-    base, run = min(bares, key=lambda m: m.seconds), runs[fastest]
+    best = {kind: min((r[kind] for r in rounds), key=lambda m: m.seconds) for kind in KINDS}
+    base = best["bare"].seconds
     rows = [
-        Row("bare Pythia8 (benchmarks/bare_pythia.py)", base, 1.0),
+        Row("bare Pythia8 (benchmarks/bare_pythia.py)", best["bare"], 1.0),
+        Row("  the same, events read out (nextBatch)", best["read out"], best["read out"].seconds / base),
         Row(
             "madagents run (local sandbox)" if args.sandbox == "local" else "madagents run (docker; RSS: host only)",
-            run,
-            run.seconds / base.seconds,
+            best["run"],
+            best["run"].seconds / base,
             TARGET,
         ),
     ]
     print_table(f"{args.events} Drell–Yan events, the fastest of {args.repeat}; after: {load_line()}", rows)
-    pairs = [run.seconds / bare.seconds for bare, run in zip(bares, runs, strict=True)]
-    print("\n  each pair (bare, then run):")
-    for index, (bare_run, run_run, ratio) in enumerate(zip(bares, runs, pairs, strict=True), start=1):
-        print(f"    {index}: {bare_run.seconds:6.1f} s, {run_run.seconds:6.1f} s   {ratio:5.2f}×")
-    print(f"    median of the pairs' ratios: {statistics.median(pairs):.2f}×")
+    added = best["run"].seconds / best["read out"].seconds
+    print(f"\n  run / read out: {added:.2f}× (madagents beyond reading the events: start-up, writers, analysis, check)")
+    print("\n  each round (in the order run):")
+    ratios = [r["run"].seconds / r["bare"].seconds for r in rounds]
+    for index, (times, ratio) in enumerate(zip(rounds, ratios, strict=True), start=1):
+        parts = ", ".join(f"{kind} {measurement.seconds:.1f} s" for kind, measurement in times.items())
+        print(f"    {index}: {parts}   run / bare {ratio:.2f}×")
+    print(f"    median of the rounds' run / bare: {statistics.median(ratios):.2f}×")
     print("\n  the run's roles (trace.jsonl):")
     for node, seconds in nodes.items():
         print(f"    {node:<12} {seconds:8.1f} s")
-    print(f"    {'outside':<12} {run.seconds - sum(nodes.values()):8.1f} s   (start-up, imports, checkpoints)")
+    print(f"    {'outside':<12} {best['run'].seconds - sum(nodes.values()):8.1f} s   (start-up, imports, checkpoints)")
 
 
 if __name__ == "__main__":
