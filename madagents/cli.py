@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import sys
 import time
-from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,10 +14,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from madagents.errors import RunFailedError, UserInputError
+from madagents.cli_exits import print_error, reported_errors, resumable_on_interrupt, stderr
+from madagents.errors import UserInputError
 
 if TYPE_CHECKING:
-    from madagents.console import RichReporter
     from madagents.settings import Settings
 
 
@@ -29,12 +27,8 @@ class Backend(StrEnum):
     dask = "dask"
 
 
-INTERRUPTED_EXIT_CODE = 130
-"""What a shell reports for a command stopped by Ctrl-C (128 + SIGINT)."""
-
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="An agentic collider-simulation assistant.")
 console = Console()
-errors = Console(stderr=True)
 
 
 @app.callback()
@@ -68,7 +62,7 @@ def run(
 
     start, reporter = time.monotonic(), RichReporter(console)
     settings = _settings(sandbox, chunks=chunks, scheduler=scheduler)
-    with _reported_errors():
+    with reported_errors():
         if resume:  # the backend is chosen anew (--sandbox, or as a new run would), never read from the run
             _refuse_overrides(events=events, seed=seed, out=out, chunks=chunks)
             run_dir = _find_run(workflow, settings.runs_dir)
@@ -78,7 +72,7 @@ def run(
             spec = load_any_workflow(workflow, events=events, seed=seed, chunks=chunks)
             run_dir = out or runner.default_run_dir(settings, spec.name)
             drive = functools.partial(runner.start_run, spec, run_dir, settings, sys.argv, runner.Driver(reporter))
-        with _resumable_on_interrupt(run_dir, reporter):
+        with resumable_on_interrupt(run_dir, reporter):
             state = drive()
     console.print(summary_table(state, run_dir, time.monotonic() - start))
 
@@ -93,7 +87,7 @@ def reanalyze(
     """Run WORKFLOW's analysis (cuts, observables, histograms, gates) on the events of the finished run RUN_DIR."""
     from madagents.reanalysis import run_reanalysis  # noqa: PLC0415 - keeps --help fast
 
-    with _reported_errors():
+    with reported_errors():
         run_reanalysis(run_dir, workflow, out, _settings(sandbox), console)
 
 
@@ -111,7 +105,7 @@ def reproduce(
     from madagents.session_cli import run_reproduce  # noqa: PLC0415
 
     start, settings = time.monotonic(), _settings(sandbox)
-    with _reported_errors():
+    with reported_errors():
         state, run_dir = run_reproduce(task_file, out, settings, seed, max_events, record, RichReporter(console))
     console.print(summary_table(state, run_dir, time.monotonic() - start))
 
@@ -137,12 +131,12 @@ def replay(
     from madagents.console import RichReporter  # noqa: PLC0415
     from madagents.session_cli import run_replay  # noqa: PLC0415
 
-    with _reported_errors():
+    with reported_errors():
         requested = sandbox.value if sandbox is not None else None
         settings, reporter = _settings(sandbox), RichReporter(console)
         differences = run_replay(cassette, out, settings, reporter, console, requested, exact=exact)
     for difference in differences:
-        errors.print(f"[red]✗[/red] {escape(difference)}", highlight=False)
+        stderr.print(f"[red]✗[/red] {escape(difference)}", highlight=False)
     if differences:
         raise typer.Exit(1)
     how = "same outputs" if exact else "outputs within their uncertainties"
@@ -170,7 +164,7 @@ def compare(
     from madagents.compare.command import run_compare  # noqa: PLC0415
     from madagents.compare.statistics import Mode  # noqa: PLC0415
 
-    with _reported_errors():
+    with reported_errors():
         if shape_only and normalised:
             raise UserInputError("--shape-only and --normalised exclude each other; give one")  # noqa: EM101
         mode: Mode = "shape" if shape_only else "normalised" if normalised else "absolute"
@@ -197,7 +191,7 @@ def chat(
     from madagents.console import RichReporter  # noqa: PLC0415
     from madagents.session_cli import run_chat  # noqa: PLC0415
 
-    with _reported_errors():
+    with reported_errors():
         run_chat(resume, record, _settings(sandbox), RichReporter(console), console, replay)
 
 
@@ -228,7 +222,7 @@ def serve(
     """The tutor chat as a web page: answers, tool calls, plots, the plan, the cost, and a browser of the runs."""
     from madagents.web.serve import serve as run_server  # noqa: PLC0415 - FastAPI stays out of the other commands
 
-    with _reported_errors():
+    with reported_errors():
         run_server(host, port, replay, _settings(sandbox), console)
 
 
@@ -242,7 +236,7 @@ def rewind(
     """Restart a run from the checkpoint before STEP; continue it with `madagents run --resume RUN_DIR`."""
     from madagents.runner import rewind_run  # noqa: PLC0415
 
-    with _reported_errors():
+    with reported_errors():
         checkpoint = rewind_run(run_dir, step, sys.argv)
     console.print(
         f"rewound {run_dir} to checkpoint {checkpoint} (before {step}); now: madagents run --resume {run_dir}"
@@ -271,14 +265,14 @@ def validate(
     from madagents.agents.reviewer import review_run_dir  # noqa: PLC0415
     from madagents.runner import open_context  # noqa: PLC0415
 
-    with _reported_errors():
+    with reported_errors():
         ctx = open_context(run_dir, _settings(sandbox), sys.argv, reproduce=reproduce, on_host=run_on_host)
     verdict = review_run_dir(ctx, reproduce=reproduce)
     for gate in verdict.gates:
         mark = "[yellow]?[/yellow]" if gate.inconclusive else ("[green]✓[/green]" if gate.passed else "[red]✗[/red]")
         console.print(f"{mark} [bold]{gate.gate}[/bold]: {gate.message}", highlight=False)
     if not verdict.signed_off:
-        errors.print(f"[red]{len(verdict.failures())} of {len(verdict.gates)} gates failed[/red]")
+        stderr.print(f"[red]{len(verdict.failures())} of {len(verdict.gates)} gates failed[/red]")
         raise typer.Exit(1)
 
 
@@ -340,55 +334,23 @@ def images_build(
     from madagents.images import IMAGES, build_image  # noqa: PLC0415
 
     if name not in IMAGES:
-        _print_error(f"unknown image {name!r}; choose one of {', '.join(IMAGES)}")
+        print_error(f"unknown image {name!r}; choose one of {', '.join(IMAGES)}")
         raise typer.Exit(2)
     try:
         build_image(name, lambda line: console.print(line, markup=False, highlight=False), source=source)
     except ValueError as exc:
-        _print_error(str(exc))
+        print_error(str(exc))
         raise typer.Exit(2) from None
     except (RuntimeError, OSError) as exc:
-        _print_error(str(exc))
+        print_error(str(exc))
         raise typer.Exit(1) from None
-
-
-def _print_error(message: str) -> None:
-    # escaped: messages quote YAML such as [mu+, mu-], which rich would take for markup tags
-    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-
-
-@contextlib.contextmanager
-def _reported_errors() -> Iterator[None]:
-    """A mistake in the input or a failed run ends the command with its one paragraph and exit code, no traceback."""
-    try:
-        yield
-    except (UserInputError, RunFailedError) as exc:
-        _print_error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
-
-
-@contextlib.contextmanager
-def _resumable_on_interrupt(run_dir: Path, reporter: RichReporter) -> Iterator[None]:
-    """Ctrl-C stops a run where it is; the user is told what is kept and how to go on, with a shell's exit 130."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        reporter.close()  # a progress bar left drawn would swallow the message's line
-        if (run_dir / "run.json").is_file():
-            _print_error(
-                f"interrupted; {run_dir} keeps the roles that finished: continue it with "
-                f"`madagents run --resume {run_dir}`"
-            )
-        else:
-            _print_error("interrupted before the run started; nothing was written")
-        raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
 
 
 def _settings(sandbox: Backend | None, *, chunks: int | None = None, scheduler: str | None = None) -> Settings:
     """Settings from the environment and the options; chunks or a scheduler run the tools on Dask by default."""
     from madagents.settings import environment_settings  # noqa: PLC0415 - pydantic-settings stays out of --help
 
-    with _reported_errors():
+    with reported_errors():
         settings = environment_settings()
     if sandbox is None and (scheduler is not None or (chunks or 1) > 1):
         sandbox = Backend.dask

@@ -7,8 +7,8 @@ before, and takes the early result only if reproduce.sh is byte for byte the scr
 (``EVENTS=N``) is the same; a model that amended a request rewrote the script, and then it runs again.
 
 Only bounded checks start early (at most ``verify_events`` events, the prefix or a small run): one Pythia8 process
-on the core the generator leaves free costs the run no wall time. A full reproduction of a large chunked run
-stays after the run, where it does not take the cores the chunks need.
+on the core the generator leaves free costs the run no wall time. The check of a chunked run stays after the
+generation, where it does not take the cores (or Dask workers) the chunks need.
 """
 
 from __future__ import annotations

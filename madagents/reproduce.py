@@ -35,7 +35,7 @@ from madagents.toolcall import writable_dirs
 from madagents_tools import TOOL_MODULES
 from madagents_tools.analysis import analyze
 from madagents_tools.contract import ToolResult
-from madagents_tools.generation import pythia8_generate
+from madagents_tools.generation import merge_samples, pythia8_generate
 from madagents_tools.io import source_events
 
 __all__ = [
@@ -183,9 +183,12 @@ def reproduction_command(ctx: RunContext, plan: Plan, script: str = SCRIPT_NAME)
 
 
 def start_early_reproduction(ctx: RunContext, plan: Plan) -> None:
-    """Start the check's reproduce.sh now, beside the generation, when it regenerates at most ``verify_events``."""
+    """Start the check's reproduce.sh now, beside the generation, when it regenerates at most ``verify_events``.
+
+    Not beside chunks: they take every core (or Dask worker) there is, and the check would hold one of them back.
+    """
     command, n_check = reproduction_command(ctx, plan)
-    if n_check <= ctx.settings.verify_events:
+    if n_check <= ctx.settings.verify_events and not plan.steps_of(merge_samples.Request):
         digest = script_digest(ctx.rundir.file(SCRIPT_NAME).read_bytes())
         ctx.early_reproduction.start(command, digest, lambda: _run_script(ctx, command))
 
