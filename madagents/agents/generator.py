@@ -22,12 +22,12 @@ def generator(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     step = current_step(state)
     load_review_libraries()  # for the reviewer, while this step keeps the host idle
-    # here rather than in the installer, so that a resumed run gets it too; nobody may still amend or decline the
-    # generation the check regenerates a prefix of
-    if ctx.models is None and ctx.confirm is None:
-        start_early_reproduction(ctx, require_plan(state))
     # a workflow run from the command line has nobody to ask and no model to brief: it just runs
     estimate = estimate_generation(ctx, state, step) if ctx.models or ctx.confirm else None
     if estimate is not None and estimate.error is not None:
         return {"error": estimate.error}
+    # here rather than in the installer, so that a resumed run gets it too; after the user's yes, as nobody may still
+    # decline or (without a model) amend the generation the check regenerates
+    if ctx.models is None:
+        start_early_reproduction(ctx, require_plan(state))
     return run_step(ctx, state, step, estimate.text if estimate is not None else "")

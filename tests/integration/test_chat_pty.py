@@ -54,6 +54,7 @@ def test_the_confirmation_is_visible_and_resume_keeps_the_history(tmp_path: Path
     child.expect("you> ")
     child.sendline("n")  # declined: the cassette recorded a yes, so the tutor has no recorded answer now
     child.expect("the cassette holds no answer to this conversation")
+    assert not list((tmp_path / session).glob("runs/*/verify"))  # a declined generation is not reproduced either
     child.expect("you> ")
     child.sendline("/quit")
     child.expect(f"Session kept in {re.escape(str(session))}")

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from madagents.rundir import RunDir
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -106,7 +107,7 @@ def get_json(url: str) -> Any:
 
 
 def test_a_student_asks_sees_the_answer_stream_in_runs_it_and_sees_the_plot(
-    served: str, browser: Any, artifacts: Path
+    served: str, browser: Any, artifacts: Path, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By  # noqa: PLC0415
     from selenium.webdriver.common.keys import Keys  # noqa: PLC0415
@@ -119,11 +120,10 @@ def test_a_student_asks_sees_the_answer_stream_in_runs_it_and_sees_the_plot(
     browser.get(served)
     question = WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, "question"))
     assert question.get_attribute("value") == QUESTION  # the replayed chat's question is ready to send
-    question.clear()
     assert browser.execute_script("return typeof katex") == "object"  # served with the package, no CDN
     shot("01-page.png")
     browser.execute_script(COUNT_ANSWER_RENDERS)
-    question.send_keys(QUESTION, Keys.ENTER)
+    question.send_keys(QUESTION, Keys.ENTER)  # typed out as a student would: it replaces the suggestion
 
     run = WebDriverWait(browser, 120).until(lambda b: b.find_element(By.CSS_SELECTOR, ".confirm button.run"))
     first_answer = browser.find_element(By.CSS_SELECTOR, ".msg.answer")
@@ -144,6 +144,7 @@ def test_a_student_asks_sees_the_answer_stream_in_runs_it_and_sees_the_plot(
         assert time.monotonic() < deadline, "the run did not finish within 300 s"
         time.sleep(1)
 
+    check_the_reproduction_ran_beside_the_generation(tmp_path / "runs" / session / "runs" / "01-drell_yan")
     browser.get(f"{served}#{session}")
     WebDriverWait(browser, 30).until(lambda b: b.execute_script(IMAGE_SHOWN, "figure.plots img"))
     chat = browser.find_element(By.ID, "chat").text
@@ -152,7 +153,7 @@ def test_a_student_asks_sees_the_answer_stream_in_runs_it_and_sees_the_plot(
     assert "→ run" in chat
     assert "succeeded" in browser.find_element(By.ID, "runs").text
     cost = browser.find_element(By.ID, "cost").text
-    assert "3,011 tokens" in cost  # the cassette's turns
+    assert "3,037 tokens" in cost  # the cassette's turns
     tools = re.search(r"≥ ([0-9.]+) s CPU in tools \(([0-9.]+) s wall\)", cost)
     assert tools, cost
     cpu, wall = float(tools.group(1)), float(tools.group(2))
@@ -163,6 +164,13 @@ def test_a_student_asks_sees_the_answer_stream_in_runs_it_and_sees_the_plot(
 
     check_the_run_browser(browser)
     shot("04-run-browser.png")
+
+
+def check_the_reproduction_ran_beside_the_generation(run_dir: Path) -> None:
+    """Once Run was pressed nobody could still decline the generation: the reviewer's check started beside it."""
+    started = {e.node: e.time for e in RunDir(run_dir).trace_events() if e.event == "node_start"}
+    regenerated = (run_dir / "verify/reproduced/steps/01-generate/request.json").stat().st_mtime
+    assert started["generator"] < regenerated < started["analyst"]
 
 
 def check_the_run_browser(browser: Any) -> None:

@@ -203,8 +203,13 @@ def tutor_script(role: str, messages: Sequence[BaseMessage], events: int = 1000)
         )
     if len(answers) == 1:
         return reply(call("run_workflow", {}), text="The workflow is valid; running it now.")
+    facts = "\n".join(f"- {line}" for line in answers[-1].splitlines())
     return reply(
-        text=f"Done. {answers[-1]}\nThe peak sits at the Z mass; its width is $\\Gamma_Z$ plus the muon resolution."
+        text=(
+            f"Done.\n\n{facts}\n\nThe peak sits at the Z mass. At particle level no detector smears the muons: "
+            "the peak's width is the Z's own, $\\Gamma_Z \\approx 2.5$ GeV, and photons the muons radiate leave a "
+            "tail below it."
+        )
     )
 
 

@@ -298,7 +298,13 @@ window.addEventListener("DOMContentLoaded", async () => {
   if (info.replay) {
     $("replay-banner").hidden = false;
     // a demo: the recorded question is ready to send (another question leaves the recording)
-    if (info.questions.length) $("question").value = $("question").placeholder = info.questions[0];
+    if (info.questions.length) {
+      const question = $("question");
+      question.value = question.placeholder = info.questions[0];
+      // typing the question out replaces the suggestion instead of appending to it (any other text leaves the
+      // recording anyway)
+      question.addEventListener("beforeinput", () => { if (question.value === question.placeholder) question.value = ""; });
+    }
   }
   if (location.hash.length > 1) await openSession(decodeURIComponent(location.hash.slice(1)));
   else await listSessions();
