@@ -18,16 +18,25 @@ from madagents.sandbox import SandboxUnavailableError, docker_client, make_sandb
 from madagents.settings import Settings
 from madagents.toolcall import tool_command
 from madagents_tools import environment
-from madagents_tools.contract import NOT_INSTALLED
 
 __all__ = ["Check", "run_checks"]
 
-PACKAGES = {"Pythia8": "pythia8mc", "ROOT wheel": "root", "torch": "torch"}
 FULL_IMAGE_HINT = "use the hep-full image: madagents images build hep-full --source DIR"
-PROGRAMS = {  # label: (program, how to get it); the tools find MG5 and Delphes through their *_PATH settings too
-    "MG5_aMC": ("mg5_aMC", f"set MG5_PATH to an MG5_aMC directory, or {FULL_IMAGE_HINT}"),
-    "Delphes": ("DelphesHepMC3", f"set DELPHES_PATH to a Delphes build, or {FULL_IMAGE_HINT}"),
-    "LHAPDF": ("lhapdf-config", "no image holds LHAPDF; the PDF sets usable without it are listed per image"),
+IMAGE_FIXES = {
+    "Pythia8": "madagents images build hep",
+    "ROOT": "madagents images build hep",
+    "MG5_aMC": FULL_IMAGE_HINT,
+    "Delphes": FULL_IMAGE_HINT,
+    "torch": "use the ml image: madagents images build ml",
+    "LHAPDF": "not in any image: use the PDF sets below",
+}
+HOST_FIXES = {  # the tools find MG5 and Delphes through their *_PATH settings too
+    "Pythia8": "pip install pythia8mc",
+    "ROOT": "pip install root",
+    "MG5_aMC": f"set MG5_PATH to an MG5_aMC directory, or {FULL_IMAGE_HINT}",
+    "Delphes": f"set DELPHES_PATH to a Delphes build, or {FULL_IMAGE_HINT}",
+    "torch": "pip install torch==2.13.0 (CPU build)",
+    "LHAPDF": "not needed: use the PDF sets below",
 }
 
 
@@ -46,25 +55,36 @@ def run_checks(settings: Settings) -> list[Check]:
     return checks + _sandbox_checks(settings, backend)
 
 
-def stack_checks(label: str, found: dict[str, Any]) -> list[Check]:
-    """One line per program of a :mod:`madagents.stack_probe` report, named ``label: program``."""
+def stack_checks(
+    label: str, found: dict[str, Any], fixes: dict[str, str] = IMAGE_FIXES, *, tools_run_here: bool = False
+) -> list[Check]:
+    """One line per program of a :mod:`madagents.stack_probe` report, named ``label: program``.
+
+    Where the tools run (``tools_run_here``), a missing Pythia8 means no workflow can.
+    """
     mg5, delphes, torch = found["mg5"], found["delphes"], found["torch"]
     pdfs = [f"Pythia8 LHAGrid1: {', '.join(name.removesuffix('_0000.dat') for name in found['pythia8_pdfs'])}"]
     if mg5:
         pdfs.append(f"MG5 built-in: {', '.join(mg5['pdfs'])}")
-    items = [
-        ("Pythia8", found["pythia8"], "madagents images build hep"),
-        ("ROOT", found["root"], "madagents images build hep"),
-        ("MG5_aMC", mg5 and f"{mg5['version']} ({mg5['path']})", FULL_IMAGE_HINT),
-        ("Delphes", delphes and f"{delphes['version'] or 'version unknown'} ({delphes['path']})", FULL_IMAGE_HINT),
-        ("torch", torch and f"{torch['version']} ({'CUDA ' + torch['cuda'] if torch['cuda'] else 'CPU'})", "ml image"),
-        ("LHAPDF", found["lhapdf"], "not in any image: use the PDF sets below"),
-        ("PDF sets without LHAPDF", "; ".join(pdfs), ""),
+    items = {
+        "Pythia8": found["pythia8"],
+        "ROOT": found["root"],
+        "MG5_aMC": mg5 and f"{mg5['version']} ({mg5['path']})",
+        "Delphes": delphes and f"{delphes['version'] or 'version unknown'} ({delphes['path']})",
+        "torch": torch and f"{torch['version']} ({'CUDA ' + torch['cuda'] if torch['cuda'] else 'CPU'})",
+        "LHAPDF": found["lhapdf"],
+    }
+    checks = [
+        Check(
+            name=f"{label}: {name}",
+            ok=bool(detail),
+            detail=detail or "not installed",
+            fix="" if detail else fixes[name],
+            required=tools_run_here and name == "Pythia8",
+        )
+        for name, detail in items.items()
     ]
-    return [
-        Check(name=f"{label}: {name}", ok=bool(detail), detail=detail or "not installed", fix="" if detail else fix)
-        for name, detail, fix in items
-    ]
+    return [*checks, Check(name=f"{label}: PDF sets without LHAPDF", ok=True, detail="; ".join(pdfs))]
 
 
 def _probe_image(client: Any, image: str) -> dict[str, Any]:
@@ -114,10 +134,8 @@ def _docker_checks(settings: Settings) -> tuple[list[Check], str]:
 
 
 def _sandbox_checks(settings: Settings, backend: str) -> list[Check]:
-    """Versions of the physics programs, looked up inside the sandbox itself."""
-    request = environment.Request(
-        packages=[], optional_packages=list(PACKAGES.values()), programs=[program for program, _ in PROGRAMS.values()]
-    )
+    """The sandbox runs a tool; outside Docker also what the tools find there (each image is probed above)."""
+    request = environment.Request(packages=["pythia8mc"])
     with tempfile.TemporaryDirectory(prefix="madagents-doctor-") as scratch:
         workdir = Path(scratch)
         workdir.chmod(0o755)  # mkdtemp's 0700 would keep the container's uid 1000 out of its own mount
@@ -138,28 +156,15 @@ def _sandbox_checks(settings: Settings, backend: str) -> list[Check]:
             result = environment.Result.model_validate_json((workdir / "check" / "result.json").read_text())
         except (SandboxUnavailableError, RuntimeError, OSError, ValueError) as exc:
             return [Check(name=f"{backend} sandbox", ok=False, detail=str(exc), fix="see above", required=True)]
-    checks = [
-        Check(
-            name=label,
-            ok=result.versions[package] != NOT_INSTALLED,
-            detail=result.versions[package],
-            fix=f"pip install {package}" if package != "torch" else "pip install torch==2.13.0 (CPU build)",
-            required=label == "Pythia8",
-        )
-        for label, package in PACKAGES.items()
-    ]
-    checks += [
-        Check(
-            name=label,
-            ok=result.programs[program] is not None,
-            detail=result.programs[program] or "not found",
-            fix=fix,
-        )
-        for label, (program, fix) in PROGRAMS.items()
-    ]
-    if backend != "docker":  # the tools run with this interpreter: probe it here (docker images are probed above)
-        checks += stack_checks(backend, _probe_host())
-    return checks
+    where = settings.image if backend == "docker" else sandbox.python
+    ran = Check(name=f"{backend} sandbox", ok=True, detail=f"runs the tools ({where})")
+    if result.missing:
+        fix = IMAGE_FIXES["Pythia8"] if backend == "docker" else HOST_FIXES["Pythia8"]
+        ran = ran.model_copy(update={"ok": False, "detail": f"{where} has no Pythia8", "fix": fix, "required": True})
+    if backend == "docker":
+        return [ran]
+    # the tools run with this interpreter: probe it here
+    return [ran, *stack_checks(backend, _probe_host(), HOST_FIXES, tools_run_here=True)]
 
 
 def _probe_host() -> dict[str, Any]:

@@ -7,7 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from madagents.cli import app
 from madagents.sandbox import DockerLimits, DockerSandbox
 
 pytestmark = pytest.mark.docker
@@ -106,3 +108,17 @@ def test_ml_image_has_cpu_torch_only(tmp_path: Path, ml_image: str) -> None:
     result = sandbox.run(["python", "-c", code], timeout_s=300, log_path="torch.log", writable=["out"])
     assert result.exit_code == 0, result.output_tail
     assert (sandbox.workdir / "out" / "torch.txt").read_text() == "2.13.0+cpu None False 3.0"
+
+
+def test_doctor_under_docker_lists_each_images_programs_and_no_host_advice(hep_full_image: str, ml_image: str) -> None:
+    """Each image says what it holds, with fixes that build images; the host's MG5_PATH or pip advice is not given
+    for tools that run in containers."""
+    result = CliRunner().invoke(app, ["doctor", "--sandbox", "docker"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "│" in line]
+    assert any(f"{hep_full_image}: MG5_aMC" in row and "3.5.7" in row for row in rows)
+    assert any(f"{hep_full_image}: Delphes" in row and "3.5.1" in row for row in rows)
+    assert any(f"{ml_image}: torch" in row and "2.13.0+cpu (CPU)" in row for row in rows)
+    assert any("docker sandbox" in row and "runs the tools" in row for row in rows)
+    assert "MG5_PATH" not in result.output
+    assert "pip install" not in result.output
