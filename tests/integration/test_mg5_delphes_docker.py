@@ -72,6 +72,25 @@ def test_delphes_with_the_atlas_card_gives_the_same_histograms_for_the_same_seed
     assert peak == 88, f"the Z peak at detector level is in 88-92 GeV, not in {peak}-{peak + 4} GeV"
 
 
+def test_ttbar_emu_runs_from_mg5_through_delphes(docker_env: Path) -> None:
+    code, output, _ = _run(WORKFLOWS / "ttbar_emu_delphes.yaml", docker_env / "tt", "--events", "200")
+    assert code == 0, output
+    run = docker_env / "tt"
+    hard = json.loads((run / "steps/01-mg5/result.json").read_text())
+    # MG5 3.5.7 at this run seed gave 5.76945 pb when tests/fixtures/mg5/pp_ttbar_emu was recorded (same process
+    # lines, Γ_t and 200 events as ttbar_emu_mg5.yaml, whose run seed this workflow shares)
+    assert hard["sigma_pb"] == pytest.approx(5.76945, rel=1e-6)
+    with uproot.open(run / "events/detector.root") as flat:
+        assert flat["Delphes"].num_entries == 200
+    analysis = json.loads((run / "steps/04-analyze/result.json").read_text())
+    # e⁺μ⁻ with isolation, two jets and a b-tag at detector level: fewer than the particle level's third (Delphes'
+    # lepton efficiencies and b-tagging at ~70 % per b-jet); this run selects 27
+    assert 0.05 < analysis["n_selected"] / 200 < 0.3
+    n_bjets = json.loads((run / "hists/n_bjets.json").read_text())["storage"]["values"]
+    assert n_bjets[:2] == [0.0, 0.0], "no selected event without a b-tagged jet (underflow, N_b = 0)"
+    assert "b-tagging at pT 50 GeV" in (run / "report.md").read_text()
+
+
 def test_a_missing_delphes_card_is_an_input_error(docker_env: Path) -> None:
     workflow = (WORKFLOWS / "drell_yan_delphes.yaml").read_text().replace("card: atlas", "card: nowhere.tcl")
     (docker_env / "w.yaml").write_text(workflow)
