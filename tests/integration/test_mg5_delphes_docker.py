@@ -124,3 +124,19 @@ def test_a_model_that_is_not_found_fails_quoting_mg5(docker_env: Path) -> None:
     assert "no_such_model" in status["error"]
     assert "Model not found" in status["error"]
     assert not (docker_env / "run/events").exists() or not list((docker_env / "run/events").iterdir())
+
+
+def test_a_ufo_that_fails_to_load_fails_quoting_mg5(docker_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = docker_env / "models" / "broken_UFO"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("import particles\n")
+    (broken / "particles.py").write_text("this is not python (\n")
+    monkeypatch.setenv("MADAGENTS_MODELS_DIR", str(docker_env / "models"))
+    workflow = (WORKFLOWS / "drell_yan_mg5.yaml").read_text().replace("model: sm", "model: broken_UFO")
+    (docker_env / "w.yaml").write_text(workflow)
+    code, output, _ = _run(docker_env / "w.yaml", docker_env / "run", "--events", "50")
+    assert code == 1, output
+    error = json.loads((docker_env / "run/status.json").read_text())["error"]
+    assert "broken_UFO directory is not a valid UFO model" in error, error
+    assert "\n" not in error, "one paragraph"
+    assert not (docker_env / "run/events").exists() or not list((docker_env / "run/events").iterdir())

@@ -630,3 +630,21 @@ def test_a_run_directory_card_wins_and_a_failure_leaves_no_output(fake_delphes: 
     assert not list((fake_delphes / "events").glob(".*.part"))
     unknown = detect(fake_delphes, backend="delphes", card=None, delphes_card="nowhere.tcl")
     assert "Delphes card 'nowhere.tcl' is neither in the run directory nor among the cards" in (unknown.error or "")
+
+
+def test_a_sample_without_a_hepmc3_file_is_refused_before_delphes_starts(fake_delphes: Path) -> None:
+    (fake_delphes / "events/events.hepmc3").unlink()
+    missing = detect(fake_delphes, backend="delphes", card=None, delphes_card="delphes_card_ATLAS.tcl")
+    assert not missing.ok
+    assert "the sample has no HepMC3 file events/events.hepmc3" in (missing.error or "")
+    (fake_delphes / "events/events.lhe").write_text('<LesHouchesEvents version="3.0">\n')
+    lhe = detect(
+        fake_delphes,
+        backend="delphes",
+        card=None,
+        delphes_card="delphes_card_ATLAS.tcl",
+        hepmc_path="events/events.lhe",
+    )
+    assert "events/events.lhe is not a HepMC3 ASCII file" in (lhe.error or "")
+    assert not (fake_delphes / "delphes_call.json").exists(), "Delphes never ran"
+    assert not list((fake_delphes / "events").glob("detector*"))
