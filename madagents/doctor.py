@@ -163,8 +163,10 @@ def _sandbox_checks(settings: Settings, backend: str) -> list[Check]:
         ran = ran.model_copy(update={"ok": False, "detail": f"{where} has no Pythia8", "fix": fix, "required": True})
     if backend == "docker":
         return [ran]
-    # the tools run with this interpreter: probe it here
-    return [ran, *stack_checks(backend, _probe_host(), HOST_FIXES, tools_run_here=True)]
+    # the tools run with this interpreter (a remote Dask cluster's workers only told us they have Pythia8): probe it
+    remote = backend == "dask" and settings.dask.scheduler is not None
+    label = "this host" if remote else backend
+    return [ran, *stack_checks(label, _probe_host(), HOST_FIXES, tools_run_here=not remote)]
 
 
 def _probe_host() -> dict[str, Any]:
