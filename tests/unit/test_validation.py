@@ -7,6 +7,7 @@ import math
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import awkward as ak
@@ -309,6 +310,13 @@ def test_a_prefix_check_names_the_first_event_that_differs(run: tuple) -> None:
     )
 
 
+def _wait_for_lines(path: Path, n: int, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(path.read_text().splitlines()) < n:
+        assert time.monotonic() < deadline, f"{path.name} has not {n} lines after {timeout_s} s"
+        time.sleep(0.05)
+
+
 def test_an_early_reproduction_is_used_only_for_the_script_it_ran(run: tuple) -> None:
     run_dir, plan, generation, analysis = run
     _regenerating(run_dir, muon_pt=45.6)
@@ -317,6 +325,7 @@ def test_an_early_reproduction_is_used_only_for_the_script_it_ran(run: tuple) ->
     assert verify_reproduction(ctx, plan, _results(plan, generation, analysis)).passed
     assert (run_dir / "runs.txt").read_text() == "ran\n"  # once, early: the reviewer took its result
     start_early_reproduction(ctx, plan)
+    _wait_for_lines(run_dir / "runs.txt", 2)  # bash has parsed the one-line script: rewriting it now changes nothing
     _regenerating(run_dir, muon_pt=45.7)  # reproduce.sh changed after the early start: run again, and fail
     assert not verify_reproduction(ctx, plan, _results(plan, generation, analysis)).passed
     assert (run_dir / "runs.txt").read_text() == "ran\n" * 3
