@@ -1,11 +1,12 @@
 """The MG5 → Pythia8 → Delphes chain in the hep-full image: what the process cache saves, and Delphes' rate.
 
-Usage: python benchmarks/chain.py [--events 1000] [--vendor ../shared/vendor]. Needs a Docker daemon and the
+Usage: python benchmarks/chain.py [--events 1000] [--vendor ../shared/vendor [--cold]]. Needs a Docker daemon and the
 hep-full image. Prints, each measured in this one run:
 - the MG5 step of drell_yan_mg5 run twice with the same process (a fresh cache: the first run compiles, the second
   reuses the process directory) and their ratio;
 - Delphes events per second in drell_yan_delphes (the detector step's time from the run's trace);
-- with --vendor, the time of a warm `madagents images build hep-full` (nothing to rebuild).
+- with --vendor, the time of a warm `madagents images build hep-full` (nothing to rebuild);
+- with --cold too, first a cold one (`--no-cache`: MG5 set up and Delphes compiled again, on the cached hep stack).
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--vendor", type=Path, help="Also time a warm hep-full build from these tarballs.")
+    parser.add_argument("--cold", action="store_true", help="With --vendor: a cold build (--no-cache) first.")
     args = parser.parse_args()
+    if args.cold and args.vendor is None:
+        parser.error("--cold builds from the tarballs of --vendor DIR; give it")
     with tempfile.TemporaryDirectory() as scratch:
         env = {**os.environ, "MADAGENTS_MG5_CACHE_DIR": str(Path(scratch) / "mg5-cache")}
         first_s = run("drell_yan_mg5.yaml", args.events, Path(scratch) / "mg5-first", env)
@@ -65,11 +69,17 @@ def main() -> None:
     print(f"  ratio second / first: {mg5[1] / mg5[0]:.2f}")
     print(f"Delphes step: {detector:.1f} s for {args.events} events = {args.events / detector:.0f} events/s")
     print(f"  (whole drell_yan_delphes run {delphes_s:.1f} s)")
+    if args.cold:
+        print(f"hep-full build, cold:            {build_seconds(args.vendor, '--no-cache'):8.1f} s")
     if args.vendor is not None:
-        start = time.monotonic()
-        build = [sys.executable, "-m", "madagents", "images", "build", "hep-full", "--source", str(args.vendor)]
-        subprocess.run(build, check=True, stdout=subprocess.DEVNULL)
-        print(f"hep-full build, warm:            {time.monotonic() - start:8.1f} s")
+        print(f"hep-full build, warm:            {build_seconds(args.vendor):8.1f} s")
+
+
+def build_seconds(vendor: Path, *options: str) -> float:
+    start = time.monotonic()
+    build = [sys.executable, "-m", "madagents", "images", "build", "hep-full", "--source", str(vendor), *options]
+    subprocess.run(build, check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - start
 
 
 if __name__ == "__main__":

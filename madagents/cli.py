@@ -329,6 +329,9 @@ def images_build(
         Path | None,
         typer.Option(help="hep-full: a directory of MG5_aMC_v*.tar.gz, delphes-*.tar.gz, *_UFO.tar.gz."),
     ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Rebuild every layer of this image (e.g. after a broken package).")
+    ] = False,
 ) -> None:
     """Build a sandbox image (and the images it starts from); cached layers are reused."""
     from madagents.images import IMAGES, build_image  # noqa: PLC0415
@@ -337,7 +340,9 @@ def images_build(
         print_error(f"unknown image {name!r}; choose one of {', '.join(IMAGES)}")
         raise typer.Exit(2)
     try:
-        build_image(name, lambda line: console.print(line, markup=False, highlight=False), source=source)
+        build_image(
+            name, lambda line: console.print(line, markup=False, highlight=False), source=source, no_cache=no_cache
+        )
     except ValueError as exc:
         print_error(str(exc))
         raise typer.Exit(2) from None

@@ -100,8 +100,12 @@ def image_status(client: Any, image: str) -> ImageStatus:
     )
 
 
-def build_image(name: str, on_line: Callable[[str], None], source: Path | None = None) -> None:
+def build_image(
+    name: str, on_line: Callable[[str], None], source: Path | None = None, *, no_cache: bool = False
+) -> None:
     """Run ``containers/<name>/build.sh`` (it builds the base and hep images first when missing).
+
+    ``no_cache`` rebuilds every layer of this image; the images it starts from keep theirs.
 
     For hep-full, ``source`` is a directory of release tarballs; without it the official releases are downloaded
     (pinned by sha256) into the user's cache. Raises ``RuntimeError`` with the last lines of the build output when
@@ -117,6 +121,8 @@ def build_image(name: str, on_line: Callable[[str], None], source: Path | None =
     elif source is not None:
         msg = f"--source is for hep-full; the {name} image is built from PyPI packages"
         raise ValueError(msg)
+    if no_cache:
+        args.append("--no-cache")
     # the context manager closes the pipe, which a bare Popen leaves to the garbage collector (ResourceWarning)
     with subprocess.Popen(
         args,

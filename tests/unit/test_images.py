@@ -207,3 +207,15 @@ def test_images_build_hep_full_names_missing_sources(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["images", "build", "hep", "--source", str(tmp_path)])
     assert result.exit_code == 2
     assert "--source is for hep-full" in result.output
+
+
+def test_images_build_no_cache_reaches_the_build_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "hep" / "build.sh"
+    script.parent.mkdir()
+    script.write_text('echo "build.sh got: $*"\n')
+    monkeypatch.setattr("madagents.images.CONTAINERS_DIR", tmp_path)
+    result = CliRunner().invoke(app, ["images", "build", "hep", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert "build.sh got: --no-cache" in result.output
+    result = CliRunner().invoke(app, ["images", "build", "hep"])
+    assert "build.sh got: \n" in result.output
