@@ -8,9 +8,10 @@ Usage (from the repository root, with madagents importable):
     wall time, time per event and the peak RSS of the largest process, with the peak RSS relative to the 10⁴ run's
     (target ≤ 1.20 at 10⁵: events are streamed in batches, never held whole).
 (2) First this machine's ceiling: two bare Pythia8 processes of half the events, one after the other, then at once.
-    Then the Pythia8 tool for ``--dask-events`` split into two seeded chunks on a local Dask cluster of one worker, then
-    of two: the speed-up of two workers over one (target ≥ 1.8 on 2 cores), the merge's time and whether the merged
-    σ agrees with one chunk's. Starting a cluster is printed but not counted: a run starts it once for all steps.
+    Then the two seeded Pythia8 chunks a run of ``--dask-events`` with ``--chunks 2`` plans, on a local Dask cluster
+    of one worker, then of two: the speed-up of two workers over one (target ≥ 1.8 on 2 cores), the merge's time and
+    whether the merged σ is the same with either. Starting a cluster is printed but not counted: a run starts it once
+    for all steps.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from pathlib import Path
 from measure import Measured, Row, load_line, measured, print_table
 from overhead import HERE, SEED, WORKFLOW, pythia_settings
 
-from madagents.agents.chain import chunk_sizes
 from madagents.agents.planner import plan_workflow
 from madagents.sandbox import Sandbox
 from madagents.sandbox.dask import DaskSandbox
@@ -82,27 +82,22 @@ def runs(sizes: list[int], scratch: Path) -> list[Row]:
 
 
 def chunks_on(workers: int, events: int, scratch: Path) -> tuple[float, float, float, pythia8_generate.Result]:
-    """Two chunks on a cluster of ``workers``: (their wall time, the merge's, the cluster's start-up, merged)."""
-    request = plan_workflow(load_workflow(WORKFLOW, events=events, seed=SEED)).step_request(pythia8_generate.Request)
+    """The two chunks and the merge a run plans (``--chunks 2``) on a cluster of ``workers``: (the chunks' wall
+    time, the merge's, the cluster's start-up, the merged result)."""
+    plan = plan_workflow(load_workflow(WORKFLOW, events=events, seed=SEED, chunks=2))
+    chunks = [step for step in plan.steps if isinstance(step.request, pythia8_generate.Request)]
+    (merge,) = [step for step in plan.steps if isinstance(step.request, merge_samples.Request)]
     dask = DaskSandbox(scratch / f"dask{workers}", None, workers)
     try:
         start = time.monotonic()
         dask.ensure_ready(build=False, on_line=lambda _: None)
         cluster_s = time.monotonic() - start
-        steps = ["01-generate_c1", "01-generate_c2"]
-        chunks = [
-            request.model_copy(
-                update={"seed": SEED + i, "n_events": size, "root_path": f"events/chunks/c{i}.root", "hepmc_path": None}
-            )
-            for i, size in zip((1, 2), chunk_sizes(events, 2), strict=True)
-        ]
         start = time.monotonic()
         with ThreadPoolExecutor(2) as pool:  # as the graph runs parallel steps: one thread each
-            list(pool.map(run_tool, [dask] * 2, steps, chunks))
+            list(pool.map(run_tool, [dask] * 2, [step.id for step in chunks], [step.request for step in chunks]))
         chunks_s = time.monotonic() - start
-        merge = merge_samples.Request(chunk_results=[f"steps/{step}/result.json" for step in steps], hepmc_path=None)
-        merge_s = run_tool(dask, "02-merge", merge)
-        return chunks_s, merge_s, cluster_s, result(dask, "02-merge")
+        merge_s = run_tool(dask, merge.id, merge.request)
+        return chunks_s, merge_s, cluster_s, result(dask, merge.id)
     finally:
         dask.close()
 

@@ -100,6 +100,7 @@ def add_generation(chain: Chain, request: pythia8_generate.Request, chunk_seeds:
                 "seed": seed,
                 "hepmc_path": chain.path(f"events/chunks/c{index + 1}.hepmc3") if request.hepmc_path else None,
                 "root_path": chain.path(f"events/chunks/c{index + 1}.root"),
+                "spare_core": False,  # the chunks take every core (or Dask worker) there is
             }
         )
         description = f"Pythia8 events, chunk {index + 1} of {len(chunk_seeds)}"

@@ -92,6 +92,10 @@ def test_chunks_get_their_own_seeds_and_a_merge_step_the_analysis_reads() -> Non
     assert [request.n_events for _, request in chunks] == [251, 250, 250, 250]
     assert [request.seed for _, request in chunks] == [derive_seed(7, f"pythia8:chunk{i}/4") for i in range(1, 5)]
     assert len({request.root_path for _, request in chunks}) == 4  # no two chunks write the same file
+    # side by side they take every core: none is left for a ROOT writer process beside each
+    assert [request.spare_core for _, request in chunks] == [False] * 4
+    one_sample = plan_workflow(load_workflow(DRELL_YAN, events=1001, seed=7))
+    assert one_sample.step_request(pythia8_generate.Request).spare_core
     merge_step, merge = plan.steps_of(merge_samples.Request)[0]
     assert merge_step.needs == [step.id for step, _ in chunks]
     assert plan.steps[-1].needs == [merge_step.id]

@@ -269,14 +269,25 @@ def test_small_segments_and_a_full_backlog_write_the_same_file(
     assert (tmp_path / hepmc).read_bytes() == (dy.directory / hepmc).read_bytes()
 
 
-@pytest.mark.parametrize("process_from", [final_state_writer.PROCESS_FROM_EVENTS, 0], ids=["here", "child"])
+@pytest.mark.parametrize(
+    ("process_from", "spare_core", "writer"),
+    [(final_state_writer.PROCESS_FROM_EVENTS, True, False), (0, True, True), (0, False, False)],
+    ids=["small-sample-here", "child", "no-spare-core-here"],
+)
 def test_baskets_of_several_batches_hold_the_same_events(
-    dy: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, process_from: int
+    dy: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    process_from: int,
+    spare_core: bool,
+    writer: bool,
 ) -> None:
     monkeypatch.setattr(pythia8_generate, "ROOT_BASKET_EVENTS", 2 * BATCH)
     monkeypatch.setattr(final_state_writer, "PROCESS_FROM_EVENTS", process_from)
-    again = generate(tmp_path, drell_yan(resonances=[23], hepmc_path=None))
+    again = generate(tmp_path, drell_yan(resonances=[23], hepmc_path=None, spare_core=spare_core))
     assert again.result.ok, again.result.error
+    assert ("final-state writer process" in capsys.readouterr().out) is writer
     with uproot.open(tmp_path / "events/events.root") as file:
         weight = file["events"]["weight"]
         # two full batches, then the last 70 events: memory does not grow with one basket per batch
