@@ -71,7 +71,7 @@ class Request(ToolRequest):
         default=True,
         description="A core is idle beside this generation: the ROOT file of a large sample is written there, by a "
         "child process. False for chunks that run side by side: they take every core, so each writes its own file "
-        "(half the CPU time: no copy to a child, no second interpreter). The file is the same either way.",
+        "(half the CPU time: no copy to a child, no second interpreter). The events written are the same either way.",
     )
     lhe_path: RunPath | None = Field(
         default=None,

@@ -5,7 +5,7 @@ Pythia8's own; on the other core it overlaps with generation. A small sample is 
 process: below ``PROCESS_FROM_EVENTS`` the objects cost less than starting the writer (its interpreter imports
 numpy, awkward and uproot, ~0.6 s). So is a sample with no idle core beside it (chunks side by side on every core):
 there the child would take its CPU time from a generator, and about twice what the objects cost here (measured
-per 10 000 events: 2.4 s in the child, 1.2 s here: the copy and the child's interpreter). Baskets hold
+per 10 000 events: 2.4 s in the child, 1.1 s here: the copy and the child's interpreter). Baskets hold
 ``basket_events`` events or a few more (whole chunks), so memory does not grow with the sample.
 """
 
