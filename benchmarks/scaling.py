@@ -85,8 +85,8 @@ def chunks_on(workers: int, events: int, scratch: Path) -> tuple[float, float, f
     """The two chunks and the merge a run plans (``--chunks 2``) on a cluster of ``workers``: (the chunks' wall
     time, the merge's, the cluster's start-up, the merged result)."""
     plan = plan_workflow(load_workflow(WORKFLOW, events=events, seed=SEED, chunks=2))
-    chunks = [step for step in plan.steps if isinstance(step.request, pythia8_generate.Request)]
-    (merge,) = [step for step in plan.steps if isinstance(step.request, merge_samples.Request)]
+    chunks = plan.steps_of(pythia8_generate.Request)
+    ((merge, merge_request),) = plan.steps_of(merge_samples.Request)
     dask = DaskSandbox(scratch / f"dask{workers}", None, workers)
     try:
         start = time.monotonic()
@@ -94,9 +94,9 @@ def chunks_on(workers: int, events: int, scratch: Path) -> tuple[float, float, f
         cluster_s = time.monotonic() - start
         start = time.monotonic()
         with ThreadPoolExecutor(2) as pool:  # as the graph runs parallel steps: one thread each
-            list(pool.map(run_tool, [dask] * 2, [step.id for step in chunks], [step.request for step in chunks]))
+            list(pool.map(run_tool, [dask] * 2, [step.id for step, _ in chunks], [request for _, request in chunks]))
         chunks_s = time.monotonic() - start
-        merge_s = run_tool(dask, merge.id, merge.request)
+        merge_s = run_tool(dask, merge.id, merge_request)
         return chunks_s, merge_s, cluster_s, result(dask, merge.id)
     finally:
         dask.close()
