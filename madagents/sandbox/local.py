@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from madagents.sandbox.base import ExecResult, OutputHandler, OutputLog, Sandbox
+from madagents_tools.contract import PROGRESS_PREFIX
 
 __all__ = ["ENV_ALLOWLIST", "LocalSandbox"]
 
@@ -46,7 +47,9 @@ tokens) is dropped."""
 
 WARM_START_MODULE = "madagents_tools.warm_start"
 SPARE_AFTER_S = 1.0
-"""A tool that runs this long gets the next tool's interpreter started beside it (its preload takes ~1.3 s)."""
+"""A tool that runs this long earns the next tool's interpreter, started beside it (its preload takes ~1.3 s of CPU)
+once the tool is the only command running, or at the latest once it reports half its work done. Beside a tool and
+another command (the early reproduction check beside the generator) a preload takes its CPU from the tool."""
 
 
 class LocalSandbox(Sandbox):
@@ -58,6 +61,10 @@ class LocalSandbox(Sandbox):
         self.warm_start = warm_start
         self._spare: _Spare | None = None
         self._spare_lock = threading.Lock()  # a server's threads run several tools at once
+        self._running = 0
+        """Commands running now, tools or not: a spare waits for a core no other command uses."""
+        self._spare_due: dict[str, str] | None = None
+        """The environment of the spare a running tool has earned but not yet been given."""
 
     def run(
         self,
@@ -86,14 +93,21 @@ class LocalSandbox(Sandbox):
             timer = threading.Timer(timeout_s, _kill_group, args=(process, expired))
             timer.start()
             # the next tool's interpreter warms up on the core this one leaves idle, once this one has shown it is
-            # long enough to hide that: short tools, and most runs' last, then start no interpreter for nothing
-            warmer = threading.Timer(SPARE_AFTER_S, self._start_spare, args=(env,))
-            if warm:
-                warmer.start()
+            # long enough to hide that (short tools, and most runs' last, then start no interpreter for nothing) and
+            # no other command needs that core (SPARE_AFTER_S)
+            warmer = threading.Timer(SPARE_AFTER_S, self._earn_spare, args=(env,))
+            with self._spare_lock:
+                self._running += 1
+            half_reported = False
             try:
+                if warm:
+                    warmer.start()
                 assert process.stdout is not None
                 for line in process.stdout:
                     output.line(line.rstrip("\n"))
+                    if warm and not half_reported and warmer.finished.is_set() and _half_done(line):
+                        half_reported = True
+                        self._earn_spare(env, beside_others=True)
                 # wait4, not wait: this child's CPU time, with the descendants it reaped (threads of a server run
                 # several tools at once, so the process-wide RUSAGE_CHILDREN would mix them)
                 _, status, usage = os.wait4(process.pid, 0)
@@ -103,6 +117,7 @@ class LocalSandbox(Sandbox):
                 warmer.cancel()
                 if warm:  # it may be starting the spare just now: let it finish, so that close() finds the spare
                     warmer.join()
+                self._ended(earned=warm)
         preload_seconds = spare.preload_cpu_seconds if spare is not None else 0.0
         return ExecResult(
             exit_code=exit_code,
@@ -141,10 +156,25 @@ class LocalSandbox(Sandbox):
             return None
         return spare
 
-    def _start_spare(self, env: dict[str, str]) -> None:
-        with self._spare_lock, contextlib.suppress(OSError):  # no process to spare (a limit): the next starts cold
-            if self._spare is None:
-                self._spare = _Spare(self.python, env, self.workdir)
+    def _earn_spare(self, env: dict[str, str], *, beside_others: bool = False) -> None:
+        with self._spare_lock:
+            self._spare_due = env
+            self._start_earned_spare(beside_others=beside_others)
+
+    def _ended(self, *, earned: bool) -> None:
+        with self._spare_lock:
+            self._running -= 1
+            if earned:  # a warm tool that ended took its claim with it
+                self._spare_due = None
+            self._start_earned_spare()
+
+    def _start_earned_spare(self, *, beside_others: bool = False) -> None:
+        """Start the spare a running tool earned, when it runs alone (the caller holds the lock)."""
+        if self._spare_due is None or self._spare is not None or (self._running != 1 and not beside_others):
+            return
+        env, self._spare_due = self._spare_due, None
+        with contextlib.suppress(OSError):  # no process to spare (a limit): the next tool starts cold
+            self._spare = _Spare(self.python, env, self.workdir)
 
     def ensure_ready(self, *, build: bool, on_line: OutputHandler) -> str:  # noqa: ARG002 - nothing to build
         return f"local Python {self.python}"
@@ -195,6 +225,15 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
     # after the command name: state is field 3 of proc(5), utime and stime are fields 14 and 15
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _half_done(line: str) -> bool:
+    if not line.startswith(PROGRESS_PREFIX):
+        return False
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        progress = json.loads(line.removeprefix(PROGRESS_PREFIX))
+        return bool(2 * progress["done"] >= progress["total"])
+    return False
 
 
 def _kill_group(process: subprocess.Popen[str], expired: threading.Event) -> None:

@@ -3,8 +3,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,3 +191,79 @@ def test_the_preload_imports_the_stack_and_leaves_no_output_for_the_tool() -> No
         out, err = process.stdout.read(), process.stderr.read()
     assert out == "['uproot', 'mplhep', 'matplotlib.mathtext'] 0\n"  # logging is on again for the tool
     assert err == ""
+
+
+STEPS_TOOL = """
+import sys, time
+from madagents_tools.contract import report_progress
+for done, total, pause in zip(*[iter(map(float, sys.argv[1:]))] * 3):
+    if total:
+        report_progress(int(done), int(total))
+    time.sleep(pause)
+"""
+"""``python -m steps_tool DONE TOTAL PAUSE ...``: reports DONE of TOTAL (none when TOTAL is 0), sleeps PAUSE s, ..."""
+
+
+@pytest.fixture
+def spares(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalSandbox, list[float]]:
+    """A warm-starting sandbox and the monotonic times at which it started spares."""
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "steps_tool.py").write_text(STEPS_TOOL)
+    monkeypatch.setenv("PYTHONPATH", str(modules))
+    monkeypatch.setattr(local, "SPARE_AFTER_S", 0.3)
+    started: list[float] = []
+
+    class RecordedSpare(local._Spare):
+        def __init__(self, *args: Any) -> None:
+            started.append(time.monotonic())
+            super().__init__(*args)
+
+    monkeypatch.setattr(local, "_Spare", RecordedSpare)
+    return LocalSandbox(tmp_path, warm_start=True), started
+
+
+def _beside(sandbox: LocalSandbox, seconds: float) -> tuple[threading.Thread, list[float]]:
+    """Another command (not a tool: the early reproduction's reproduce.sh) running ``seconds``; its end time."""
+    ended: list[float] = []
+
+    def other() -> None:
+        sandbox.run([sys.executable, "-c", f"import time; time.sleep({seconds})"], timeout_s=60, log_path="other")
+        ended.append(time.monotonic())
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    return thread, ended
+
+
+def test_a_spare_starts_once_the_tool_runs_alone(spares: tuple[LocalSandbox, list[float]]) -> None:
+    sandbox, started = spares
+    before = time.monotonic()
+    other, _ = _beside(sandbox, 1.5)
+    tool = sandbox.run([sys.executable, "-m", "steps_tool", "0", "0", "3.5"], timeout_s=60, log_path="tool")
+    other.join()
+    sandbox.close()
+    assert tool.exit_code == 0
+    assert len(started) == 1
+    assert started[0] >= before + 1.5  # not at SPARE_AFTER_S, while the other command still ran
+
+
+def test_a_tool_that_never_runs_alone_leaves_no_spare(spares: tuple[LocalSandbox, list[float]]) -> None:
+    sandbox, started = spares
+    other, _ = _beside(sandbox, 3.0)
+    sandbox.run([sys.executable, "-m", "steps_tool", "0", "0", "1.0"], timeout_s=60, log_path="tool")
+    other.join()
+    sandbox.close()
+    assert started == []  # when the other command ended, the tool that earned it had gone
+
+
+def test_a_spare_starts_beside_others_once_the_tool_is_half_done(spares: tuple[LocalSandbox, list[float]]) -> None:
+    sandbox, started = spares
+    other, other_ended = _beside(sandbox, 4.0)
+    steps = ["1", "4", "1.0", "2", "4", "1.5"]  # a quarter at once, half after 1 s (past SPARE_AFTER_S), 1.5 s more
+    before = time.monotonic()
+    sandbox.run([sys.executable, "-m", "steps_tool", *steps], timeout_s=60, log_path="tool")
+    other.join()
+    sandbox.close()
+    assert len(started) == 1
+    assert before + 1.0 <= started[0] < other_ended[0]
