@@ -98,7 +98,8 @@ def energy_label(options: PlotOptions, sqrt_s_gev: float | None) -> str:
     """The text right above a plot: √s, and the luminosity when the plot is scaled to one."""
     energy = f"{sqrt_s_gev / 1000:g} TeV" if sqrt_s_gev else ""
     if options.luminosity_fb is None:
-        return f"$\\sqrt{{s}}$ = {energy}" if energy else ""
+        # √ as a character: mathtext's \sqrt logs "No TeX to Unicode mapping" in the CMS style's fonts, into every log
+        return f"√s = {energy}" if energy else ""
     luminosity = f"{options.luminosity_fb:g} fb$^{{-1}}$"
     return f"{luminosity} ({energy})" if energy else luminosity
 
@@ -234,7 +235,7 @@ def warm_up() -> None:
         axes = figure.subplots()
         mplhep.histplot([1.0], [0.0, 1.0], ax=axes, histtype="step", yerr=[0.1], label="x")
         axes.set(xlabel="$m_{\\mu\\mu}$ [GeV]", ylabel="d$\\sigma$ / dx [pb]")
-        mplhep.label.exp_label(exp="", llabel="Simulation", rlabel="$\\sqrt{s}$ = 13 TeV", ax=axes)
+        mplhep.label.exp_label(exp="", llabel="Simulation", rlabel="√s = 13 TeV", ax=axes)
         axes.legend(loc="upper right", fontsize="x-small")
         figure.savefig(io.BytesIO(), format="png", bbox_inches="tight")
 
