@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePosixPath
 from typing import TypeVar
 
@@ -13,7 +12,7 @@ from madagents.safe_files import UnsafePathError, read_model
 from madagents.sandbox.base import ExecResult
 from madagents.state import ToolCall
 from madagents_tools import TOOL_MODULES
-from madagents_tools.contract import PROGRESS_PREFIX, ToolRequest, ToolResult
+from madagents_tools.contract import ToolRequest, ToolResult, read_progress
 
 __all__ = ["HOST_OWNED_DIRS", "call_tool", "tool_command", "writable_dirs"]
 
@@ -63,9 +62,8 @@ def call_tool(
     ctx.rundir.file(f"{step_dir}/result.json").unlink(missing_ok=True)  # a stale one from a killed attempt
 
     def on_line(line: str) -> None:
-        if line.startswith(PROGRESS_PREFIX):
-            progress = json.loads(line.removeprefix(PROGRESS_PREFIX))
-            ctx.reporter.progress(step_dir, progress["done"], progress["total"])
+        if (progress := read_progress(line)) is not None:
+            ctx.reporter.progress(step_dir, *progress)
 
     try:
         writable = writable_dirs(request, step_dir)

@@ -16,7 +16,7 @@ import traceback
 import typing
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, TypeVar
@@ -37,6 +37,7 @@ __all__ = [
     "atomic_path",
     "inside_run_dir",
     "package_versions",
+    "read_progress",
     "record_file",
     "report_progress",
     "sha256_file",
@@ -168,6 +169,16 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 def report_progress(done: int, total: int) -> None:
     print(PROGRESS_PREFIX + json.dumps({"done": done, "total": total}), file=sys.stderr, flush=True)
+
+
+def read_progress(line: str) -> tuple[int, int] | None:
+    """(done, total) of a line ``report_progress`` printed; None for any other line, or a garbled one."""
+    if not line.startswith(PROGRESS_PREFIX):
+        return None
+    with suppress(ValueError, TypeError, KeyError):
+        progress = json.loads(line.removeprefix(PROGRESS_PREFIX))
+        return int(progress["done"]), int(progress["total"])
+    return None
 
 
 def package_versions(*names: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from madagents.sandbox.base import ExecResult, OutputHandler, OutputLog, Sandbox
-from madagents_tools.contract import PROGRESS_PREFIX
+from madagents_tools.contract import read_progress
 
 __all__ = ["ENV_ALLOWLIST", "LocalSandbox"]
 
@@ -228,12 +228,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _half_done(line: str) -> bool:
-    if not line.startswith(PROGRESS_PREFIX):
-        return False
-    with contextlib.suppress(ValueError, TypeError, KeyError):
-        progress = json.loads(line.removeprefix(PROGRESS_PREFIX))
-        return bool(2 * progress["done"] >= progress["total"])
-    return False
+    progress = read_progress(line)
+    return progress is not None and 2 * progress[0] >= progress[1]
 
 
 def _kill_group(process: subprocess.Popen[str], expired: threading.Event) -> None:

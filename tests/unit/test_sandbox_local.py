@@ -13,6 +13,7 @@ import pytest
 
 import madagents.sandbox as sandbox_package
 from madagents.sandbox import DockerLimits, ExecResult, LocalSandbox, local, make_sandbox
+from madagents_tools.contract import read_progress
 
 
 def test_runs_in_the_work_directory_and_logs_output(tmp_path: Path) -> None:
@@ -267,3 +268,18 @@ def test_a_spare_starts_beside_others_once_the_tool_is_half_done(spares: tuple[L
     sandbox.close()
     assert len(started) == 1
     assert before + 1.0 <= started[0] < other_ended[0]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('@@madagents-progress {"done": 3, "total": 8}', (3, 8)),
+        ("an ordinary log line", None),
+        ("@@madagents-progress not json", None),
+        ('@@madagents-progress {"done": 3}', None),
+        ("@@madagents-progress [3, 8]", None),
+    ],
+)
+def test_progress_lines_are_read_and_garbled_ones_ignored(line: str, expected: tuple[int, int] | None) -> None:
+    # a tool's output is untrusted: the host's progress display and the spare's half-done rule read it alike
+    assert read_progress(line) == expected
