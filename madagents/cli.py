@@ -55,13 +55,18 @@ def run(
     ] = None,
 ) -> None:
     """Run a workflow through the agent graph (no LLM) and write a validated run directory."""
+    start = time.monotonic()
+    settings = _settings(sandbox, chunks=chunks, scheduler=scheduler)
+    if settings.sandbox == "local":
+        from madagents.sandbox.local import start_spare_early  # noqa: PLC0415
+
+        start_spare_early()  # the generator's interpreter imports Pythia8 while this one imports the agent graph
     from madagents import runner  # noqa: PLC0415 - keeps --help fast
     from madagents.console import RichReporter, summary_table  # noqa: PLC0415
     from madagents.llm.client import make_client  # noqa: PLC0415
     from madagents.workflow import load_any_workflow  # noqa: PLC0415
 
-    start, reporter = time.monotonic(), RichReporter(console)
-    settings = _settings(sandbox, chunks=chunks, scheduler=scheduler)
+    reporter = RichReporter(console)
     with reported_errors():
         if resume:  # the backend is chosen anew (--sandbox, or as a new run would), never read from the run
             _refuse_overrides(events=events, seed=seed, out=out, chunks=chunks)

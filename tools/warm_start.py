@@ -29,6 +29,7 @@ PRELOAD = (
     "hist",
     "mplhep",
     "madagents_tools.analysis.plotting:warm_up",
+    "madagents_tools.analysis.analyze:import_vector",
 )
 """Modules the tools share, in the order the next tool is most likely to need them; ``module:function`` also calls
 ``function()``."""

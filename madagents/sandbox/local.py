@@ -25,7 +25,7 @@ from pathlib import Path
 from madagents.sandbox.base import ExecResult, OutputHandler, OutputLog, Sandbox
 from madagents_tools.contract import read_progress
 
-__all__ = ["ENV_ALLOWLIST", "LocalSandbox"]
+__all__ = ["ENV_ALLOWLIST", "LocalSandbox", "start_spare_early", "tool_environment"]
 
 ENV_ALLOWLIST = (
     "PATH",
@@ -52,6 +52,41 @@ once the tool is the only command running, or at the latest once it reports half
 another command (the early reproduction check beside the generator) a preload takes its CPU from the tool."""
 
 
+COLD_TOOLS = ("madagents_tools.environment",)
+"""Tools that import nothing of the physics stack: they start cold (0.2 s), and leave the waiting interpreter to the
+next tool, whose imports it saves (the generator's: 0.3 s)."""
+
+
+def tool_environment() -> dict[str, str]:
+    """What a tool sees of the host's environment."""
+    env = {key: os.environ[key] for key in ENV_ALLOWLIST if key in os.environ}
+    # PYTHONSAFEPATH: `python -m madagents_tools.X` must not import a madagents_tools/ package planted in the run
+    # directory
+    return env | {"PYTHONUNBUFFERED": "1", "PYTHONSAFEPATH": "1"}
+
+
+_early_spare: _Spare | None = None
+
+
+def start_spare_early() -> None:
+    """Start the first tool's interpreter now, for the first warm ``LocalSandbox`` of this process to take.
+
+    A command line calls this before it imports the agent graph (1 s on one core, the other idle), so that the first
+    tool that does real work (the generator) starts warm. Unclaimed, the interpreter exits with the host, at the end
+    of its stdin.
+    """
+    global _early_spare  # noqa: PLW0603 - one per process, as the command line that starts it
+    if _early_spare is None:
+        with contextlib.suppress(OSError):  # no process to spare: the first tool starts cold
+            _early_spare = _Spare(sys.executable, tool_environment(), Path.cwd())
+
+
+def _claim_early_spare() -> _Spare | None:
+    global _early_spare
+    spare, _early_spare = _early_spare, None
+    return spare
+
+
 class LocalSandbox(Sandbox):
     name = "local"
 
@@ -59,7 +94,7 @@ class LocalSandbox(Sandbox):
         super().__init__(workdir)
         self.python = sys.executable
         self.warm_start = warm_start
-        self._spare: _Spare | None = None
+        self._spare: _Spare | None = _claim_early_spare() if warm_start else None
         self._spare_lock = threading.Lock()  # a server's threads run several tools at once
         self._running = 0
         """Commands running now, tools or not: a spare waits for a core no other command uses."""
@@ -77,12 +112,9 @@ class LocalSandbox(Sandbox):
         writable: Sequence[str] = (),  # noqa: ARG002 - this backend isolates nothing (module docstring)
         protected: Sequence[str] = (),  # noqa: ARG002
     ) -> ExecResult:
-        env = {key: os.environ[key] for key in ENV_ALLOWLIST if key in os.environ}
-        # PYTHONSAFEPATH: `python -m madagents_tools.X` must not import a madagents_tools/ package planted in the run
-        # directory
-        env |= {"PYTHONUNBUFFERED": "1", "PYTHONSAFEPATH": "1"}
+        env = tool_environment()
         # tools (python -m madagents_tools.<stage>.<name> ...) start warm; other commands (reproduce.sh) as they are
-        warm = self.warm_start and cmd[:2] == [self.python, "-m"] and bool(cmd[2:])
+        warm = self.warm_start and cmd[:2] == [self.python, "-m"] and bool(cmd[2:]) and cmd[2] not in COLD_TOOLS
         spare = self._take_spare(env) if warm else None
         start = time.monotonic()
         with (

@@ -180,8 +180,8 @@ def test_a_warm_tool_is_killed_at_its_timeout_and_closing_ends_the_spare(warm: L
 def test_the_preload_imports_the_stack_and_leaves_no_output_for_the_tool() -> None:
     code = (
         "import logging, sys; from madagents_tools import warm_start; warm_start.preload(); "
-        "print([name for name in ('uproot', 'mplhep', 'matplotlib.mathtext') if name in sys.modules], "
-        "logging.root.manager.disable)"
+        "print([name for name in ('uproot', 'mplhep', 'matplotlib.mathtext', 'vector') if name in sys.modules], "
+        "logging.root.manager.disable, 'sympy' in sys.modules); import sympy"
     )
     # stdin open and empty, as the sandbox keeps it until the tool's command: the preload runs to its end
     with subprocess.Popen(
@@ -190,8 +190,41 @@ def test_the_preload_imports_the_stack_and_leaves_no_output_for_the_tool() -> No
         assert process.stdout is not None
         assert process.stderr is not None
         out, err = process.stdout.read(), process.stderr.read()
-    assert out == "['uproot', 'mplhep', 'matplotlib.mathtext'] 0\n"  # logging is on again for the tool
+    # logging is on again for the tool; vector came without its sympy backend, and sympy still imports
+    assert out == "['uproot', 'mplhep', 'matplotlib.mathtext', 'vector'] 0 False\n"
     assert err == ""
+
+
+def test_an_early_spare_waits_past_the_environment_check_for_the_first_tool_with_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "probe_tool.py").write_text(PROBE)
+    monkeypatch.setenv("PYTHONPATH", str(modules))
+    monkeypatch.setattr(local, "SPARE_AFTER_S", 60.0)  # no spare but the early one
+    local.start_spare_early()  # as `madagents run` does before it imports the agent graph
+    early = local._early_spare
+    sandbox = LocalSandbox(tmp_path, warm_start=True)
+    assert LocalSandbox(tmp_path, warm_start=True)._spare is None  # one early spare, for the first sandbox
+    check = sandbox.run([sys.executable, "-m", "madagents_tools.environment"], timeout_s=30, log_path="env.txt")
+    assert check.exit_code == 2  # its usage: no request given; what matters is that it ran cold
+    assert sandbox._spare is early
+    result = sandbox.run([sys.executable, "-m", "probe_tool", "x"], timeout_s=30, log_path="tool.txt")
+    sandbox.close()
+    assert _probe(result)["warm"] is True
+    assert _probe(result)["argv"] == ["x"]
+
+
+def test_an_unclaimed_early_spare_ends_with_its_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "_early_spare", None)
+    local.start_spare_early()
+    spare = local._claim_early_spare()
+    assert spare is not None
+    with spare.process as process:
+        assert process.stdin is not None
+        process.stdin.close()  # what the host's exit does to the pipe
+        assert process.wait(timeout=60) == 0
 
 
 STEPS_TOOL = """
