@@ -7,11 +7,13 @@ runs unchanged under every sandbox backend.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import posixpath
 import sys
+import threading
 import traceback
 import typing
 import uuid
@@ -19,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -35,6 +37,7 @@ __all__ = [
     "ToolRequest",
     "ToolResult",
     "atomic_path",
+    "exit_without_teardown",
     "inside_run_dir",
     "package_versions",
     "read_progress",
@@ -193,6 +196,25 @@ def package_versions(*names: str) -> dict[str, str]:
 
 RequestT = TypeVar("RequestT", bound=ToolRequest)
 ResultT = TypeVar("ResultT", bound=ToolResult)
+
+
+def exit_without_teardown(code: object = 0) -> NoReturn:
+    """End the process as ``raise SystemExit(code)`` would, but without Python's teardown.
+
+    The teardown frees every imported module one object at a time, after the work is done and the files are closed:
+    0.07 s for the generator or its writer process, 0.3 s for the analysis (matplotlib), 0.35 s for the host, each
+    on a run's critical path. The exit handlers still run and the streams are flushed; a process that still runs a
+    thread of its own (not a daemon) exits as usual, so that the thread finishes.
+    """
+    if isinstance(code, str):  # what SystemExit("message") prints
+        print(code, file=sys.stderr)
+        code = 1
+    if any(not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread()):
+        raise SystemExit(code)
+    atexit._run_exitfuncs()  # what a normal exit runs, and os._exit skips
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0)
 
 
 def tool_main(run: Callable[[RequestT], ResultT], request_type: type[RequestT], result_type: type[ResultT]) -> int:

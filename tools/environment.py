@@ -8,7 +8,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from madagents_tools.contract import NOT_INSTALLED, ToolRequest, ToolResult, package_versions, tool_main
+from madagents_tools.contract import (
+    NOT_INSTALLED,
+    ToolRequest,
+    ToolResult,
+    exit_without_teardown,
+    package_versions,
+    tool_main,
+)
 from madagents_tools.detector.detector import DELPHES_EXECUTABLE, find_delphes
 from madagents_tools.generation.mg5_run import Mg5Error, find_mg5
 
@@ -57,4 +64,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_without_teardown(main())

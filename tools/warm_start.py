@@ -20,43 +20,48 @@ import select
 import sys
 import warnings
 
-PRELOAD = (
-    "madagents_tools.contract",
-    "numpy",
-    "awkward",
-    "uproot",
-    "pythia8mc",
+from madagents_tools.contract import exit_without_teardown
+
+EVENT_STACK = ("madagents_tools.contract", "numpy", "awkward", "uproot", "pythia8mc")
+PLOTTING_STACK = (
     "hist",
     "mplhep",
     "madagents_tools.analysis.plotting:warm_up",
     "madagents_tools.analysis.analyze:import_vector",
 )
+PRELOAD = EVENT_STACK + PLOTTING_STACK
 """Modules the tools share, in the order the next tool is most likely to need them; ``module:function`` also calls
 ``function()``."""
+FIRST_TOOL = "--first-tool"
+"""The interpreter of a run's first tool, which generates or reads events: it preloads ``EVENT_STACK`` only, since
+the plotting stack would stay in that tool's memory for nothing (40 MB through a whole generation)."""
 
 
-def main() -> int:
-    preload()
+def main() -> None:
+    preload(EVENT_STACK if FIRST_TOOL in sys.argv[1:] else PRELOAD)
     line = sys.stdin.readline()
     if not line:  # the sandbox closed without a tool for this interpreter
-        return 0
+        return
     command = json.loads(line)
     os.chdir(command["cwd"])
     module, *arguments = command["argv"]
     sys.argv = [module, *arguments]  # run_module puts the module's file first, as python -m does
     sys.stdin = open(os.devnull)  # noqa: SIM115 - a cold tool's stdin is the host's; a warm one reads nothing
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
-    return 0
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as exc:  # as `python -m` ends; the tools end without teardown themselves, before this
+        exit_without_teardown(exc.code)
+    exit_without_teardown(0)
 
 
-def preload() -> None:
+def preload(entries: tuple[str, ...] = PRELOAD) -> None:
     # the tool's log shows what the tool does: warnings and log lines of the preload (matplotlib's about its fonts)
     # would appear in it as if the tool had caused them
     logging.disable(logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for entry in PRELOAD:
+            for entry in entries:
                 if _command_waiting():
                     break
                 name, _, function = entry.partition(":")
@@ -74,4 +79,4 @@ def _command_waiting() -> bool:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

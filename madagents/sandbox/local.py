@@ -24,6 +24,7 @@ from pathlib import Path
 
 from madagents.sandbox.base import ExecResult, OutputHandler, OutputLog, Sandbox
 from madagents_tools.contract import read_progress
+from madagents_tools.warm_start import FIRST_TOOL
 
 __all__ = ["ENV_ALLOWLIST", "LocalSandbox", "start_spare_early", "tool_environment"]
 
@@ -78,7 +79,7 @@ def start_spare_early() -> None:
     global _early_spare  # noqa: PLW0603 - one per process, as the command line that starts it
     if _early_spare is None:
         with contextlib.suppress(OSError):  # no process to spare: the first tool starts cold
-            _early_spare = _Spare(sys.executable, tool_environment(), Path.cwd())
+            _early_spare = _Spare(sys.executable, tool_environment(), Path.cwd(), first_tool=True)
 
 
 def _claim_early_spare() -> _Spare | None:
@@ -218,10 +219,10 @@ class LocalSandbox(Sandbox):
 class _Spare:
     """A ``python -m madagents_tools.warm_start`` waiting for its tool's command on stdin."""
 
-    def __init__(self, python: str, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, python: str, env: dict[str, str], cwd: Path, *, first_tool: bool = False) -> None:
         self.env = env
         self.process = subprocess.Popen(
-            [python, "-m", WARM_START_MODULE],
+            [python, "-m", WARM_START_MODULE, *([FIRST_TOOL] if first_tool else [])],
             cwd=cwd,
             env=env,
             stdin=subprocess.PIPE,

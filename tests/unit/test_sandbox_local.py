@@ -177,9 +177,16 @@ def test_a_warm_tool_is_killed_at_its_timeout_and_closing_ends_the_spare(warm: L
     assert spare.process.poll() is not None
 
 
-def test_the_preload_imports_the_stack_and_leaves_no_output_for_the_tool() -> None:
+@pytest.mark.parametrize(
+    ("entries", "loaded"),
+    [
+        ("PRELOAD", "['uproot', 'mplhep', 'matplotlib.mathtext', 'vector']"),
+        ("EVENT_STACK", "['uproot']"),  # a run's first tool: events, not plots
+    ],
+)
+def test_the_preload_imports_the_stack_and_leaves_no_output_for_the_tool(entries: str, loaded: str) -> None:
     code = (
-        "import logging, sys; from madagents_tools import warm_start; warm_start.preload(); "
+        f"import logging, sys; from madagents_tools import warm_start; warm_start.preload(warm_start.{entries}); "
         "print([name for name in ('uproot', 'mplhep', 'matplotlib.mathtext', 'vector') if name in sys.modules], "
         "logging.root.manager.disable, 'sympy' in sys.modules); import sympy"
     )
@@ -191,7 +198,7 @@ def test_the_preload_imports_the_stack_and_leaves_no_output_for_the_tool() -> No
         assert process.stderr is not None
         out, err = process.stdout.read(), process.stderr.read()
     # logging is on again for the tool; vector came without its sympy backend, and sympy still imports
-    assert out == "['uproot', 'mplhep', 'matplotlib.mathtext', 'vector'] 0 False\n"
+    assert out == f"{loaded} 0 False\n"
     assert err == ""
 
 
@@ -205,6 +212,8 @@ def test_an_early_spare_waits_past_the_environment_check_for_the_first_tool_with
     monkeypatch.setattr(local, "SPARE_AFTER_S", 60.0)  # no spare but the early one
     local.start_spare_early()  # as `madagents run` does before it imports the agent graph
     early = local._early_spare
+    assert early is not None
+    assert early.process.args[-1] == local.FIRST_TOOL  # it preloads the event stack only
     sandbox = LocalSandbox(tmp_path, warm_start=True)
     assert LocalSandbox(tmp_path, warm_start=True)._spare is None  # one early spare, for the first sandbox
     check = sandbox.run([sys.executable, "-m", "madagents_tools.environment"], timeout_s=30, log_path="env.txt")

@@ -30,6 +30,7 @@ from madagents_tools.contract import (
     RunPath,
     ToolRequest,
     ToolResult,
+    exit_without_teardown,
     package_versions,
     record_file,
     tool_main,
@@ -352,4 +353,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_without_teardown(main())

@@ -24,6 +24,7 @@ from madagents_tools.contract import (
     ToolRequest,
     ToolResult,
     atomic_path,
+    exit_without_teardown,
     package_versions,
     record_file,
     tool_main,
@@ -341,4 +342,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_without_teardown(main())

@@ -19,6 +19,7 @@ from madagents_tools.contract import (
     ToolRequest,
     ToolResult,
     atomic_path,
+    exit_without_teardown,
     inside_run_dir,
     package_versions,
     record_file,
@@ -324,4 +325,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_without_teardown(main())

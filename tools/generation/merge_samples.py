@@ -26,6 +26,7 @@ from madagents_tools.contract import (
     RunPath,
     ToolRequest,
     atomic_path,
+    exit_without_teardown,
     package_versions,
     sha256_file,
     tool_main,
@@ -336,4 +337,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_without_teardown(main())

@@ -24,6 +24,7 @@ from madagents_tools.contract import (
     RunPath,
     ToolRequest,
     ToolResult,
+    exit_without_teardown,
     package_versions,
     tool_main,
 )
@@ -337,4 +338,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_without_teardown(main())

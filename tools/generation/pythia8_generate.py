@@ -25,6 +25,7 @@ from madagents_tools.contract import (
     ToolRequest,
     ToolResult,
     atomic_path,
+    exit_without_teardown,
     inside_run_dir,
     package_versions,
     record_file,
@@ -339,4 +340,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_without_teardown(main())

@@ -25,6 +25,8 @@ from multiprocessing.shared_memory import SharedMemory
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, TypeAlias
 
+from madagents_tools.contract import exit_without_teardown
+
 __all__ = ["BatchConsumer", "BatchPipe", "BatchPipeError", "Columns"]
 
 CHUNK_PARTICLES = 1 << 16
@@ -236,6 +238,9 @@ def _serve(make_consumer: Callable[..., BatchConsumer], args: tuple[Any, ...], c
     except Exception as exc:  # the parent turns it into the tool's error
         with contextlib.suppress(OSError):
             connection.send(("failed", f"{type(exc).__name__}: {exc}", None))
+        return
+    connection.close()
+    exit_without_teardown(0)  # the parent waits for this exit: the file is closed, the teardown is wasted time
 
 
 def _unpack(name: str, layout: Layout) -> Columns:

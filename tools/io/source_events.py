@@ -16,6 +16,7 @@ from madagents_tools.contract import (
     RunPath,
     ToolRequest,
     ToolResult,
+    exit_without_teardown,
     package_versions,
     record_file,
     sha256_file,
@@ -94,4 +95,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_without_teardown(main())
