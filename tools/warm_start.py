@@ -2,7 +2,8 @@
 
 Every tool pays its imports and matplotlib's first figure before it does any work: 0.3 s for the generator, 1 s for
 the analysis (uproot, awkward, hist, mplhep, the font cache and the mathtext parser). The local sandbox starts this
-interpreter while the previous step runs, on the core that step leaves idle, and hands it the next tool's command
+interpreter while the previous step runs, on the core that step leaves idle (the first tool's while the command line
+imports the agent graph, ``--first-tool``), and hands it the next tool's command
 as one JSON line on stdin, ``{"argv": ["madagents_tools.x.y", ...], "cwd": "..."}``; it then runs that module as
 ``python -m`` would. A command that arrives during the preload ends it: the tool imports the rest itself, so a warm
 start costs at most the import under way.
@@ -22,7 +23,7 @@ import warnings
 
 from madagents_tools.contract import exit_without_teardown
 
-EVENT_STACK = ("madagents_tools.contract", "numpy", "awkward", "uproot", "pythia8mc")
+EVENT_STACK = ("numpy", "awkward", "uproot", "pythia8mc")
 PLOTTING_STACK = (
     "hist",
     "mplhep",
@@ -30,8 +31,8 @@ PLOTTING_STACK = (
     "madagents_tools.analysis.analyze:import_vector",
 )
 PRELOAD = EVENT_STACK + PLOTTING_STACK
-"""Modules the tools share, in the order the next tool is most likely to need them; ``module:function`` also calls
-``function()``."""
+"""Modules the tools share beside the contract (imported first, by this module), in the order the next tool is most
+likely to need them; ``module:function`` also calls ``function()``."""
 FIRST_TOOL = "--first-tool"
 """The interpreter of a run's first tool, which generates or reads events: it preloads ``EVENT_STACK`` only, since
 the plotting stack would stay in that tool's memory for nothing (40 MB through a whole generation)."""
