@@ -269,6 +269,23 @@ def test_small_segments_and_a_full_backlog_write_the_same_file(
     assert (tmp_path / hepmc).read_bytes() == (dy.directory / hepmc).read_bytes()
 
 
+def test_a_writer_that_has_closed_and_exited_before_the_tool_looks_is_not_taken_for_dead(
+    dy: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    send = batch_pipe.BatchPipe._send
+
+    def slow_to_look(pipe: batch_pipe.BatchPipe, header: batch_pipe.Header | None) -> None:
+        send(pipe, header)
+        if header is None:  # the end of the batches: the writer replies "closed" and exits before the tool reads on
+            pipe._process.join(timeout=60)
+
+    monkeypatch.setattr(batch_pipe.BatchPipe, "_send", slow_to_look)
+    again = generate(tmp_path, drell_yan(resonances=[23]))
+    assert again.result.ok, again.result.error
+    hepmc = "events/events.hepmc3"
+    assert (tmp_path / hepmc).read_bytes() == (dy.directory / hepmc).read_bytes()
+
+
 @pytest.mark.parametrize(
     ("process_from", "spare_core", "writer"),
     [(final_state_writer.PROCESS_FROM_EVENTS, True, False), (0, True, True), (0, False, False)],

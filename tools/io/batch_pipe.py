@@ -145,7 +145,8 @@ class BatchPipe:
 
     def _wait_until(self, condition: Callable[[], bool]) -> None:
         """Handle the replies that have arrived, then wait for more until ``condition()`` holds."""
-        while self._connection.poll():  # also reports a failure early, before the backlog fills up
+        # also reports a failure early, before the backlog fills up; after "closed" comes the end of the pipe only
+        while not self._closed and self._connection.poll():
             self._handle(self._receive())
         start = time.perf_counter()
         while not condition():
