@@ -210,6 +210,7 @@ def test_an_early_spare_waits_past_the_environment_check_for_the_first_tool_with
     (modules / "probe_tool.py").write_text(PROBE)
     monkeypatch.setenv("PYTHONPATH", str(modules))
     monkeypatch.setattr(local, "SPARE_AFTER_S", 60.0)  # no spare but the early one
+    monkeypatch.setattr(local, "_early_spare", None)  # not one an earlier command line left, in another environment
     local.start_spare_early()  # as `madagents run` does before it imports the agent graph
     early = local._early_spare
     assert early is not None
