@@ -21,13 +21,12 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import docker
 
 from madagents.sandbox.base import ExecResult, OutputHandler, OutputLog, Sandbox, SandboxUnavailableError
 from madagents.sandbox.host import DockerLimits, ToolHost, tool_locations
-
-if TYPE_CHECKING:
-    import docker
 
 __all__ = [
     "CONTAINER_WORKDIR",
@@ -63,8 +62,6 @@ def build_command(kind: str) -> str:
 
 def docker_client() -> Any:
     """A client of the local daemon; raises ``RuntimeError`` saying how to start one."""
-    import docker  # noqa: PLC0415 - the SDK (0.1 s) loads for the docker backend only
-
     try:
         client = docker.from_env()
         client.ping()
@@ -110,8 +107,6 @@ class DockerSandbox(Sandbox):
         writable: Sequence[str] = (),
         protected: Sequence[str] = (),
     ) -> ExecResult:
-        import docker  # noqa: PLC0415 - the SDK (0.1 s) loads for the docker backend only
-
         start = time.monotonic()
         with OutputLog(self.workdir / log_path, on_line) as output:
             try:
@@ -200,8 +195,6 @@ class DockerSandbox(Sandbox):
 
         Docker mounts a parent before its children, so the order of the list does not matter.
         """
-        import docker  # noqa: PLC0415 - the SDK (0.1 s) loads for the docker backend only
-
         root = self.workdir.resolve()
         mounts = [docker.types.Mount(CONTAINER_WORKDIR, str(root), type="bind", read_only=True)]
         for relative in writable:
@@ -218,8 +211,6 @@ class DockerSandbox(Sandbox):
         return mounts
 
     def _models_mount(self) -> list[docker.types.Mount]:
-        import docker  # noqa: PLC0415 - the SDK (0.1 s) loads for the docker backend only
-
         if self.models_dir is None:
             return []
         return [docker.types.Mount(MODELS_MOUNT, str(self.models_dir.resolve()), type="bind", read_only=True)]
@@ -346,8 +337,6 @@ class _CpuMeter:
         return None if self._nanoseconds is None else self._nanoseconds / 1e9
 
     def _sample(self, container: Any) -> None:
-        import docker  # noqa: PLC0415 - the SDK (0.1 s) loads for the docker backend only
-
         # the stream ends, or breaks, when the container stops or is removed; the figure is then what was seen
         with contextlib.suppress(docker.errors.DockerException, OSError, ValueError):
             for sample in container.stats(stream=True, decode=True):
@@ -357,8 +346,6 @@ class _CpuMeter:
 
 
 def _kill(container: Any, expired: threading.Event) -> None:
-    import docker  # noqa: PLC0415 - the SDK (0.1 s) loads for the docker backend only
-
     expired.set()
     with contextlib.suppress(docker.errors.APIError):  # it ended on its own meanwhile
         container.kill()
