@@ -28,7 +28,7 @@ PLOTTING_STACK = (
     "hist",
     "mplhep",
     "madagents_tools.analysis.plotting:warm_up",
-    "madagents_tools.analysis.analyze:import_vector",
+    "madagents_tools.analysis.objects:import_vector",
 )
 PRELOAD = EVENT_STACK + PLOTTING_STACK
 """Modules the tools share beside the contract (imported first, by this module), in the order the next tool is most

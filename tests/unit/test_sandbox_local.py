@@ -188,7 +188,8 @@ def test_the_preload_imports_the_stack_and_leaves_no_output_for_the_tool(entries
     code = (
         f"import logging, sys; from madagents_tools import warm_start; warm_start.preload(warm_start.{entries}); "
         "print([name for name in ('uproot', 'mplhep', 'matplotlib.mathtext', 'vector') if name in sys.modules], "
-        "logging.root.manager.disable, 'sympy' in sys.modules); import sympy"
+        "logging.root.manager.disable, 'sympy' in sys.modules); import sympy; "
+        "from madagents_tools import TOOL_MODULES; print([m for m in TOOL_MODULES.values() if m in sys.modules])"
     )
     # stdin open and empty, as the sandbox keeps it until the tool's command: the preload runs to its end
     with subprocess.Popen(
@@ -197,8 +198,9 @@ def test_the_preload_imports_the_stack_and_leaves_no_output_for_the_tool(entries
         assert process.stdout is not None
         assert process.stderr is not None
         out, err = process.stdout.read(), process.stderr.read()
-    # logging is on again for the tool; vector came without its sympy backend, and sympy still imports
-    assert out == f"{loaded} 0 False\n"
+    # logging is on again for the tool; vector came without its sympy backend, and sympy still imports; no tool's
+    # module was imported, which `python -m` would run as a second copy after a RuntimeWarning in the tool's log
+    assert out == f"{loaded} 0 False\n[]\n"
     assert err == ""
 
 

@@ -7,7 +7,6 @@ the PNG carrying its legend and binning as text metadata so a reviewer can check
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
@@ -23,7 +22,7 @@ from madagents_tools.analysis.analysis_spec import (
     cut_text,
     parse_observable,
 )
-from madagents_tools.analysis.objects import build_objects, evaluate
+from madagents_tools.analysis.objects import build_objects, evaluate, import_vector
 from madagents_tools.analysis.plotting import HistogramRecord, Normalisation, write_histogram
 from madagents_tools.contract import (
     OutputDir,
@@ -332,20 +331,6 @@ def _legend(label: str, sigma: float, sigma_err: float, *, n_selected: int, n_re
 def sigma_text(sigma: float, sigma_err: float) -> str:
     """σ as plot legends show it; the reviewer looks for exactly this text with the generator's σ."""
     return f"σ = {sigma:.4g} ± {sigma_err:.2g} pb"
-
-
-def import_vector() -> Any:
-    """vector, imported without the sympy backend it loads when sympy is installed (0.4 s, for a backend the analysis
-    never uses); sympy itself stays importable for whatever else runs in the process (torch, in a warm interpreter)."""
-    blocked = "sympy" not in sys.modules
-    if blocked:
-        sys.modules["sympy"] = None  # type: ignore[assignment]
-    try:
-        import vector  # noqa: PLC0415
-    finally:
-        if blocked:
-            del sys.modules["sympy"]
-    return vector
 
 
 def main() -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import sys
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from madagents_tools.analysis.analysis_spec import (
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     Floats: TypeAlias = npt.NDArray[np.float64]
 
-__all__ = ["LEPTON_FLAVOUR", "build_objects", "evaluate", "pair_mass"]
+__all__ = ["LEPTON_FLAVOUR", "build_objects", "evaluate", "import_vector", "pair_mass"]
 
 LEPTON_FLAVOUR = {"muon": 13, "electron": 11}
 """|PDG id| stored as each lepton's ``flavour``, so combinations and Z candidates know same flavour."""
@@ -223,3 +224,17 @@ def _met_vector(events: Any) -> Any:
     import awkward as ak  # noqa: PLC0415
 
     return ak.zip({"pt": events["met_pt"], "phi": events["met_phi"]}, with_name="Momentum2D")
+
+
+def import_vector() -> Any:
+    """vector, imported without the sympy backend it loads when sympy is installed (0.4 s, for a backend the analysis
+    never uses); sympy itself stays importable for whatever else runs in the process (torch, in a warm interpreter)."""
+    blocked = "sympy" not in sys.modules
+    if blocked:
+        sys.modules["sympy"] = None  # type: ignore[assignment]
+    try:
+        import vector  # noqa: PLC0415
+    finally:
+        if blocked:
+            del sys.modules["sympy"]
+    return vector
