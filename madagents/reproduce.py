@@ -190,7 +190,8 @@ def start_early_reproduction(ctx: RunContext, plan: Plan) -> None:
     command, n_check = reproduction_command(ctx, plan)
     if n_check <= ctx.settings.verify_events and not plan.steps_of(merge_samples.Request):
         digest = script_digest(ctx.rundir.file(SCRIPT_NAME).read_bytes())
-        ctx.early_reproduction.start(command, digest, lambda: _run_script(ctx, command))
+        unchecked = 1 - n_check / max(plan.expectations.n_events, 1)
+        ctx.early_reproduction.start(command, digest, lambda: _run_script(ctx, command), unchecked=unchecked)
 
 
 def _run_script(ctx: RunContext, command: list[str]) -> ExecResult:

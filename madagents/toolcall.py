@@ -64,6 +64,7 @@ def call_tool(
     def on_line(line: str) -> None:
         if (progress := read_progress(line)) is not None:
             ctx.reporter.progress(step_dir, *progress)
+            ctx.early_reproduction.progress(*progress)
 
     try:
         writable = writable_dirs(request, step_dir)
