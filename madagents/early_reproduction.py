@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from madagents.sandbox.base import ExecResult
 
-__all__ = ["START_AFTER_S", "EarlyReproduction", "script_digest"]
+__all__ = ["RELEASE_AT", "START_AFTER_S", "EarlyReproduction", "script_digest"]
 
 RELEASE_AT = 0.1
 """The check of a prefix starts once the tool beside it has reported this fraction of its work done."""
