@@ -11,10 +11,14 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-__all__ = ["Measured", "Row", "load_line", "measured", "print_table"]
+__all__ = ["Measured", "Row", "in_rounds", "load_line", "measured", "print_table"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,18 @@ def measured(command: list[str], env: dict[str, str] | None = None, cwd: Path | 
             msg = f"{' '.join(command)} failed (exit code {process.returncode}):\n{tail}"
             raise RuntimeError(msg)
     return Measured(seconds, usage.ru_maxrss / 1024)  # Linux reports kB
+
+
+def in_rounds(repeat: int, commands: Callable[[int], dict[str, Callable[[], T]]]) -> list[dict[str, T]]:
+    """``repeat`` rounds of the commands ``commands(round)`` names, each round in another order, so that a drift of
+    the machine's speed over minutes favours none of them; each round's results by name, in the order run."""
+    rounds = []
+    for index in range(repeat):
+        named = commands(index)
+        kinds = list(named)
+        shift = index % len(kinds)
+        rounds.append({kind: named[kind]() for kind in kinds[shift:] + kinds[:shift]})
+    return rounds
 
 
 def load_line() -> str:

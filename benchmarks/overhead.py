@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from measure import Measured, Row, load_line, measured, print_table
+from measure import Measured, Row, in_rounds, load_line, measured, print_table
 
 from madagents.agents.planner import plan_workflow
 from madagents.rundir import RunDir
@@ -69,18 +69,17 @@ def main() -> None:
     parser.add_argument("--sandbox", choices=["local", "docker"], default="local")
     args = parser.parse_args()
     print(f"events: {args.events}, sandbox: {args.sandbox}, rounds: {args.repeat}; before: {load_line()}")
-    rounds: list[dict[str, Measured]] = []
     with tempfile.TemporaryDirectory() as scratch:
         settings = pythia_settings(args.events, Path(scratch))
-        for index in range(args.repeat):
-            out = Path(scratch) / f"run{index}"
-            commands: dict[str, Callable[[], Measured]] = {
+
+        def commands(index: int) -> dict[str, Callable[[], Measured]]:
+            return {
                 "bare": functools.partial(bare, settings, args.events),
                 "read out": functools.partial(bare, settings, args.events, read_out=True),
-                "run": functools.partial(madagents_run, args.events, out, args.sandbox),
+                "run": functools.partial(madagents_run, args.events, Path(scratch) / f"run{index}", args.sandbox),
             }
-            order = KINDS[index % 3 :] + KINDS[: index % 3]
-            rounds.append({kind: commands[kind]() for kind in order})
+
+        rounds = in_rounds(args.repeat, commands)
         fastest = min(range(args.repeat), key=lambda i: rounds[i]["run"].seconds)
         nodes = {
             e.node: e.seconds or 0.0
