@@ -68,6 +68,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the three; the fastest of each is kept")
     parser.add_argument("--sandbox", choices=["local", "docker"], default="local")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1: the fastest of no rounds is no figure")
     print(f"events: {args.events}, sandbox: {args.sandbox}, rounds: {args.repeat}; before: {load_line()}")
     with tempfile.TemporaryDirectory() as scratch:
         settings = pythia_settings(args.events, Path(scratch))

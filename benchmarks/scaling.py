@@ -198,6 +198,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds of part (2); the fastest of each kind is kept")
     parser.add_argument("--quick", action="store_true", help="10³ and 10⁴ events, Dask on 4000")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1: the fastest of no rounds is no figure")
     max_events, dask_events = (REFERENCE, 4000) if args.quick else (args.max_events, args.dask_events)
     print(f"before: {load_line()}")
     with tempfile.TemporaryDirectory() as scratch:
