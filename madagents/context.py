@@ -5,6 +5,8 @@ Passed to the graph as LangGraph runtime context, so it is never checkpointed: a
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -62,6 +64,27 @@ class RunContext:
     confirm: Confirm | None = None
     early_reproduction: EarlyReproduction = field(default_factory=EarlyReproduction)
     """The reviewer's reproduce.sh when it was started beside the generation (``madagents.early_reproduction``)."""
+    _waits: threading.local = field(default_factory=threading.local)
+    """Per thread (parallel nodes run in threads and may each ask): seconds spent waiting for the user's answers."""
+
+    def ask(self, question: str) -> bool | None:
+        """The user's answer to a yes/no question; None when nobody can be asked (autonomous runs).
+
+        The wait is counted apart (:meth:`waited_s`): it is the person's time, not the run's, and neither a node's
+        time nor the wall-time budget may grow while a student thinks or has left the question open.
+        """
+        if self.confirm is None:
+            return None
+        start = time.monotonic()
+        try:
+            return self.confirm(question)
+        finally:
+            self._waits.seconds = self.waited_s() + time.monotonic() - start
+
+    def waited_s(self) -> float:
+        """Seconds this thread has waited for answers to :meth:`ask` so far."""
+        seconds: float = getattr(self._waits, "seconds", 0.0)
+        return seconds
 
 
 class AgentContext(Protocol):

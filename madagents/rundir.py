@@ -63,6 +63,8 @@ class TraceEvent(BaseModel):
     step_dir: str | None = None
     tool: str | None = None
     seconds: float | None = None
+    waited_s: float | None = None
+    """A node's wait for the user's answer (chat), not counted in its ``seconds``."""
     cpu_seconds: float | None = None
     """A tool call's CPU time as its sandbox measured it, a lower bound (``ExecResult.cpu_seconds``)."""
     ok: bool | None = None

@@ -53,8 +53,9 @@ def estimate_generation(ctx: RunContext, state: RunState, step: PlanStep) -> Est
         f"A pilot run of {pilot_events} events took {call.seconds:.1f} s ({rate:.0f} events/s), so "
         f"{request.n_events} events need about {_duration(seconds)} of CPU in the sandbox."
     )
-    if ctx.confirm is not None:  # the question shows the estimate; a note as well would say it twice
-        if not ctx.confirm(f"{text} Generate them?"):
+    answer = ctx.ask(f"{text} Generate them?")  # the question shows the estimate; a note as well would say it twice
+    if answer is not None:
+        if not answer:
             return Estimate(text=text, error="the user declined the generation step after the estimate")
         return Estimate(text=text)
     ctx.reporter.note(text)

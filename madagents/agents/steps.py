@@ -52,13 +52,16 @@ class NodeFunction(Protocol):
 
 
 def traced(name: str, node: NodeFunction) -> NodeFunction:
-    """Wrap a node so its start, end and duration go to trace.jsonl and to the reporter."""
+    """Wrap a node so its start, end and duration go to trace.jsonl and to the reporter.
+
+    The duration is the node's work: time spent waiting for the user's answer is traced apart (``waited_s``).
+    """
 
     def run_node(state: RunState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx = runtime.context
         ctx.rundir.trace(TraceEvent(event="node_start", node=name))
         ctx.reporter.node_started(name)
-        start = time.monotonic()
+        start, waited_before = time.monotonic(), ctx.waited_s()
         try:
             update = node(state, runtime=runtime)
         except BudgetExceededError as exc:
@@ -66,10 +69,14 @@ def traced(name: str, node: NodeFunction) -> NodeFunction:
         except ModelAccessError as exc:
             # the hint is the caller's: a run continues with --resume, a chat session just asks again
             update = {"error": f"model: {exc}; then continue with `madagents run --resume {ctx.rundir.path}`"}
-        seconds = time.monotonic() - start
+        waited = ctx.waited_s() - waited_before
+        seconds = time.monotonic() - start - waited
         update["spend"] = update.get("spend", Spend()) + Spend(seconds=seconds)
         error = update.get("error")
-        ctx.rundir.trace(TraceEvent(event="node_end", node=name, seconds=seconds, ok=error is None, error=error))
+        ended = TraceEvent(
+            event="node_end", node=name, seconds=seconds, waited_s=waited or None, ok=error is None, error=error
+        )
+        ctx.rundir.trace(ended)
         ctx.reporter.node_finished(name, seconds, error)
         return update
 
