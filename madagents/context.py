@@ -64,7 +64,7 @@ class RunContext:
     confirm: Confirm | None = None
     early_reproduction: EarlyReproduction = field(default_factory=EarlyReproduction)
     """The reviewer's reproduce.sh when it was started beside the generation (``madagents.early_reproduction``)."""
-    _waits: threading.local = field(default_factory=threading.local)
+    _waits: threading.local = field(default_factory=threading.local, init=False, repr=False)
     """Per thread (parallel nodes run in threads and may each ask): seconds spent waiting for the user's answers."""
 
     def ask(self, question: str) -> bool | None:
