@@ -7,18 +7,37 @@ maximum over them. Processes of a Docker container are not descendants: measure 
 
 from __future__ import annotations
 
+import argparse
 import os
+import statistics
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-__all__ = ["Measured", "Row", "in_rounds", "load_line", "measured", "print_table"]
+__all__ = [
+    "Measured",
+    "Row",
+    "fastest",
+    "in_rounds",
+    "load_line",
+    "measured",
+    "print_table",
+    "round_count",
+    "round_lines",
+]
+
+
+class Timing(Protocol):
+    @property
+    def seconds(self) -> float: ...
+
 
 T = TypeVar("T")
+TimingT = TypeVar("TimingT", bound=Timing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +87,35 @@ def in_rounds(repeat: int, commands: Callable[[int], dict[str, Callable[[], T]]]
         shift = index % len(kinds)
         rounds.append({kind: named[kind]() for kind in kinds[shift:] + kinds[:shift]})
     return rounds
+
+
+def round_count(text: str) -> int:
+    """The argparse type of ``--repeat``."""
+    count = int(text)
+    if count < 1:
+        msg = "must be at least 1: the fastest of no rounds is no figure"
+        raise argparse.ArgumentTypeError(msg)
+    return count
+
+
+def fastest(rounds: list[dict[str, TimingT]]) -> dict[str, TimingT]:
+    """The fastest result of each kind over the rounds: a load spike from other jobs only ever adds time."""
+    return {kind: min((times[kind] for times in rounds), key=lambda timed: timed.seconds) for kind in rounds[0]}
+
+
+def round_lines(
+    rounds: list[dict[str, TimingT]], ratios: dict[str, Callable[[dict[str, TimingT]], float]], target: str
+) -> list[str]:
+    """Each round's times (in the order run) and ``ratios``, then the median of the ratio named ``target``: what
+    the fastest of each kind does not show."""
+    lines = ["  each round (in the order run):"]
+    for index, times in enumerate(rounds, start=1):
+        parts = ", ".join(f"{kind} {timed.seconds:.1f} s" for kind, timed in times.items())
+        figures = ", ".join(f"{name} {ratio(times):.2f}×" for name, ratio in ratios.items())
+        lines.append(f"    {index}: {parts}   {figures}")
+    median = statistics.median(ratios[target](times) for times in rounds)
+    lines.append(f"    median of the rounds' {target}: {median:.2f}×")
+    return lines
 
 
 def load_line() -> str:

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import functools
-import statistics
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from measure import Measured, Row, in_rounds, load_line, measured, print_table
+from measure import Measured, Row, fastest, in_rounds, load_line, measured, print_table, round_count, round_lines
 
 from madagents.agents.planner import plan_workflow
 from madagents.rundir import RunDir
@@ -59,17 +58,18 @@ def madagents_run(events: int, out: Path, sandbox: str) -> Measured:
     return measured(command)
 
 
-KINDS = ("bare", "read out", "run")
+def run_per_bare(times: dict[str, Measured]) -> float:
+    return times["run"].seconds / times["bare"].seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10000)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds of the three; the fastest of each is kept")
+    parser.add_argument(
+        "--repeat", type=round_count, default=3, help="rounds of the three; the fastest of each is kept"
+    )
     parser.add_argument("--sandbox", choices=["local", "docker"], default="local")
     args = parser.parse_args()
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1: the fastest of no rounds is no figure")
     print(f"events: {args.events}, sandbox: {args.sandbox}, rounds: {args.repeat}; before: {load_line()}")
     with tempfile.TemporaryDirectory() as scratch:
         settings = pythia_settings(args.events, Path(scratch))
@@ -82,13 +82,13 @@ def main() -> None:
             }
 
         rounds = in_rounds(args.repeat, commands)
-        fastest = min(range(args.repeat), key=lambda i: rounds[i]["run"].seconds)
+        fastest_run = min(range(args.repeat), key=lambda i: rounds[i]["run"].seconds)
         nodes = {
             e.node: e.seconds or 0.0
-            for e in RunDir(Path(scratch) / f"run{fastest}").trace_events()
+            for e in RunDir(Path(scratch) / f"run{fastest_run}").trace_events()
             if e.event == "node_end"
         }
-    best = {kind: min((r[kind] for r in rounds), key=lambda m: m.seconds) for kind in KINDS}
+    best = fastest(rounds)
     base = best["bare"].seconds
     rows = [
         Row("bare Pythia8 (benchmarks/bare_pythia.py)", best["bare"], 1.0),
@@ -103,12 +103,7 @@ def main() -> None:
     print_table(f"{args.events} Drell–Yan events, the fastest of {args.repeat}; after: {load_line()}", rows)
     added = best["run"].seconds / best["read out"].seconds
     print(f"\n  run / read out: {added:.2f}× (madagents beyond reading the events: start-up, writers, analysis, check)")
-    print("\n  each round (in the order run):")
-    ratios = [r["run"].seconds / r["bare"].seconds for r in rounds]
-    for index, (times, ratio) in enumerate(zip(rounds, ratios, strict=True), start=1):
-        parts = ", ".join(f"{kind} {measurement.seconds:.1f} s" for kind, measurement in times.items())
-        print(f"    {index}: {parts}   run / bare {ratio:.2f}×")
-    print(f"    median of the rounds' run / bare: {statistics.median(ratios):.2f}×")
+    print("\n" + "\n".join(round_lines(rounds, {"run / bare": run_per_bare}, "run / bare")))
     print("\n  the run's roles (trace.jsonl):")
     for node, seconds in nodes.items():
         print(f"    {node:<12} {seconds:8.1f} s")

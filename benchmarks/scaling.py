@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import functools
 import math
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from measure import Measured, Row, in_rounds, load_line, measured, print_table
+from measure import Measured, Row, fastest, in_rounds, load_line, measured, print_table, round_count, round_lines
 from overhead import HERE, SEED, WORKFLOW, pythia_settings
 
 from madagents.agents.planner import plan_workflow
@@ -98,12 +97,12 @@ class Timed:
     """The merged σ and its error (pb)."""
 
 
-def chunks_on(workers: int, events: int, scratch: Path) -> Timed:
+def chunks_on(workers: int, events: int, workdir: Path) -> Timed:
     """The two chunks and the merge a run plans (``--chunks 2``), on a local cluster of ``workers``."""
     plan = plan_workflow(load_workflow(WORKFLOW, events=events, seed=SEED, chunks=2))
     chunks = plan.steps_of(pythia8_generate.Request)
     ((merge, merge_request),) = plan.steps_of(merge_samples.Request)
-    dask = DaskSandbox(scratch, None, workers)
+    dask = DaskSandbox(workdir, None, workers)
     try:
         start = time.monotonic()
         dask.ensure_ready(build=False, on_line=lambda _: None)
@@ -139,9 +138,6 @@ def bare_pair(settings: Path, events: int, *, at_once: bool) -> Timed:
     return Timed(time.monotonic() - start)
 
 
-DASK_KINDS = ("one after the other", "at once", "1 worker", "2 workers")
-
-
 def dask_rows(events: int, repeat: int, scratch: Path) -> tuple[list[Row], str]:
     settings = pythia_settings(events, scratch)
 
@@ -154,7 +150,7 @@ def dask_rows(events: int, repeat: int, scratch: Path) -> tuple[list[Row], str]:
         }
 
     rounds = in_rounds(repeat, commands)
-    best = {kind: min((r[kind] for r in rounds), key=lambda timed: timed.seconds) for kind in DASK_KINDS}
+    best = fastest(rounds)
     sigmas = {r[kind].sigma for r in rounds for kind in ("1 worker", "2 workers")}
     merged = sigmas.pop() if len(sigmas) == 1 else None
     if merged is None:  # the workers never change a result, nor does the round
@@ -178,12 +174,8 @@ def dask_rows(events: int, repeat: int, scratch: Path) -> tuple[list[Row], str]:
         Row("2 chunks, 2 Dask workers (speed-up)", seconds("2 workers"), speed_up(best), "≥ 1.8"),
         Row("  + merging the chunks (ROOT only)", Measured(best["2 workers"].merge_s, math.nan)),
     ]
-    lines = ["  each round (in the order run):"]
-    for index, times in enumerate(rounds, start=1):
-        parts = ", ".join(f"{kind} {timed.seconds:.1f} s" for kind, timed in times.items())
-        lines.append(f"    {index}: {parts}   ceiling {ceiling(times):.2f}×, speed-up {speed_up(times):.2f}×")
+    lines = round_lines(rounds, {"ceiling": ceiling, "speed-up": speed_up}, "speed-up")
     lines += [
-        f"    median of the rounds' speed-up: {statistics.median(speed_up(times) for times in rounds):.2f}×",
         f"  cluster start-up (once per run, not counted): {best['1 worker'].cluster_s:.1f} s (1 worker), "
         f"{best['2 workers'].cluster_s:.1f} s (2)",
         f"  merged σ = {sigma:.2f} ± {sigma_err:.2f} pb, the same in every round with 1 or 2 workers",
@@ -195,11 +187,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-events", type=int, default=SIZES[-1], help="largest run of part (1)")
     parser.add_argument("--dask-events", type=int, default=10_000, help="events of part (2), in two chunks")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds of part (2); the fastest of each kind is kept")
+    parser.add_argument(
+        "--repeat", type=round_count, default=3, help="rounds of part (2); the fastest of each kind is kept"
+    )
     parser.add_argument("--quick", action="store_true", help="10³ and 10⁴ events, Dask on 4000")
     args = parser.parse_args()
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1: the fastest of no rounds is no figure")
     max_events, dask_events = (REFERENCE, 4000) if args.quick else (args.max_events, args.dask_events)
     print(f"before: {load_line()}")
     with tempfile.TemporaryDirectory() as scratch:
